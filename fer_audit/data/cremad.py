@@ -1,0 +1,106 @@
+"""CREMA-D: file names `ActorID_Sentence_EMO_Level`, genders from VideoDemographics.csv.
+
+EMO is one of ANG, DIS, FEA, HAP, NEU, SAD. `VideoDemographics.csv` (columns
+`ActorID, Age, Sex, Race, Ethnicity`) is looked for under the dataset root unless
+its path is given. Expressions are acted, so authenticity is `unknown`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from fer_audit.data.index import (
+    AdapterResult,
+    DatasetError,
+    SkippedFile,
+    is_video,
+    iter_files,
+    make_index,
+    relative_posix,
+)
+from fer_audit.data.subjects import attach_genders, table_from_pairs
+
+EMOTION_CODES = {
+    "ANG": "anger",
+    "DIS": "disgust",
+    "FEA": "fear",
+    "HAP": "happiness",
+    "NEU": "neutral",
+    "SAD": "sadness",
+}
+_NAME = re.compile(r"^(\d{4})_([A-Za-z]{3})_([A-Za-z]{3})_([A-Za-z]{2})$")
+DEMOGRAPHICS = "VideoDemographics.csv"
+
+
+def read_cremad(
+    root: str | Path, *, demographics: str | Path | None = None, dataset: str = "cremad"
+) -> AdapterResult:
+    """Index a CREMA-D copy at `root`."""
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise DatasetError(f"{root} is not a folder")
+    demo_path = _find_demographics(root, demographics)
+    rows, skipped = [], []
+    for path in iter_files(root):
+        if path == demo_path:
+            continue
+        rel = relative_posix(path, root)
+        match = _NAME.match(path.stem)
+        if not match or not is_video(path):
+            skipped.append(SkippedFile(rel, "name is not a CREMA-D video name 1001_DFA_ANG_XX"))
+            continue
+        actor, _, emo, _ = match.groups()
+        if emo.upper() not in EMOTION_CODES:
+            skipped.append(SkippedFile(rel, f"unknown emotion code {emo}"))
+            continue
+        rows.append(
+            dict(
+                video_id=rel,
+                path=rel,
+                subject=actor,
+                emotion=EMOTION_CODES[emo.upper()],
+                authenticity="unknown",
+            )
+        )
+    if not rows:
+        raise DatasetError(
+            f"no CREMA-D video found under {root} (expected names like 1001_DFA_ANG_XX.flv)",
+            [f"{s.path}: {s.reason}" for s in skipped[:20]],
+        )
+    table = _read_demographics(demo_path)
+    genders = attach_genders((r["subject"] for r in rows), table, source=str(demo_path))
+    for row in rows:
+        row["gender"] = genders[row["subject"]]
+    return AdapterResult(make_index(rows, dataset), skipped)
+
+
+def _find_demographics(root: Path, given: str | Path | None) -> Path:
+    if given is not None:
+        path = Path(given).resolve()
+        if not path.is_file():
+            raise DatasetError(f"demographics file {path} does not exist")
+        return path
+    found = sorted(root.rglob(DEMOGRAPHICS))
+    if not found:
+        raise DatasetError(
+            f"CREMA-D genders come from {DEMOGRAPHICS}, which is not under {root}; "
+            f"give its path with --subjects"
+        )
+    return found[0]
+
+
+def _read_demographics(path: Path) -> dict[str, str]:
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path} is not a readable CSV: {exc}") from None
+    columns = {c.strip().lower(): c for c in frame.columns}
+    if "actorid" not in columns or "sex" not in columns:
+        raise DatasetError(
+            f"{path} needs the columns ActorID and Sex", [f"found {', '.join(frame.columns)}"]
+        )
+    pairs = zip(frame[columns["actorid"]], frame[columns["sex"]], strict=True)
+    return table_from_pairs(pairs, source=str(path))

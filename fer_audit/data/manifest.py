@@ -1,0 +1,92 @@
+"""A manifest CSV describes any dataset: `path,subject,gender,emotion[,authenticity]`.
+
+`path` is relative to the manifest's folder (or absolute). Emotions accept common
+spellings (happy, angry, surprised, ...). Rows whose file does not exist are listed
+as skipped; rows with unreadable labels are errors, all reported at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from fer_audit.data.index import (
+    AUTHENTICITY_VALUES,
+    AdapterResult,
+    DatasetError,
+    SkippedFile,
+    make_index,
+)
+from fer_audit.data.subjects import normalize_gender
+from fer_audit.labels import UnknownEmotionError, normalize_emotion
+
+REQUIRED = ("path", "subject", "gender", "emotion")
+
+
+def read_manifest(manifest: str | Path, *, dataset: str = "manifest") -> AdapterResult:
+    """Index the videos a manifest lists. The dataset root is the manifest's folder."""
+    manifest = Path(manifest).resolve()
+    if not manifest.is_file():
+        raise DatasetError(f"manifest {manifest} does not exist (give the CSV file itself)")
+    try:
+        frame = pd.read_csv(manifest, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"manifest {manifest} is not a readable CSV: {exc}") from None
+    frame.columns = [c.strip().lower() for c in frame.columns]
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise DatasetError(
+            f"manifest {manifest} lacks required columns",
+            [f"missing {c!r}; needs {', '.join(REQUIRED)}[,authenticity]" for c in missing],
+        )
+    root = manifest.parent
+    rows, skipped, problems = [], [], []
+    for number, record in enumerate(frame.to_dict("records"), start=2):
+        row, problem = _row(record, number, root)
+        if problem:
+            problems.append(problem)
+        elif not (root / row["path"]).is_file():
+            skipped.append(SkippedFile(row["path"], f"row {number}: file not found"))
+        else:
+            rows.append(row)
+    if problems:
+        raise DatasetError(f"manifest {manifest} has {len(problems)} bad row(s)", problems)
+    if not rows:
+        raise DatasetError(
+            f"manifest {manifest} lists no existing video",
+            [f"{s.path}: {s.reason}" for s in skipped[:20]],
+        )
+    return AdapterResult(make_index(rows, dataset), skipped)
+
+
+def _row(record: dict, number: int, root: Path) -> tuple[dict, str | None]:
+    raw_path = record["path"].strip()
+    subject = record["subject"].strip()
+    gender = normalize_gender(record["gender"])
+    authenticity = (record.get("authenticity") or "unknown").strip().lower() or "unknown"
+    if not raw_path or not subject:
+        return {}, f"row {number}: empty path or subject"
+    if gender is None:
+        return {}, f"row {number}: no gender for subject {subject!r} ({record['gender']!r})"
+    if authenticity not in AUTHENTICITY_VALUES:
+        return (
+            {},
+            f"row {number}: authenticity {authenticity!r} is not one of {AUTHENTICITY_VALUES}",
+        )
+    try:
+        emotion = normalize_emotion(record["emotion"])
+    except UnknownEmotionError as exc:
+        return {}, f"row {number}: {exc}"
+    path = Path(raw_path)
+    if path.is_absolute() and path.resolve().is_relative_to(root):
+        path = path.resolve().relative_to(root)
+    rel = path.as_posix()
+    return dict(
+        video_id=rel,
+        path=rel,
+        subject=subject,
+        gender=gender,
+        emotion=emotion,
+        authenticity=authenticity,
+    ), None

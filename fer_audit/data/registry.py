@@ -1,0 +1,192 @@
+"""Registered datasets in a workspace: `datasets/<name>/dataset.json` and `index.csv`.
+
+`dataset.json` records where the data lives, which adapter read it, the subject
+table, what was skipped, whether it is synthetic, and the SHA-256 of `index.csv`
+(written first), so a reader never pairs an index with another registration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from fer_audit import atomic
+from fer_audit.data.cremad import read_cremad
+from fer_audit.data.index import (
+    SYNTHETIC_MARKER,
+    AdapterResult,
+    DatasetError,
+    read_index,
+    subjects_table,
+)
+from fer_audit.data.manifest import read_manifest
+from fer_audit.data.ravdess import read_ravdess
+from fer_audit.data.sasefe import read_sasefe
+from fer_audit.version import code_version
+from fer_audit.workspace import Workspace
+
+KINDS: tuple[str, ...] = ("sasefe", "ravdess", "cremad", "manifest")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A registered dataset: its registration record and its index."""
+
+    meta: dict
+    index: pd.DataFrame
+
+    @property
+    def name(self) -> str:
+        return self.meta["name"]
+
+    @property
+    def root(self) -> Path:
+        return Path(self.meta["root"])
+
+    @property
+    def synthetic(self) -> bool:
+        return bool(self.meta.get("synthetic"))
+
+    def subjects(self) -> pd.DataFrame:
+        return subjects_table(self.index)
+
+    def video_path(self, relative: str) -> Path:
+        return self.root / relative
+
+
+def read_folder(
+    path: str | Path,
+    *,
+    kind: str,
+    name: str,
+    subjects: str | Path | None = None,
+    allowed_genders: Collection[str] | None = None,
+) -> AdapterResult:
+    """Run the adapter of `kind` on `path` (for `manifest`, the CSV file)."""
+    readers: dict[str, Callable[[], AdapterResult]] = {
+        "sasefe": lambda: read_sasefe(
+            path, subjects=subjects, dataset=name, allowed_genders=allowed_genders
+        ),
+        "ravdess": lambda: read_ravdess(path, dataset=name),
+        "cremad": lambda: read_cremad(path, demographics=subjects, dataset=name),
+        "manifest": lambda: read_manifest(path, dataset=name),
+    }
+    if kind not in readers:
+        raise DatasetError(f"unknown dataset kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if subjects is not None and kind in ("ravdess", "manifest"):
+        raise DatasetError(f"--subjects does not apply to {kind}: its genders come from the data")
+    return readers[kind]()
+
+
+def register_dataset(
+    workspace: Workspace,
+    name: str,
+    path: str | Path,
+    *,
+    kind: str,
+    subjects: str | Path | None = None,
+    allowed_genders: Collection[str] | None = None,
+    replace: bool = False,
+) -> tuple[Dataset, AdapterResult]:
+    """Read `path` with the adapter of `kind` and record it in the workspace as `name`.
+
+    Nothing is written when reading fails (DatasetError) or `name` exists and
+    `replace` is false.
+    """
+    if not _NAME.match(name):
+        raise DatasetError(
+            f"dataset name {name!r} is not allowed: use letters, digits, '_', '-' or '.', "
+            f"starting with a letter or digit"
+        )
+    folder = workspace.dataset_dir(name)
+    if (folder / "dataset.json").exists() and not replace:
+        raise DatasetError(f"dataset {name!r} is already registered (use --replace to redo it)")
+    result = read_folder(
+        path, kind=kind, name=name, subjects=subjects, allowed_genders=allowed_genders
+    )
+    root = Path(path).resolve()
+    root = root.parent if kind == "manifest" else root
+    index_bytes = _csv_bytes(result.index)
+    meta = {
+        "name": name,
+        "kind": kind,
+        "root": str(root),
+        "source": str(Path(path).resolve()),
+        "subjects_file": str(Path(subjects).resolve()) if subjects else None,
+        "registered_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "code_version": code_version(),
+        "n_videos": len(result.index),
+        "n_subjects": int(result.index["subject"].nunique()),
+        "subjects_per_gender": _subjects_per_gender(result.index),
+        "videos_per_emotion": result.index["emotion"].value_counts().sort_index().to_dict(),
+        "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
+        "notes": result.notes,
+        "index_sha256": hashlib.sha256(index_bytes).hexdigest(),
+        "fingerprint": data_fingerprint(result.index, root),
+        **_synthetic_fields(root),
+    }
+    atomic.write_bytes(folder / "index.csv", index_bytes)
+    atomic.write_json(folder / "dataset.json", meta)
+    return Dataset(meta, result.index), result
+
+
+def load_dataset(workspace: Workspace, name: str) -> Dataset:
+    folder = workspace.dataset_dir(name)
+    meta_path = folder / "dataset.json"
+    if not meta_path.exists():
+        known = ", ".join(m["name"] for m in list_datasets(workspace)) or "none"
+        raise DatasetError(f"no dataset named {name!r} in {workspace.root} (registered: {known})")
+    meta = atomic.read_json(meta_path)
+    index_bytes = (folder / "index.csv").read_bytes()
+    if hashlib.sha256(index_bytes).hexdigest() != meta["index_sha256"]:
+        raise DatasetError(
+            f"dataset {name!r}: index.csv does not match dataset.json (being re-registered "
+            f"right now, or edited by hand); register it again with --replace"
+        )
+    return Dataset(meta, read_index(folder / "index.csv"))
+
+
+def list_datasets(workspace: Workspace) -> list[dict]:
+    """The registration records of every dataset in the workspace, by name."""
+    if not workspace.datasets_dir.is_dir():
+        return []
+    metas = []
+    for meta_path in sorted(workspace.datasets_dir.glob("*/dataset.json")):
+        metas.append(atomic.read_json(meta_path))
+    return metas
+
+
+def data_fingerprint(index: pd.DataFrame, root: Path) -> str:
+    """SHA-256 over the index (less the dataset name) and each video's size: changes when
+    labels or files change, not when the same data is registered under another name."""
+    digest = hashlib.sha256(_csv_bytes(index.drop(columns="dataset")))
+    for relative in index["path"]:
+        path = root / relative
+        size = path.stat().st_size if path.exists() else -1
+        digest.update(f"{relative}\0{size}\n".encode())
+    return digest.hexdigest()
+
+
+def _csv_bytes(index: pd.DataFrame) -> bytes:
+    buffer = io.StringIO()
+    index.to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue().encode("utf-8")
+
+
+def _subjects_per_gender(index: pd.DataFrame) -> dict[str, int]:
+    return subjects_table(index)["gender"].value_counts().sort_index().to_dict()
+
+
+def _synthetic_fields(root: Path) -> dict:
+    marker = root / SYNTHETIC_MARKER
+    if marker.is_file():
+        return {"synthetic": True, "synthetic_info": atomic.read_json(marker)}
+    return {"synthetic": False}

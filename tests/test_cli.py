@@ -1,0 +1,76 @@
+import json
+import shutil
+import subprocess
+
+from conftest import make_sasefe, write_csv
+from fer_audit.cli import main
+
+
+def run(capsys, workspace, *args):
+    code = main(["--workspace", str(workspace.root), *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_datasets_add_list_show_split(capsys, workspace, tmp_path, sasefe_genders):
+    root = make_sasefe(tmp_path / "sase", sasefe_genders)
+    code, out, _ = run(capsys, workspace, "datasets", "add", "sase", str(root), "--kind", "sasefe")
+    assert code == 0
+    assert "sase (sasefe): 240 videos, 20 subjects (8 female, 12 male)" in out
+    code, out, _ = run(capsys, workspace, "datasets", "list", "--json")
+    assert code == 0 and json.loads(out)[0]["name"] == "sase"
+    code, out, _ = run(capsys, workspace, "datasets", "split", "sase", "--seed", "7")
+    assert code == 0 and "test subjects (seed 7, 5 per group)" in out
+    code, out, _ = run(capsys, workspace, "datasets", "split", "sase", "--seed", "8")
+    assert "seed 7" in out and "existing split kept" in out
+    code, out, _ = run(capsys, workspace, "datasets", "show", "sase")
+    assert code == 0 and "videos per emotion: anger 40" in out and "seed 7" in out
+
+
+def test_bad_subject_table_is_a_clear_error_and_writes_nothing(capsys, workspace, tmp_path):
+    root = make_sasefe(tmp_path / "sase", {"S1": "f", "S2": "m"}, table=False)
+    table = write_csv(tmp_path / "t.csv", "subject,gender", ["S1,female", "S1,female"])
+    code, out, err = run(
+        capsys,
+        workspace,
+        "datasets",
+        "add",
+        "sase",
+        str(root),
+        "--kind",
+        "sasefe",
+        "--subjects",
+        str(table),
+    )
+    assert code == 2 and out == ""
+    assert err.startswith("error: subject table") and "duplicate row for subject 'S1'" in err
+    assert not workspace.datasets_dir.exists()
+
+
+def test_synth_registers_a_synthetic_dataset(capsys, workspace, tmp_path):
+    code, out, _ = run(
+        capsys,
+        workspace,
+        "synth",
+        str(tmp_path / "syn"),
+        "--per-group",
+        "2",
+        "--size",
+        "48",
+        "--fps",
+        "8",
+        "--duration",
+        "0.5",
+        "--register",
+        "syn",
+    )
+    assert code == 0
+    assert "planted bias: for female subjects the sadness" in out
+    assert "syn (sasefe): 48 videos, 4 subjects (2 female, 2 male)  [SYNTHETIC]" in out
+
+
+def test_console_script_is_installed():
+    exe = shutil.which("fer-audit")
+    assert exe, "the fer-audit console script is not on PATH"
+    done = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "datasets" in done.stdout
