@@ -1,6 +1,7 @@
 import json
-import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 from conftest import make_sasefe, write_csv
 from fer_audit.cli import main
@@ -70,7 +71,7 @@ def test_synth_registers_a_synthetic_dataset(capsys, workspace, tmp_path):
 
 
 def test_console_script_is_installed():
-    exe = shutil.which("fer-audit")
-    assert exe, "the fer-audit console script is not on PATH"
-    done = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
+    exe = Path(sys.executable).parent / "fer-audit"
+    assert exe.is_file(), f"the fer-audit console script is not installed beside {sys.executable}"
+    done = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "datasets" in done.stdout
