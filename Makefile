@@ -7,10 +7,20 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install run test test-slow test-all lint bench clean
+.PHONY: install browser run test test-slow test-all lint clean
 
 install: $(STAMP)
+
+# Browser tests drive Debian's Chromium through Playwright (never `playwright install`,
+# which downloads a browser of its own). Installed when missing and we may use apt;
+# otherwise the browser tests are skipped and say why.
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: $(CHROMIUM) missing and apt-get unavailable: browser tests will be skipped"; fi; }
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,14 +39,14 @@ lint: install
 	$(BIN)/ruff check fer_audit tests pages benchmarks app.py
 	$(BIN)/ruff format --check fer_audit tests pages benchmarks app.py
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest
 
 # Tests marked slow (kept out of `make test` for its 15-minute budget).
-test-slow: install
+test-slow: install browser
 	$(BIN)/python -m pytest -m slow
 
-test-all: install
+test-all: install browser
 	$(BIN)/python -m pytest -m "slow or not slow"
 
 clean:

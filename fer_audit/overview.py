@@ -8,6 +8,7 @@ import pandas as pd
 
 from fer_audit.data.registry import list_datasets
 from fer_audit.data.samples import samples_folder
+from fer_audit.data.splits import load_split
 from fer_audit.workspace import Workspace
 
 
@@ -38,6 +39,7 @@ def workspace_overview(workspace: Workspace) -> Overview:
                 f"{n} {g}" for g, n in meta["subjects_per_gender"].items()
             ),
             "synthetic": bool(meta.get("synthetic")),
+            "test split": _split_summary(workspace, meta["name"]),
             "registered": meta["registered_at"],
         }
         for meta in list_datasets(workspace)
@@ -49,6 +51,7 @@ def workspace_overview(workspace: Workspace) -> Overview:
         "subjects",
         "subjects per gender",
         "synthetic",
+        "test split",
         "registered",
     ]
     return Overview(
@@ -59,6 +62,14 @@ def workspace_overview(workspace: Workspace) -> Overview:
         audits=_count(workspace.audits_dir, "*/audit.json"),
         samples_fetched=(samples_folder() / "provenance.json").exists(),
     )
+
+
+def _split_summary(workspace: Workspace, name: str) -> str:
+    split = load_split(workspace.dataset_dir(name))
+    if split is None:
+        return "not drawn"
+    sizes = " + ".join(f"{len(split.test_subjects[g])} {g}" for g in split.groups)
+    return f"{sizes} (seed {split.seed})"
 
 
 def _count(folder, pattern: str) -> int:

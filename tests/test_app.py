@@ -1,10 +1,5 @@
 """The dashboard: AppTest for the page, and a real `streamlit run` served over HTTP."""
 
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -44,50 +39,26 @@ def test_home_page_names_synthetic_data(monkeypatch, workspace, tmp_path):
     assert table.set_index("name")["synthetic"].to_dict() == {"real": "real", "syn": "SYNTHETIC"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def test_streamlit_run_serves_the_home_page(streamlit_server):
+    with urllib.request.urlopen(f"{streamlit_server}/", timeout=10) as response:
+        assert response.status == 200
+        assert b"<noscript>" in response.read()
 
 
-def test_streamlit_run_serves_the_home_page(workspace):
-    port = _free_port()
-    env = {**os.environ, "FER_AUDIT_WORKSPACE": str(workspace.root)}
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-    ]
-    server = subprocess.Popen(
-        command,
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+@pytest.mark.browser
+def test_home_page_in_a_browser_names_synthetic_data(
+    streamlit_server, browser_page, workspace, tmp_path
+):
+    generate(
+        tmp_path / "syn",
+        SyntheticSettings(
+            subjects_per_group={"female": 1, "male": 1}, size=32, fps=4, duration_s=0.5
+        ),
     )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(
-                    f"http://localhost:{port}/_stcore/health", timeout=5
-                ) as r:
-                    assert r.read() == b"ok"
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"streamlit did not start: {server.stdout.read().decode()[-2000:]}")
-                time.sleep(0.5)
-        with urllib.request.urlopen(f"http://localhost:{port}/", timeout=10) as response:
-            assert response.status == 200
-            assert b"<noscript>" in response.read()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    register_dataset(workspace, "demo-synth", tmp_path / "syn", kind="sasefe")
+    browser_page.goto(streamlit_server)
+    browser_page.get_by_role("heading", name="fer-audit").wait_for(timeout=30_000)
+    browser_page.get_by_text("SYNTHETIC data in this workspace: demo-synth").wait_for()
+    browser_page.get_by_role("heading", name="Where to start").wait_for()
+    assert browser_page.locator("[data-testid='stException']").count() == 0
+    assert "Traceback" not in browser_page.inner_text("body")
