@@ -49,7 +49,7 @@ def test_manifest_bad_rows_are_all_reported(tmp_path):
 
 def test_manifest_missing_columns(tmp_path):
     manifest = write_csv(tmp_path / "m.csv", "path,subject", ["a.mp4,p1"])
-    with pytest.raises(DatasetError, match="lacks required columns"):
+    with pytest.raises(DatasetError, match="needs the columns path,subject,gender,emotion"):
         read_manifest(manifest)
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pandas as pd
-
 from fer_audit.data.index import (
     AdapterResult,
     DatasetError,
@@ -19,6 +17,7 @@ from fer_audit.data.index import (
     is_video,
     iter_files,
     make_index,
+    read_csv_table,
     relative_posix,
 )
 from fer_audit.data.subjects import attach_genders, table_from_pairs
@@ -93,14 +92,5 @@ def _find_demographics(root: Path, given: str | Path | None) -> Path:
 
 
 def _read_demographics(path: Path) -> dict[str, str]:
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path} is not a readable CSV: {exc}") from None
-    columns = {c.strip().lower(): c for c in frame.columns}
-    if "actorid" not in columns or "sex" not in columns:
-        raise DatasetError(
-            f"{path} needs the columns ActorID and Sex", [f"found {', '.join(frame.columns)}"]
-        )
-    pairs = zip(frame[columns["actorid"]], frame[columns["sex"]], strict=True)
-    return table_from_pairs(pairs, source=str(path))
+    frame = read_csv_table(path, what="demographics file", required=("actorid", "sex"))
+    return table_from_pairs(zip(frame["actorid"], frame["sex"], strict=True), source=str(path))

@@ -9,7 +9,7 @@ root, in POSIX form), `path` (relative to the dataset root), `subject`, `gender`
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,6 +112,31 @@ def validate_index(frame: pd.DataFrame) -> None:
 def read_index(path: Path) -> pd.DataFrame:
     """Read an index written by `write_index` (all columns as strings)."""
     return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def read_csv_table(path: Path, *, what: str, required: Sequence[str]) -> pd.DataFrame:
+    """Read a user-supplied CSV as strings, column names stripped and lower-cased.
+
+    DatasetError when the file is missing or unreadable, or lacks a `required` column.
+    """
+    if not path.is_file():
+        raise DatasetError(f"{what} {path} does not exist")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{what} {path} is not a readable CSV: {exc}") from None
+    found = list(frame.columns)
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise DatasetError(
+            f"{what} {path} needs the columns {','.join(required)}",
+            [
+                f"missing column {c!r}; found {', '.join(map(str, found)) or 'none'}"
+                for c in missing
+            ],
+        )
+    return frame
 
 
 def subjects_table(index: pd.DataFrame) -> pd.DataFrame:

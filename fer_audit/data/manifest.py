@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from fer_audit.data.index import (
     AUTHENTICITY_VALUES,
     AdapterResult,
     DatasetError,
     SkippedFile,
     make_index,
+    read_csv_table,
 )
 from fer_audit.data.subjects import normalize_gender
 from fer_audit.labels import UnknownEmotionError, normalize_emotion
@@ -29,17 +28,7 @@ def read_manifest(manifest: str | Path, *, dataset: str = "manifest") -> Adapter
     manifest = Path(manifest).resolve()
     if not manifest.is_file():
         raise DatasetError(f"manifest {manifest} does not exist (give the CSV file itself)")
-    try:
-        frame = pd.read_csv(manifest, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"manifest {manifest} is not a readable CSV: {exc}") from None
-    frame.columns = [c.strip().lower() for c in frame.columns]
-    missing = [c for c in REQUIRED if c not in frame.columns]
-    if missing:
-        raise DatasetError(
-            f"manifest {manifest} lacks required columns",
-            [f"missing {c!r}; needs {', '.join(REQUIRED)}[,authenticity]" for c in missing],
-        )
+    frame = read_csv_table(manifest, what="manifest", required=REQUIRED)
     root = manifest.parent
     rows, skipped, problems = [], [], []
     for number, record in enumerate(frame.to_dict("records"), start=2):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from fer_audit.data.index import DatasetError
+from fer_audit.data.index import DatasetError, read_csv_table
 
 _GENDER_ALIASES = {
     "f": "female",
@@ -49,21 +49,11 @@ def read_subject_table(
     Raises DatasetError listing every problem at once: a missing file or column,
     duplicate subjects, missing gender values, labels outside `allowed`.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"subject table {path} does not exist")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"subject table {path} is not a readable CSV: {exc}") from None
-    columns = {c.strip().lower(): c for c in frame.columns}
-    missing = [c for c in (subject_column, gender_column) if c not in columns]
-    if missing:
-        raise DatasetError(
-            f"subject table {path} needs the columns {subject_column},{gender_column}",
-            [f"missing column {c!r}; found {', '.join(frame.columns) or 'none'}" for c in missing],
-        )
-    pairs = zip(frame[columns[subject_column]], frame[columns[gender_column]], strict=True)
+    subject_column, gender_column = subject_column.lower(), gender_column.lower()
+    frame = read_csv_table(
+        Path(path), what="subject table", required=(subject_column, gender_column)
+    )
+    pairs = zip(frame[subject_column], frame[gender_column], strict=True)
     return table_from_pairs(pairs, source=str(path), allowed=allowed)
 
 
