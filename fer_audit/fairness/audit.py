@@ -1,0 +1,547 @@
+"""The audit: per-group metrics and fairness gaps with intervals, from a predictions
+table (subject bootstrap, permutation test) or from one-vs-rest counts only (Wilson,
+Newcombe, Fisher exact, parametric bootstrap).
+
+`audit()` and `audit_counts()` return the same `AuditResult` of tidy tables, so the
+dashboard, the report and the command line read one shape whatever the source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fer_audit import atomic
+from fer_audit.fairness import intervals, metrics
+from fer_audit.fairness.gaps import CAVEAT, DEFINITIONS, PAPER_DEFINITIONS, gap_keys, gap_values
+from fer_audit.fairness.resample import (
+    binomial_counts,
+    bootstrap_confusions,
+    permutation_confusions,
+)
+from fer_audit.labels import get_scheme
+from fer_audit.version import code_version
+
+POOLED = "all"
+SMALL_N = 10
+GROUP_JOIN = " & "
+REQUIRED_COLUMNS = ("run_id", "subject", "y_true", "y_pred")
+RUN_COLUMNS = ("arch", "train_set", "seed")
+TABLES = ("confusion", "group_metrics", "gaps", "rankings", "summary")
+
+
+class AuditError(ValueError):
+    """Input the audit cannot use; the message says what is wrong."""
+
+
+@dataclass
+class AuditResult:
+    confusion: pd.DataFrame
+    group_metrics: pd.DataFrame
+    gaps: pd.DataFrame
+    rankings: pd.DataFrame
+    summary: pd.DataFrame
+    settings: dict = field(default_factory=dict)
+
+    def save(self, folder: str | Path) -> Path:
+        """Write each table as CSV and the settings as audit.json (atomically)."""
+        folder = Path(folder)
+        for name in TABLES:
+            with atomic.atomic_path(folder / f"{name}.csv") as tmp:
+                getattr(self, name).to_csv(tmp, index=False)
+        atomic.write_json(folder / "audit.json", self.settings)
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> AuditResult:
+        folder = Path(folder)
+        if not (folder / "audit.json").exists():
+            raise AuditError(f"{folder} holds no audit (audit.json missing)")
+        tables = {}
+        for name in TABLES:
+            path = folder / f"{name}.csv"
+            tables[name] = pd.read_csv(path, keep_default_na=True) if path.exists() else None
+        return cls(**tables, settings=atomic.read_json(folder / "audit.json"))
+
+    @property
+    def synthetic(self) -> bool:
+        return bool(self.settings.get("synthetic"))
+
+
+# ---------------------------------------------------------------- predictions
+
+
+def audit(
+    predictions: pd.DataFrame,
+    *,
+    group: str | Sequence[str] = "gender",
+    groups: Sequence[str] | None = None,
+    scheme: str = "paper4",
+    n_boot: int = 2000,
+    n_perm: int | None = None,
+    seed: int = 0,
+    correction: str = "holm",
+    source: dict | None = None,
+) -> AuditResult:
+    """Audit a predictions table (DESIGN.md section 6).
+
+    `group` is a column, or a list of columns for intersectional groups (labels joined
+    with " & "). `groups` picks and orders the groups compared (the first minus the
+    second for two; max minus min for more); by default every group, alphabetically.
+    Intervals: percentile, from `n_boot` resamples of subjects within each group.
+    p-values: permutation test shuffling group labels across subjects (`n_perm`,
+    default `n_boot`), then `correction` (holm, bh or none) across each run's gaps.
+    """
+    scheme_obj = get_scheme(scheme)
+    classes = list(scheme_obj.classes)
+    frame, group_names = _validated(predictions, group, groups, classes)
+    n_perm = n_boot if n_perm is None else n_perm
+    parts = {name: [] for name in ("confusion", "group_metrics", "gaps")}
+    runs = []
+    for run_id, run in frame.groupby("run_id", sort=True):
+        cells, cell_group = _cell_confusions(run, group_names, classes)
+        observed = np.stack([cells[cell_group == g].sum(axis=0) for g in range(len(group_names))])
+        boot = bootstrap_confusions(cells, cell_group, len(group_names), n_boot=n_boot, seed=seed)
+        perm = permutation_confusions(cells, cell_group, len(group_names), n_perm=n_perm, seed=seed)
+        parts["confusion"].append(_confusion_rows(run_id, observed, group_names, classes))
+        parts["group_metrics"].append(
+            _metric_rows_bootstrap(run_id, observed, boot, group_names, classes)
+        )
+        parts["gaps"].append(
+            _gap_rows_resampled(run_id, observed, boot, perm, group_names, classes, correction)
+        )
+        runs.append(_run_info(run_id, run, cell_group, group_names))
+    settings = _settings(
+        "predictions", group, group_names, scheme, n_boot, n_perm, seed, correction, source
+    )
+    settings["subjects_per_group"] = _subjects_per_group(frame, group_names)
+    return _assemble(parts, runs, settings)
+
+
+def _validated(
+    predictions: pd.DataFrame,
+    group: str | Sequence[str],
+    groups: Sequence[str] | None,
+    classes: list[str],
+) -> tuple[pd.DataFrame, list[str]]:
+    if predictions is None or len(predictions) == 0:
+        raise AuditError("the predictions table is empty")
+    group_columns = [group] if isinstance(group, str) else list(group)
+    missing = [c for c in (*REQUIRED_COLUMNS, *group_columns) if c not in predictions.columns]
+    if missing:
+        raise AuditError(
+            f"the predictions table lacks column(s) {', '.join(missing)}; it needs "
+            f"{', '.join(REQUIRED_COLUMNS)} and the group column(s) {', '.join(group_columns)}"
+        )
+    frame = predictions.copy()
+    frame["_group"] = frame[group_columns].astype(str).agg(GROUP_JOIN.join, axis=1)
+    for column in ("y_true", "y_pred"):
+        unknown = sorted(set(frame[column].astype(str)) - set(classes))
+        if unknown:
+            raise AuditError(
+                f"{column} holds classes outside the scheme ({', '.join(classes)}): "
+                f"{', '.join(unknown)}; map them to the scheme or drop those rows first"
+            )
+    present = sorted(frame["_group"].unique())
+    chosen = list(groups) if groups else present
+    absent = [g for g in chosen if g not in present]
+    if absent:
+        raise AuditError(
+            f"no videos of group(s) {', '.join(absent)}; present: {', '.join(present)}"
+        )
+    if len(chosen) < 2:
+        raise AuditError(
+            f"a fairness audit compares at least two groups; found only {', '.join(chosen)}"
+        )
+    frame = frame[frame["_group"].isin(chosen)]
+    return frame, chosen
+
+
+def _cell_confusions(
+    run: pd.DataFrame, group_names: list[str], classes: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Confusion matrix of every (subject, group) cell: (n_cells, C, C), and its group."""
+    class_index = {c: i for i, c in enumerate(classes)}
+    group_index = {g: i for i, g in enumerate(group_names)}
+    keys = run["subject"].astype(str) + "\x00" + run["_group"]
+    cell_codes, cell_keys = pd.factorize(keys, sort=True)
+    cells = np.zeros((len(cell_keys), len(classes), len(classes)))
+    true = run["y_true"].astype(str).map(class_index).to_numpy()
+    pred = run["y_pred"].astype(str).map(class_index).to_numpy()
+    np.add.at(cells, (cell_codes, true, pred), 1)
+    cell_group = np.array([group_index[k.split("\x00", 1)[1]] for k in cell_keys])
+    return cells, cell_group
+
+
+def _confusion_rows(run_id, observed, group_names, classes) -> pd.DataFrame:
+    stacked = np.concatenate([observed, observed.sum(axis=0, keepdims=True)])
+    names = [*group_names, POOLED]
+    g, t, p = np.meshgrid(
+        range(len(names)), range(len(classes)), range(len(classes)), indexing="ij"
+    )
+    return pd.DataFrame(
+        {
+            "run_id": run_id,
+            "group": np.array(names)[g.ravel()],
+            "true": np.array(classes)[t.ravel()],
+            "pred": np.array(classes)[p.ravel()],
+            "count": stacked.ravel().astype(int),
+        }
+    )
+
+
+def _with_pooled(confusions: np.ndarray) -> np.ndarray:
+    """Append the pooled group (sum over the group axis -3)."""
+    return np.concatenate([confusions, confusions.sum(axis=-3, keepdims=True)], axis=-3)
+
+
+def _metric_rows_bootstrap(run_id, observed, boot, group_names, classes) -> pd.DataFrame:
+    counts = metrics.ovr_from_confusion(_with_pooled(observed))
+    boot_counts = metrics.ovr_from_confusion(_with_pooled(boot))
+    values, boot_values = _all_rates(counts), _all_rates(boot_counts)
+    rows = []
+    names = [*group_names, POOLED]
+    for (metric, cls), value in values.items():
+        low, high = intervals.percentile_interval(boot_values[(metric, cls)])
+        n = _denominator(counts, metric, cls, classes)
+        label = _class_label(cls, classes)
+        for gi, name in enumerate(names):
+            rows.append((run_id, name, label, metric, value[gi], n[gi], low[gi], high[gi]))
+    return _metric_frame(rows, "subject bootstrap (percentile)")
+
+
+def _all_rates(counts: np.ndarray) -> dict[tuple[str, str], np.ndarray]:
+    """{(metric, class): values over groups}, classes by index, plus overall accuracy."""
+    rates = metrics.rates(counts=counts)
+    out = {}
+    for metric, values in rates.items():
+        for ci in range(values.shape[-1]):
+            out[(metric, ci)] = values[..., ci]
+    out[("accuracy", "overall")] = metrics.overall_accuracy(counts=counts)
+    return out
+
+
+def _denominator(counts, metric, cls, classes) -> np.ndarray:
+    if cls == "overall":
+        return counts[..., 0, :].sum(axis=-1)
+    return metrics.denominators(counts=counts)[metric][..., cls]
+
+
+def _class_label(cls: int | str, classes: list[str]) -> str:
+    return classes[cls] if isinstance(cls, int) else cls
+
+
+def _metric_frame(rows, method: str) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        rows, columns=["run_id", "group", "class", "metric", "value", "n", "ci_low", "ci_high"]
+    )
+    frame["n"] = frame["n"].astype(int)
+    frame["small_n"] = frame["n"] < SMALL_N
+    frame["interval_method"] = method
+    return frame
+
+
+def _gap_matrix(confusions: np.ndarray) -> np.ndarray:
+    counts = metrics.ovr_from_confusion(confusions)
+    return gap_values(
+        rates=metrics.rates(counts=counts), overall=metrics.overall_accuracy(counts=counts)
+    )
+
+
+def _gap_rows_resampled(
+    run_id, observed, boot, perm, group_names, classes, correction
+) -> pd.DataFrame:
+    value = _gap_matrix(observed)
+    low, high = intervals.percentile_interval(_gap_matrix(boot))
+    p = intervals.resampling_p_value(value, _gap_matrix(perm))
+    n_videos = observed.sum(axis=(-2, -1)).astype(int)
+    return _gap_frame(
+        run_id,
+        classes,
+        group_names,
+        n_videos,
+        value,
+        low,
+        high,
+        p,
+        correction,
+        interval_method="subject bootstrap (percentile)",
+        p_method="subject permutation",
+    )
+
+
+def _gap_frame(
+    run_id,
+    classes,
+    group_names,
+    n_videos,
+    value,
+    low,
+    high,
+    p,
+    correction,
+    *,
+    interval_method,
+    p_method,
+) -> pd.DataFrame:
+    keys = gap_keys(classes)
+    frame = pd.DataFrame(keys, columns=["definition", "class"])
+    frame.insert(0, "run_id", run_id)
+    frame["value"], frame["ci_low"], frame["ci_high"] = value, low, high
+    frame["p_value"] = p
+    frame["p_adjusted"] = intervals.adjust(frame["p_value"].to_numpy(), method=correction)
+    frame["comparison"] = _comparison(group_names)
+    frame["n"] = " | ".join(f"{g} {n}" for g, n in zip(group_names, n_videos, strict=True))
+    frame["interval_method"] = interval_method
+    frame["p_method"] = p_method
+    return frame
+
+
+def _comparison(group_names: list[str]) -> str:
+    if len(group_names) == 2:
+        return f"{group_names[0]} - {group_names[1]}"
+    return f"max - min over {len(group_names)} groups"
+
+
+def _run_info(run_id, run: pd.DataFrame, cell_group, group_names) -> dict:
+    info = {"run_id": run_id}
+    for column in RUN_COLUMNS:
+        values = run[column].dropna().unique() if column in run.columns else []
+        info[column] = values[0] if len(values) else None
+    info["arch"] = info["arch"] if info["arch"] is not None else str(run_id)
+    info["train_set"] = info["train_set"] if info["train_set"] is not None else "all"
+    info["n_videos"] = int(len(run))
+    return info
+
+
+def _subjects_per_group(frame: pd.DataFrame, group_names: list[str]) -> dict[str, int]:
+    counts = frame.groupby("_group")["subject"].nunique()
+    return {g: int(counts.get(g, 0)) for g in group_names}
+
+
+# ---------------------------------------------------------------- counts only
+
+
+def audit_counts(
+    counts: pd.DataFrame,
+    *,
+    groups: Sequence[str] | None = None,
+    classes: Sequence[str],
+    n_boot: int = 2000,
+    seed: int = 0,
+    correction: str = "holm",
+    source: dict | None = None,
+) -> AuditResult:
+    """Audit one-vs-rest counts when no predictions exist (e.g. published tables).
+
+    `counts` has run_id, arch, train_set, seed, group, class, tp, fp, fn, tn; rows of
+    group `all` (if any) are the pooled set and are reported, not compared. Rates get
+    Wilson intervals. For two groups, per-class differences of TPR, selection rate and
+    accuracy get Newcombe intervals and Fisher exact p-values; the other gaps (paper
+    definitions, equalized odds, aggregates, and everything for more groups) get a
+    parametric binomial bootstrap (classes treated as independent) and a p-value from
+    the same bootstrap under pooled rates.
+    """
+    classes = list(classes)
+    present = sorted(set(counts["group"]) - {POOLED})
+    group_names = list(groups) if groups else present
+    if len(group_names) < 2:
+        raise AuditError("a fairness audit compares at least two groups")
+    parts = {"confusion": [], "group_metrics": [], "gaps": []}
+    runs = []
+    for run_id, run in counts.groupby("run_id", sort=True):
+        observed = _counts_array(run, group_names, classes)
+        pooled = _counts_array(run, [POOLED], classes) if POOLED in set(run["group"]) else None
+        parts["group_metrics"].append(
+            _metric_rows_wilson(run_id, observed, pooled, group_names, classes)
+        )
+        parts["gaps"].append(
+            _gap_rows_counts(run_id, observed, group_names, classes, n_boot, seed, correction)
+        )
+        first = run.iloc[0]
+        runs.append(
+            {
+                "run_id": run_id,
+                "arch": first["arch"],
+                "train_set": first["train_set"],
+                "seed": first.get("seed"),
+                "n_videos": int(observed[:, 0].sum()),
+            }
+        )
+    settings = _settings(
+        "counts", "gender", group_names, "paper4", n_boot, n_boot, seed, correction, source
+    )
+    return _assemble(parts, runs, settings)
+
+
+def _counts_array(run: pd.DataFrame, group_names: list[str], classes: list[str]) -> np.ndarray:
+    table = run.set_index(["group", "class"])[["tp", "fp", "fn", "tn"]]
+    index = pd.MultiIndex.from_product([group_names, classes])
+    missing = index.difference(table.index)
+    if len(missing):
+        raise AuditError(f"counts missing for {', '.join(map(str, missing[:5]))}")
+    return table.loc[index].to_numpy(float).reshape(len(group_names), len(classes), 4)
+
+
+def _metric_rows_wilson(run_id, observed, pooled, group_names, classes) -> pd.DataFrame:
+    stacked = observed if pooled is None else np.concatenate([observed, pooled])
+    names = group_names if pooled is None else [*group_names, POOLED]
+    values = _all_rates(stacked)
+    successes = metrics.numerators(counts=stacked)
+    rows = []
+    for (metric, cls), value in values.items():
+        n = _denominator(stacked, metric, cls, classes)
+        k = stacked[..., 0].sum(axis=-1) if cls == "overall" else successes[metric][..., cls]
+        low, high = intervals.wilson(k, n)
+        label = _class_label(cls, classes)
+        for gi, name in enumerate(names):
+            rows.append((run_id, name, label, metric, value[gi], n[gi], low[gi], high[gi]))
+    return _metric_frame(rows, "Wilson score")
+
+
+#: gaps with a closed-form two-sample interval: (definition, metric) for per-class rows
+_NEWCOMBE = {
+    "equal_opportunity": "tpr",
+    "demographic_parity": "selection_rate",
+    "accuracy": "accuracy",
+}
+
+
+def _gap_rows_counts(run_id, observed, group_names, classes, n_boot, seed, correction):
+    positives, negatives = observed[..., 0] + observed[..., 2], observed[..., 1] + observed[..., 3]
+    rates = metrics.rates(counts=observed)
+    value = _gap_matrix_counts(observed)
+    boot = binomial_counts(
+        positives, negatives, rates["tpr"], rates["fpr"], n_boot=n_boot, seed=seed, salt=str(run_id)
+    )
+    low, high = intervals.percentile_interval(_gap_matrix_counts(boot))
+    pooled_tpr = observed[..., 0].sum(0) / np.maximum(positives.sum(0), 1)
+    pooled_fpr = observed[..., 1].sum(0) / np.maximum(negatives.sum(0), 1)
+    null = binomial_counts(
+        positives,
+        negatives,
+        np.broadcast_to(pooled_tpr, positives.shape),
+        np.broadcast_to(pooled_fpr, negatives.shape),
+        n_boot=n_boot,
+        seed=seed,
+        salt=f"{run_id}/null",
+    )
+    p = intervals.resampling_p_value(value, _gap_matrix_counts(null))
+    frame = _gap_frame(
+        run_id,
+        classes,
+        group_names,
+        observed[:, 0].sum(-1).astype(int),
+        value,
+        low,
+        high,
+        p,
+        "none",
+        interval_method="parametric binomial bootstrap",
+        p_method="parametric bootstrap under pooled rates",
+    )
+    if len(group_names) == 2:
+        _apply_two_sample_tests(frame, observed, classes)
+    frame["p_adjusted"] = intervals.adjust(frame["p_value"].to_numpy(), method=correction)
+    return frame
+
+
+def _gap_matrix_counts(counts: np.ndarray) -> np.ndarray:
+    return gap_values(
+        rates=metrics.rates(counts=counts), overall=metrics.overall_accuracy(counts=counts)
+    )
+
+
+def _apply_two_sample_tests(frame: pd.DataFrame, observed: np.ndarray, classes) -> None:
+    """Newcombe intervals and Fisher exact p-values for per-class rate differences."""
+    successes = metrics.numerators(counts=observed)
+    totals = metrics.denominators(counts=observed)
+    for definition, metric in _NEWCOMBE.items():
+        for ci, cls in enumerate(classes):
+            k, n = successes[metric][:, ci], totals[metric][:, ci]
+            _set_two_sample(frame, definition, cls, k, n)
+    correct, n_all = observed[..., 0].sum(-1), observed[:, 0].sum(-1)
+    _set_two_sample(frame, "accuracy", "overall", correct, n_all)
+
+
+def _set_two_sample(frame, definition, cls, k, n) -> None:
+    row = (frame["definition"] == definition) & (frame["class"] == cls)
+    low, high = intervals.newcombe(k[0], n[0], k[1], n[1])
+    frame.loc[row, ["ci_low", "ci_high"]] = [float(low), float(high)]
+    frame.loc[row, "p_value"] = intervals.fisher_exact_p(k[0], n[0], k[1], n[1])
+    frame.loc[row, "interval_method"] = "Newcombe hybrid score"
+    frame.loc[row, "p_method"] = "Fisher exact"
+
+
+# ---------------------------------------------------------------- shared
+
+
+def _settings(kind, group, group_names, scheme, n_boot, n_perm, seed, correction, source):
+    return {
+        "source_kind": kind,
+        "source": source or {},
+        "synthetic": bool((source or {}).get("synthetic")),
+        "group": group if isinstance(group, str) else list(group),
+        "groups": group_names,
+        "comparison": _comparison(group_names),
+        "scheme": scheme,
+        "n_boot": n_boot,
+        "n_perm": n_perm,
+        "seed": seed,
+        "correction": correction,
+        "confidence": intervals.CONFIDENCE,
+        "small_n_below": SMALL_N,
+        "definitions": list(DEFINITIONS),
+        "caveat": CAVEAT,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "code_version": code_version(),
+    }
+
+
+def _assemble(parts: dict, runs: list[dict], settings: dict) -> AuditResult:
+    run_table = pd.DataFrame(runs)
+    confusion = _concat(parts["confusion"], ["run_id", "group", "true", "pred", "count"])
+    group_metrics = _concat(parts["group_metrics"], None)
+    gaps = _concat(parts["gaps"], None).merge(run_table, on="run_id", how="left")
+    summary = summarize(gaps)
+    settings["runs"] = run_table.to_dict("records")
+    return AuditResult(confusion, group_metrics, gaps, rank(summary), summary, settings)
+
+
+def _concat(frames: list[pd.DataFrame], columns: list[str] | None) -> pd.DataFrame:
+    frames = [f for f in frames if f is not None and len(f)]
+    if not frames:
+        return pd.DataFrame(columns=columns or [])
+    return pd.concat(frames, ignore_index=True)
+
+
+def summarize(gaps: pd.DataFrame) -> pd.DataFrame:
+    """Pool runs of the same (arch, train_set) over seeds: mean, spread, extremes."""
+    keys = ["arch", "train_set", "definition", "class"]
+    grouped = gaps.groupby(keys, sort=False, dropna=False)["value"]
+    summary = grouped.agg(n_runs="count", mean="mean", std="std", min="min", max="max")
+    return summary.reset_index()
+
+
+def rank(summary: pd.DataFrame) -> pd.DataFrame:
+    """Architectures from most fair (smallest |gap|) to least, per training set and
+    definition (paper definitions, and the standard ones' `worst` and `mean`); equal
+    values (to 1e-9) share a rank."""
+    chosen = summary[
+        summary["definition"].isin(PAPER_DEFINITIONS) | summary["class"].isin(["worst", "mean"])
+    ].copy()
+    chosen["value"] = chosen["mean"].abs()
+    chosen["rounded"] = chosen["value"].round(9)
+    chosen["rank"] = (
+        chosen.groupby(["train_set", "definition", "class"])["rounded"]
+        .rank(method="min")
+        .astype(int)
+    )
+    columns = ["train_set", "definition", "class", "rank", "arch", "value"]
+    ordered = chosen.sort_values(["train_set", "definition", "class", "rank", "arch"])
+    return ordered[columns].reset_index(drop=True)

@@ -1,0 +1,119 @@
+"""Intervals, tests and multiple-comparison corrections (vectorised over numpy arrays)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy import stats
+
+CONFIDENCE = 0.95
+
+
+def _z(confidence: float) -> float:
+    return float(stats.norm.ppf(0.5 + confidence / 2))
+
+
+def wilson(
+    successes: np.ndarray, n: np.ndarray, *, confidence: float = CONFIDENCE
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a proportion k/n:
+    (p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n). NaN where n = 0."""
+    k, n = np.asarray(successes, float), np.asarray(n, float)
+    z = _z(confidence)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        denom = 1 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+    low, high = centre - half, centre + half
+    empty = n <= 0
+    return np.where(empty, np.nan, np.clip(low, 0, 1)), np.where(empty, np.nan, np.clip(high, 0, 1))
+
+
+def newcombe(
+    k1: np.ndarray,
+    n1: np.ndarray,
+    k2: np.ndarray,
+    n2: np.ndarray,
+    *,
+    confidence: float = CONFIDENCE,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Newcombe's hybrid score interval (method 10) for p1 - p2 of two independent
+    proportions, from the Wilson intervals (l1, u1), (l2, u2):
+    low = d - sqrt((p1-l1)² + (u2-p2)²), high = d + sqrt((u1-p1)² + (p2-l2)²)."""
+    k1, n1, k2, n2 = (np.asarray(a, float) for a in (k1, n1, k2, n2))
+    l1, u1 = wilson(k1, n1, confidence=confidence)
+    l2, u2 = wilson(k2, n2, confidence=confidence)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p1, p2 = k1 / n1, k2 / n2
+    d = p1 - p2
+    low = d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    high = d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return low, high
+
+
+def fisher_exact_p(k1: int, n1: int, k2: int, n2: int) -> float:
+    """Two-sided Fisher exact test of the 2x2 table [[k1, n1-k1], [k2, n2-k2]]."""
+    if min(n1, n2) <= 0:
+        return float("nan")
+    table = [[int(k1), int(n1 - k1)], [int(k2), int(n2 - k2)]]
+    return float(stats.fisher_exact(table).pvalue)
+
+
+def percentile_interval(
+    samples: np.ndarray, *, axis: int = 0, confidence: float = CONFIDENCE
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval of resampled values along `axis`, NaN resamples ignored."""
+    tail = (1 - confidence) / 2 * 100
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = np.nanpercentile(samples, [tail, 100 - tail], axis=axis)
+    return low, high
+
+
+def resampling_p_value(observed: np.ndarray, null: np.ndarray, *, axis: int = 0) -> np.ndarray:
+    """Two-sided p = (1 + #{|null| >= |observed|}) / (1 + B) along `axis`; NaN where
+    the observed value is NaN. A small tolerance keeps exact ties as ties."""
+    observed = np.asarray(observed, float)
+    valid = np.isfinite(null)
+    extreme = (np.abs(null) >= np.abs(observed) - 1e-12) & valid
+    p = (1 + extreme.sum(axis=axis)) / (1 + valid.sum(axis=axis))
+    return np.where(np.isfinite(observed), p, np.nan)
+
+
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm step-down adjusted p-values (family-wise error), NaNs left out."""
+    p = np.asarray(p_values, float)
+    adjusted = np.full_like(p, np.nan)
+    valid = np.flatnonzero(np.isfinite(p))
+    if valid.size == 0:
+        return adjusted
+    order = valid[np.argsort(p[valid], kind="stable")]
+    m = order.size
+    stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    adjusted[order] = np.minimum(stepped, 1.0)
+    return adjusted
+
+
+def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (false discovery rate), NaNs left out."""
+    p = np.asarray(p_values, float)
+    adjusted = np.full_like(p, np.nan)
+    valid = np.flatnonzero(np.isfinite(p))
+    if valid.size == 0:
+        return adjusted
+    order = valid[np.argsort(p[valid], kind="stable")]
+    m = order.size
+    scaled = p[order] * m / np.arange(1, m + 1)
+    adjusted[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
+    return adjusted
+
+
+CORRECTIONS = {"holm": holm, "bh": benjamini_hochberg, "none": lambda p: np.asarray(p, float)}
+
+
+def adjust(p_values: np.ndarray, *, method: str) -> np.ndarray:
+    if method not in CORRECTIONS:
+        raise ValueError(f"unknown correction {method!r}; choose {', '.join(CORRECTIONS)}")
+    return CORRECTIONS[method](p_values)

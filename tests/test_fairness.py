@@ -1,0 +1,304 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from fer_audit.fairness import AuditError, AuditResult, audit, intervals
+from fer_audit.labels import PAPER4
+
+CLASSES = list(PAPER4.classes)
+
+
+def table(rows, run_id="r1", **extra) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["subject", "gender", "y_true", "y_pred"])
+    frame["run_id"] = run_id
+    for key, value in extra.items():
+        frame[key] = value
+    return frame
+
+
+#: female: 6/8 correct; male: 6/8 correct (see the hand computation in the tests)
+HAND = table(
+    [
+        ("f1", "female", "surprised", "surprised"),
+        ("f1", "female", "surprised", "upset"),
+        ("f1", "female", "upset", "upset"),
+        ("f1", "female", "upset", "upset"),
+        ("f2", "female", "sad", "upset"),
+        ("f2", "female", "sad", "sad"),
+        ("f2", "female", "happy", "happy"),
+        ("f2", "female", "happy", "happy"),
+        ("m1", "male", "surprised", "surprised"),
+        ("m1", "male", "surprised", "surprised"),
+        ("m1", "male", "upset", "sad"),
+        ("m1", "male", "upset", "upset"),
+        ("m2", "male", "sad", "sad"),
+        ("m2", "male", "sad", "sad"),
+        ("m2", "male", "happy", "happy"),
+        ("m2", "male", "happy", "surprised"),
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def hand_audit() -> AuditResult:
+    return audit(HAND, n_boot=200, seed=0)
+
+
+def metric(result, group, cls, name):
+    gm = result.group_metrics
+    row = gm[(gm["group"] == group) & (gm["class"] == cls) & (gm["metric"] == name)]
+    assert len(row) == 1
+    return row.iloc[0]
+
+
+def gap(result, definition, cls):
+    rows = result.gaps[(result.gaps["definition"] == definition) & (result.gaps["class"] == cls)]
+    assert len(rows) == 1
+    return rows.iloc[0]
+
+
+def test_hand_computed_rates_and_denominators(hand_audit):
+    expected = {
+        ("female", "surprised", "tpr"): (1 / 2, 2),
+        ("female", "upset", "fpr"): (2 / 6, 6),
+        ("female", "upset", "accuracy"): (6 / 8, 8),
+        ("female", "upset", "selection_rate"): (4 / 8, 8),
+        ("male", "surprised", "fpr"): (1 / 6, 6),
+        ("male", "happy", "tpr"): (1 / 2, 2),
+        ("male", "sad", "selection_rate"): (3 / 8, 8),
+        ("all", "upset", "tpr"): (3 / 4, 4),
+        ("female", "overall", "accuracy"): (6 / 8, 8),
+        ("all", "overall", "accuracy"): (12 / 16, 16),
+    }
+    for (group, cls, name), (value, n) in expected.items():
+        row = metric(hand_audit, group, cls, name)
+        assert row["value"] == pytest.approx(value), (group, cls, name)
+        assert row["n"] == n
+        assert row["small_n"] == (n < 10)
+
+
+def test_hand_computed_gaps(hand_audit):
+    # mean TPR and mean FPR are equal across groups: the paper's EQOP and EQOD are 0 ...
+    assert gap(hand_audit, "eqop_paper", "all")["value"] == pytest.approx(0)
+    assert gap(hand_audit, "eqod_paper", "all")["value"] == pytest.approx(0)
+    # ... while ACC differs by -1/8 (upset) and +1/8 (happy)
+    assert gap(hand_audit, "dp_paper", "all")["value"] == pytest.approx(1 / 16)
+    assert gap(hand_audit, "equal_opportunity", "surprised")["value"] == pytest.approx(-0.5)
+    assert gap(hand_audit, "equal_opportunity", "upset")["value"] == pytest.approx(0.5)
+    assert gap(hand_audit, "equal_opportunity", "worst")["value"] == pytest.approx(0.5)
+    assert gap(hand_audit, "equalized_odds", "upset")["value"] == pytest.approx(0.5)
+    assert gap(hand_audit, "demographic_parity", "upset")["value"] == pytest.approx(3 / 8)
+    assert gap(hand_audit, "demographic_parity", "worst")["value"] == pytest.approx(3 / 8)
+    assert gap(hand_audit, "demographic_parity", "mean")["value"] == pytest.approx(0.25)
+    assert gap(hand_audit, "accuracy", "happy")["value"] == pytest.approx(1 / 8)
+    assert gap(hand_audit, "accuracy", "overall")["value"] == pytest.approx(0)
+    assert set(hand_audit.gaps["comparison"]) == {"female - male"}
+    assert set(hand_audit.gaps["n"]) == {"female 8 | male 8"}
+
+
+def test_confusion_per_group_and_pooled(hand_audit):
+    conf = hand_audit.confusion.set_index(["group", "true", "pred"])["count"]
+    assert conf[("female", "sad", "upset")] == 1
+    assert conf[("male", "happy", "surprised")] == 1
+    assert conf[("all", "upset", "upset")] == 3
+    assert conf.groupby(level="group").sum().to_dict() == {"all": 16, "female": 8, "male": 8}
+
+
+def random_predictions(n_subjects=12, videos=8, seed=0, runs=("r1",)) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for run in runs:
+        for s in range(n_subjects):
+            gender = "female" if s % 2 else "male"
+            for _ in range(videos):
+                true = rng.choice(CLASSES)
+                pred = true if rng.random() < 0.6 else rng.choice(CLASSES)
+                rows.append((run, f"s{s}", gender, true, pred))
+    return pd.DataFrame(rows, columns=["run_id", "subject", "gender", "y_true", "y_pred"])
+
+
+def test_agrees_with_fairlearn_metricframe():
+    from fairlearn.metrics import (
+        MetricFrame,
+        false_positive_rate,
+        selection_rate,
+        true_positive_rate,
+    )
+
+    frame = random_predictions(seed=3)
+    result = audit(frame, n_boot=50)
+    for cls in CLASSES:
+        y_true = (frame["y_true"] == cls).astype(int)
+        y_pred = (frame["y_pred"] == cls).astype(int)
+        mf = MetricFrame(
+            metrics={
+                "tpr": true_positive_rate,
+                "fpr": false_positive_rate,
+                "selection_rate": selection_rate,
+            },
+            y_true=y_true,
+            y_pred=y_pred,
+            sensitive_features=frame["gender"],
+        )
+        for group in ("female", "male"):
+            for name in ("tpr", "fpr", "selection_rate"):
+                ours = metric(result, group, cls, name)["value"]
+                assert ours == pytest.approx(mf.by_group.loc[group, name]), (cls, group, name)
+        ours_gap = gap(result, "equal_opportunity", cls)["value"]
+        assert abs(ours_gap) == pytest.approx(mf.difference()["tpr"])
+
+
+def test_bootstrap_and_permutation_are_seeded():
+    frame = random_predictions(seed=1)
+    first = audit(frame, n_boot=300, seed=7)
+    again = audit(frame, n_boot=300, seed=7)
+    other = audit(frame, n_boot=300, seed=8)
+    columns = ["ci_low", "ci_high", "p_value"]
+    pd.testing.assert_frame_equal(first.gaps[columns], again.gaps[columns])
+    assert not first.gaps[columns].equals(other.gaps[columns])
+    pd.testing.assert_frame_equal(first.group_metrics, again.group_metrics)
+
+
+def simulated(n_per_group, female_sad_tpr, seed) -> pd.DataFrame:
+    """Subjects with 2 videos per class; sad is recognised at `female_sad_tpr` for
+    women and 0.9 for men; every other class at 0.9 for everyone."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for gender in ("female", "male"):
+        for s in range(n_per_group):
+            subject_skill = rng.normal(0, 0.05)
+            for cls in CLASSES:
+                p = female_sad_tpr if (gender == "female" and cls == "sad") else 0.9
+                for _ in range(2):
+                    correct = rng.random() < np.clip(p + subject_skill, 0, 1)
+                    wrong = rng.choice([c for c in CLASSES if c != cls])
+                    rows.append(("sim", f"{gender}{s}", gender, cls, cls if correct else wrong))
+    return pd.DataFrame(rows, columns=["run_id", "subject", "gender", "y_true", "y_pred"])
+
+
+def test_planted_gap_is_found():
+    result = audit(simulated(20, female_sad_tpr=0.3, seed=0), n_boot=2000, seed=0)
+    sad = gap(result, "equal_opportunity", "sad")
+    assert sad["value"] < -0.3
+    assert sad["ci_high"] < 0  # the interval excludes zero, in the planted direction
+    assert sad["p_adjusted"] < 0.05
+
+
+def test_null_intervals_mostly_cover_zero():
+    covered, tests = 0, 0
+    for seed in range(12):
+        result = audit(simulated(15, female_sad_tpr=0.9, seed=100 + seed), n_boot=400, seed=seed)
+        rows = result.gaps[result.gaps["definition"] == "equal_opportunity"]
+        rows = rows[rows["class"].isin(CLASSES)]
+        covered += int(((rows["ci_low"] <= 0) & (rows["ci_high"] >= 0)).sum())
+        tests += len(rows)
+        assert (rows["p_adjusted"] > 0.05).all()
+    assert covered / tests >= 0.85
+
+
+def test_more_than_two_groups_use_max_minus_min():
+    frame = HAND.copy()
+    frame.loc[frame["subject"] == "f2", "gender"] = "nonbinary"
+    result = audit(frame, n_boot=50)
+    assert result.settings["groups"] == ["female", "male", "nonbinary"]
+    row = gap(result, "equal_opportunity", "sad")
+    # TPR(sad): female no sad videos (NaN), male 1.0, nonbinary 0.5 -> 1.0 - 0.5
+    assert row["value"] == pytest.approx(0.5)
+    assert row["comparison"] == "max - min over 3 groups"
+
+
+def test_intersectional_groups_from_a_list_of_columns():
+    frame = random_predictions(seed=5)
+    frame["authenticity"] = np.where(np.arange(len(frame)) % 2, "genuine", "fake")
+    result = audit(frame, group=["gender", "authenticity"], n_boot=50)
+    assert result.settings["groups"] == [
+        "female & fake",
+        "female & genuine",
+        "male & fake",
+        "male & genuine",
+    ]
+    chosen = audit(
+        frame,
+        group=["gender", "authenticity"],
+        groups=["male & genuine", "female & genuine"],
+        n_boot=50,
+    )
+    assert set(chosen.gaps["comparison"]) == {"male & genuine - female & genuine"}
+
+
+def test_multi_seed_summary_and_rankings():
+    frames = []
+    for arch, seed, accuracy_shift in (("a", 1, 0), ("a", 2, 0), ("b", 1, 1)):
+        frame = HAND.copy()
+        if accuracy_shift:  # arch b misreads one more female video
+            frame.loc[0, "y_pred"] = "happy"
+        frames.append(
+            frame.assign(run_id=f"{arch}{seed}", arch=arch, train_set="regular", seed=seed)
+        )
+    result = audit(pd.concat(frames), n_boot=50)
+    summary = result.summary.set_index(["arch", "definition", "class"])
+    assert summary.loc[("a", "dp_paper", "all"), "n_runs"] == 2
+    assert summary.loc[("a", "dp_paper", "all"), "std"] == pytest.approx(0)
+    ranks = result.rankings[result.rankings["definition"] == "eqop_paper"]
+    assert ranks.set_index("arch")["rank"].to_dict() == {"a": 1, "b": 2}
+
+
+def test_ties_share_a_rank():
+    frames = [HAND.assign(run_id=a, arch=a, train_set="regular") for a in ("x", "y")]
+    ranks = audit(pd.concat(frames), n_boot=20).rankings
+    assert set(ranks[ranks["definition"] == "dp_paper"]["rank"]) == {1}
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (HAND.iloc[0:0], "empty"),
+        (HAND.drop(columns="subject"), "lacks column"),
+        (HAND[HAND["gender"] == "female"], "at least two groups"),
+        (HAND.assign(y_pred="neutral"), "classes outside the scheme"),
+    ],
+)
+def test_bad_input_is_a_clear_error(frame, message):
+    with pytest.raises(AuditError, match=message):
+        audit(frame, n_boot=10)
+
+
+def test_unknown_group_and_correction():
+    with pytest.raises(AuditError, match="no videos of group"):
+        audit(HAND, groups=["female", "robot"], n_boot=10)
+    with pytest.raises(ValueError, match="unknown correction"):
+        audit(HAND, correction="bonferroni-ish", n_boot=10)
+
+
+def test_save_and_load_round_trip(tmp_path, hand_audit):
+    hand_audit.save(tmp_path / "audit")
+    loaded = AuditResult.load(tmp_path / "audit")
+    assert loaded.settings["groups"] == ["female", "male"]
+    pd.testing.assert_frame_equal(
+        loaded.gaps[["definition", "class", "value"]].reset_index(drop=True),
+        hand_audit.gaps[["definition", "class", "value"]].reset_index(drop=True),
+        check_dtype=False,
+    )
+
+
+def test_wilson_and_newcombe_known_values():
+    low, high = intervals.wilson(0, 10)
+    assert (low, high) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    low, high = intervals.wilson(81, 263)
+    assert (low, high) == pytest.approx((0.2553, 0.3662), abs=1e-4)
+    # Newcombe (1998), Statistics in Medicine, table II, example (a): 56/70 - 48/80
+    low, high = intervals.newcombe(56, 70, 48, 80)
+    assert (low, high) == pytest.approx((0.0524, 0.3339), abs=1e-4)
+    assert np.isnan(intervals.wilson(0, 0)[0])
+
+
+def test_holm_and_benjamini_hochberg():
+    p = np.array([0.01, 0.04, 0.03, np.nan, 0.005])
+    assert intervals.holm(p)[[4, 0, 2, 1]] == pytest.approx([0.02, 0.03, 0.06, 0.06])
+    assert np.isnan(intervals.holm(p)[3])
+    assert intervals.benjamini_hochberg(p)[[4, 0, 2, 1]] == pytest.approx([0.02, 0.02, 0.04, 0.04])
+
+
+def test_fisher_exact_two_by_two():
+    # the tea-tasting table [[3, 1], [1, 3]]: two-sided p = 0.4857
+    assert intervals.fisher_exact_p(3, 4, 1, 4) == pytest.approx(0.4857, abs=1e-4)
