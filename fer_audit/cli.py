@@ -25,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workspace = Workspace.from_env(args.workspace)
     try:
         return args.handler(args, workspace) or 0
-    except (DatasetError, ValueError, FileExistsError, samples.SamplesUnavailable) as exc:
+    except (DatasetError, ValueError, OSError, samples.SamplesUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     datasets = commands.add_parser("datasets", help="register and inspect datasets")
     ds = datasets.add_subparsers(title="datasets commands")
+    datasets.set_defaults(handler=lambda args, workspace: datasets.print_help() or 2)
     add = ds.add_parser("add", help="register a dataset folder (or a manifest CSV)")
     add.add_argument("name")
     add.add_argument("path")
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst.set_defaults(handler=cmd_datasets_list)
     show = ds.add_parser("show", help="show one dataset's registration")
     show.add_argument("name")
+    show.add_argument("--all", action="store_true", help="list every skipped file")
     show.set_defaults(handler=cmd_datasets_show)
     split = ds.add_parser("split", help="draw (or show) the held-out test subjects")
     split.add_argument("name")
@@ -97,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     syn.add_argument("--duration", type=float, default=3.0)
     syn.add_argument("--overwrite", action="store_true")
     syn.add_argument("--register", metavar="NAME", help="also register it in the workspace")
+    syn.add_argument("--replace", action="store_true", help="replace a registration NAME")
     syn.set_defaults(handler=cmd_synth)
     return parser
 
@@ -116,18 +119,21 @@ def cmd_datasets_add(args: argparse.Namespace, workspace: Workspace) -> int:
         replace=args.replace,
     )
     print(describe_dataset(dataset.meta))
-    if result.skipped:
-        print(f"skipped {len(result.skipped)} file(s):")
-        for item in result.skipped[:MAX_LISTED]:
-            print(f"  {item.path}: {item.reason}")
-        if len(result.skipped) > MAX_LISTED:
-            print(
-                f"  ... and {len(result.skipped) - MAX_LISTED} more "
-                f"(fer-audit datasets show {args.name})"
-            )
+    skipped = [{"path": s.path, "reason": s.reason} for s in result.skipped]
+    _print_skipped(skipped, args.name, MAX_LISTED)
     for note in result.notes:
         print(f"note: {note}")
     return 0
+
+
+def _print_skipped(skipped: list[dict], name: str, limit: int | None) -> None:
+    if not skipped:
+        return
+    print(f"skipped {len(skipped)} file(s):")
+    for item in skipped[:limit]:
+        print(f"  {item['path']}: {item['reason']}")
+    if limit is not None and len(skipped) > limit:
+        print(f"  ... and {len(skipped) - limit} more (fer-audit datasets show {name} --all)")
 
 
 def cmd_datasets_list(args: argparse.Namespace, workspace: Workspace) -> int:
@@ -150,8 +156,7 @@ def cmd_datasets_show(args: argparse.Namespace, workspace: Workspace) -> int:
         "videos per emotion: "
         + ", ".join(f"{e} {n}" for e, n in dataset.meta["videos_per_emotion"].items())
     )
-    for item in dataset.meta["skipped"]:
-        print(f"skipped {item['path']}: {item['reason']}")
+    _print_skipped(dataset.meta["skipped"], args.name, None if args.all else MAX_LISTED)
     for note in dataset.meta["notes"]:
         print(f"note: {note}")
     split = splits.load_split(workspace.dataset_dir(args.name))
@@ -196,6 +201,8 @@ def cmd_synth(args: argparse.Namespace, workspace: Workspace) -> int:
         if args.no_bias
         else tuple(synthetic.PlantedBias.parse(b) for b in (args.bias or ["female:sadness:0.4"]))
     )
+    if args.register:
+        registry.check_can_register(workspace, args.register, replace=args.replace)
     settings = synthetic.SyntheticSettings(
         subjects_per_group={g: args.per_group for g in groups},
         biases=biases,
@@ -218,7 +225,7 @@ def cmd_synth(args: argparse.Namespace, workspace: Workspace) -> int:
         print(f"planted bias: {bias['description']}")
     if args.register:
         dataset, _ = registry.register_dataset(
-            workspace, args.register, args.out, kind="sasefe", replace=args.overwrite
+            workspace, args.register, args.out, kind="sasefe", replace=args.replace
         )
         print(describe_dataset(dataset.meta))
     return 0

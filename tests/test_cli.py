@@ -75,3 +75,31 @@ def test_console_script_is_installed():
     assert exe.is_file(), f"the fer-audit console script is not installed beside {sys.executable}"
     done = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "datasets" in done.stdout
+
+
+def test_synth_never_overwrites_a_folder_it_did_not_make(capsys, workspace, tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("years of work")
+    code, _, err = run(capsys, workspace, "synth", str(precious), "--overwrite")
+    assert code == 2 and "is not a synthetic dataset" in err
+    assert (precious / "thesis.txt").read_text() == "years of work"
+
+
+def test_synth_checks_the_registration_name_before_generating(capsys, workspace, tmp_path):
+    code, _, err = run(capsys, workspace, "synth", str(tmp_path / "s"), "--register", "../bad")
+    assert code == 2 and "is not allowed" in err
+    assert not (tmp_path / "s").exists()
+
+
+def test_synth_bad_settings_are_clear_errors(capsys, workspace, tmp_path):
+    code, _, err = run(capsys, workspace, "synth", str(tmp_path / "s"), "--size", "33")
+    assert code == 2 and "size must be even and at least 32" in err
+    code, _, err = run(capsys, workspace, "synth", str(tmp_path / "s"), "--groups", ",")
+    assert code == 2 and "at least one group" in err
+    assert not (tmp_path / "s").exists()
+
+
+def test_datasets_without_subcommand_shows_its_help(capsys, workspace):
+    code, out, _ = run(capsys, workspace, "datasets")
+    assert code == 2 and "datasets commands" in out

@@ -60,3 +60,25 @@ def test_manifest_duplicate_paths(tmp_path):
     )
     with pytest.raises(DatasetError, match="duplicate video_id"):
         read_manifest(manifest)
+
+
+def test_manifest_subject_with_two_genders_and_non_videos(tmp_path):
+    touch(tmp_path / "a.mp4")
+    touch(tmp_path / "b.mp4")
+    touch(tmp_path / "notes.txt")
+    manifest = write_csv(
+        tmp_path / "m.csv", "path,subject,gender,emotion", ["a.mp4,p1,f,happy", "b.mp4,p1,m,sad"]
+    )
+    with pytest.raises(DatasetError, match="subjects with more than one gender: p1"):
+        read_manifest(manifest)
+    manifest = write_csv(
+        tmp_path / "m.csv",
+        "path,subject,gender,emotion",
+        ["a.mp4,p1,f,happy", "notes.txt,p1,f,sad"],
+    )
+    result = read_manifest(manifest)
+    assert [(s.path, s.reason) for s in result.skipped] == [
+        ("notes.txt", "row 3: not a video file")
+    ]
+    with pytest.raises(DatasetError, match="is a folder; give the CSV file itself"):
+        read_manifest(tmp_path)

@@ -79,3 +79,16 @@ def test_cremad_without_demographics(tmp_path):
     touch(tmp_path / "c" / "1001_DFA_ANG_XX.flv")
     with pytest.raises(DatasetError, match="VideoDemographics.csv"):
         read_cremad(tmp_path / "c")
+
+
+def test_cremad_flv_and_mp4_copies_of_one_clip_count_once(tmp_path):
+    root = _cremad(
+        tmp_path / "cremad",
+        ["1001,51,Male,Caucasian,Not Hispanic", "1002,21,Female,Caucasian,Not Hispanic"],
+    )
+    touch(root / "VideoMP4" / "1001_DFA_ANG_XX.mp4")
+    result = read_cremad(root)
+    assert len(result.index) == 3
+    assert ("VideoMP4/1001_DFA_ANG_XX.mp4", "same recording as VideoFlash/1001_DFA_ANG_XX.flv") in {
+        (s.path, s.reason) for s in result.skipped
+    }

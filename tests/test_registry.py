@@ -65,3 +65,40 @@ def test_unknown_kind_and_tampered_index(workspace, tmp_path):
         load_dataset(workspace, "x")
     with pytest.raises(DatasetError, match="no dataset named 'y'"):
         load_dataset(workspace, "y")
+
+
+def test_reregistration_with_other_data_removes_the_old_split(workspace, tmp_path, sasefe_genders):
+    from fer_audit.data.splits import draw_test_split, load_split, save_split
+
+    root = make_sasefe(tmp_path / "sase", sasefe_genders)
+    dataset, _ = register_dataset(workspace, "sase", root, kind="sasefe")
+    folder = workspace.dataset_dir("sase")
+    split = draw_test_split(dataset.subjects(), data_fingerprint=dataset.meta["fingerprint"])
+    save_split(folder, split)
+    _, result = register_dataset(workspace, "sase", root, kind="sasefe", replace=True)
+    assert load_split(folder) == split  # same data: the split stays
+    table = (root / "subjects.csv").read_text().replace("S01,female", "S01,male")
+    (root / "subjects.csv").write_text(table)
+    _, result = register_dataset(workspace, "sase", root, kind="sasefe", replace=True)
+    assert load_split(folder) is None
+    assert any("old test split was removed" in n for n in result.notes)
+
+
+def test_allowed_genders_apply_to_every_kind(workspace, tmp_path):
+    root = tmp_path / "ravdess"
+    touch(root / "02-01-03-01-01-01-01.mp4")
+    touch(root / "02-01-03-01-01-01-02.mp4")
+    with pytest.raises(DatasetError, match="gender outside female") as info:
+        register_dataset(workspace, "r", root, kind="ravdess", allowed_genders=["female"])
+    assert info.value.problems == ["Actor_01: male"]
+
+
+def test_workspace_files_are_readable_by_others(workspace, tmp_path):
+    import os
+    import stat
+
+    register_dataset(workspace, "sase", make_sasefe(tmp_path / "s", {"S1": "f"}), kind="sasefe")
+    mode = stat.S_IMODE(os.stat(workspace.dataset_dir("sase") / "dataset.json").st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o666 & ~umask

@@ -112,3 +112,15 @@ def test_incomplete_subject_is_noted(tmp_path):
 def test_codes_table_is_complete():
     assert len(CODES) == 12
     assert sum(a == "fake" for _, a in CODES.values()) == 6
+
+
+def test_symlinked_subject_folders_are_followed_and_broken_links_listed(tmp_path):
+    elsewhere = make_sasefe(tmp_path / "elsewhere", {"S2": "m"}, table=False)
+    root = make_sasefe(tmp_path / "sase", {"S1": "f"}, table=False)
+    (root / "S2").symlink_to(elsewhere / "S2")
+    (root / "S1" / "loop").symlink_to(root)  # a cycle must not hang the walk
+    (root / "S1" / "N2Q.mp4").symlink_to(tmp_path / "gone.mp4")
+    write_csv(root / "subjects.csv", "subject,gender", ["S1,f", "S2,m"])
+    result = read_sasefe(root)
+    assert result.index.groupby("subject").size().to_dict() == {"S1": 12, "S2": 12}
+    assert ("S1/N2Q.mp4", "broken link") in {(s.path, s.reason) for s in result.skipped}

@@ -15,10 +15,10 @@ from fer_audit.data.index import (
     DatasetError,
     SkippedFile,
     is_video,
-    iter_files,
     make_index,
     read_csv_table,
     relative_posix,
+    scan_folder,
 )
 from fer_audit.data.subjects import attach_genders, table_from_pairs
 
@@ -42,8 +42,9 @@ def read_cremad(
     if not root.is_dir():
         raise DatasetError(f"{root} is not a folder")
     demo_path = _find_demographics(root, demographics)
-    rows, skipped = [], []
-    for path in iter_files(root):
+    rows, seen = [], {}
+    files, skipped = scan_folder(root)
+    for path in files:
         if path == demo_path:
             continue
         rel = relative_posix(path, root)
@@ -55,6 +56,10 @@ def read_cremad(
         if emo.upper() not in EMOTION_CODES:
             skipped.append(SkippedFile(rel, f"unknown emotion code {emo}"))
             continue
+        if path.stem in seen:  # CREMA-D ships each clip as .flv and again as .mp4
+            skipped.append(SkippedFile(rel, f"same recording as {seen[path.stem]}"))
+            continue
+        seen[path.stem] = rel
         rows.append(
             dict(
                 video_id=rel,

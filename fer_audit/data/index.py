@@ -62,8 +62,18 @@ class AdapterResult:
 
 
 def iter_files(root: Path) -> Iterator[Path]:
-    """Every regular file under `root` in a stable order, hidden files and folders left out."""
-    for dirpath, dirnames, filenames in os.walk(root):
+    """Every file under `root` in a stable order, hidden files and folders left out.
+
+    Symbolic links to folders are followed (each real folder once); a broken link is
+    yielded like a file, so the caller can report it (`Path.is_file()` is False).
+    """
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if not name.startswith("."):
@@ -72,6 +82,17 @@ def iter_files(root: Path) -> Iterator[Path]:
 
 def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_EXTENSIONS
+
+
+def scan_folder(root: Path) -> tuple[list[Path], list[SkippedFile]]:
+    """The readable files under `root`, and the broken links found, as skipped files."""
+    files, skipped = [], []
+    for path in iter_files(root):
+        if path.is_file():
+            files.append(path)
+        else:
+            skipped.append(SkippedFile(relative_posix(path, root), "broken link"))
+    return files, skipped
 
 
 def relative_posix(path: Path, root: Path) -> str:
@@ -102,6 +123,10 @@ def validate_index(frame: pd.DataFrame) -> None:
     bad_auth = sorted(set(frame["authenticity"]) - set(AUTHENTICITY_VALUES))
     if bad_auth:
         problems.append(f"unknown authenticity values: {', '.join(map(str, bad_auth))}")
+    genders = frame.groupby("subject")["gender"].nunique()
+    mixed = genders[genders > 1].index.tolist()
+    if mixed:
+        problems.append(f"subjects with more than one gender: {', '.join(map(str, mixed[:10]))}")
     for column in ("subject", "gender"):
         if frame[column].isna().any() or (frame[column].astype(str).str.strip() == "").any():
             problems.append(f"empty {column} values")
@@ -119,6 +144,8 @@ def read_csv_table(path: Path, *, what: str, required: Sequence[str]) -> pd.Data
 
     DatasetError when the file is missing or unreadable, or lacks a `required` column.
     """
+    if path.is_dir():
+        raise DatasetError(f"{what} {path} is a folder; give the CSV file itself")
     if not path.is_file():
         raise DatasetError(f"{what} {path} does not exist")
     try:

@@ -14,6 +14,7 @@ from fer_audit.data.index import (
     AdapterResult,
     DatasetError,
     SkippedFile,
+    is_video,
     make_index,
     read_csv_table,
 )
@@ -26,8 +27,6 @@ REQUIRED = ("path", "subject", "gender", "emotion")
 def read_manifest(manifest: str | Path, *, dataset: str = "manifest") -> AdapterResult:
     """Index the videos a manifest lists. The dataset root is the manifest's folder."""
     manifest = Path(manifest).resolve()
-    if not manifest.is_file():
-        raise DatasetError(f"manifest {manifest} does not exist (give the CSV file itself)")
     frame = read_csv_table(manifest, what="manifest", required=REQUIRED)
     root = manifest.parent
     rows, skipped, problems = [], [], []
@@ -37,6 +36,8 @@ def read_manifest(manifest: str | Path, *, dataset: str = "manifest") -> Adapter
             problems.append(problem)
         elif not (root / row["path"]).is_file():
             skipped.append(SkippedFile(row["path"], f"row {number}: file not found"))
+        elif not is_video(root / row["path"]):
+            skipped.append(SkippedFile(row["path"], f"row {number}: not a video file"))
         else:
             rows.append(row)
     if problems:

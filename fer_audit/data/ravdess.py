@@ -17,9 +17,9 @@ from fer_audit.data.index import (
     DatasetError,
     SkippedFile,
     is_video,
-    iter_files,
     make_index,
     relative_posix,
+    scan_folder,
 )
 
 EMOTION_CODES = {
@@ -43,19 +43,19 @@ def read_ravdess(root: str | Path, *, dataset: str = "ravdess") -> AdapterResult
     if not root.is_dir():
         raise DatasetError(f"{root} is not a folder")
     chosen: dict[tuple[str, ...], tuple[str, Path]] = {}
-    skipped: list[SkippedFile] = []
-    for path in iter_files(root):
+    files, skipped = scan_folder(root)
+    for path in files:
         rel = relative_posix(path, root)
         match = _NAME.match(path.stem)
+        if match and match.group(1) == AUDIO_ONLY:
+            skipped.append(SkippedFile(rel, "audio-only recording"))
+            continue
         if not match or not is_video(path):
             skipped.append(
                 SkippedFile(rel, "name is not a RAVDESS video name MM-VV-EE-II-SS-RR-AA")
             )
             continue
         modality, *rest = match.groups()
-        if modality == AUDIO_ONLY:
-            skipped.append(SkippedFile(rel, "audio-only recording"))
-            continue
         if rest[1] not in EMOTION_CODES or int(rest[5]) == 0:
             skipped.append(SkippedFile(rel, "unknown emotion or actor code"))
             continue

@@ -29,6 +29,8 @@ from fer_audit.data.index import (
 from fer_audit.data.manifest import read_manifest
 from fer_audit.data.ravdess import read_ravdess
 from fer_audit.data.sasefe import read_sasefe
+from fer_audit.data.splits import load_split, split_path
+from fer_audit.data.subjects import check_allowed_genders
 from fer_audit.version import code_version
 from fer_audit.workspace import Workspace
 
@@ -83,7 +85,10 @@ def read_folder(
         raise DatasetError(f"unknown dataset kind {kind!r}; choose one of {', '.join(KINDS)}")
     if subjects is not None and kind in ("ravdess", "manifest"):
         raise DatasetError(f"--subjects does not apply to {kind}: its genders come from the data")
-    return readers[kind]()
+    result = readers[kind]()
+    if allowed_genders:
+        check_allowed_genders(result.index, allowed_genders)
+    return result
 
 
 def register_dataset(
@@ -101,14 +106,8 @@ def register_dataset(
     Nothing is written when reading fails (DatasetError) or `name` exists and
     `replace` is false.
     """
-    if not _NAME.match(name):
-        raise DatasetError(
-            f"dataset name {name!r} is not allowed: use letters, digits, '_', '-' or '.', "
-            f"starting with a letter or digit"
-        )
+    check_can_register(workspace, name, replace=replace)
     folder = workspace.dataset_dir(name)
-    if (folder / "dataset.json").exists() and not replace:
-        raise DatasetError(f"dataset {name!r} is already registered (use --replace to redo it)")
     result = read_folder(
         path, kind=kind, name=name, subjects=subjects, allowed_genders=allowed_genders
     )
@@ -135,7 +134,36 @@ def register_dataset(
     }
     atomic.write_bytes(folder / "index.csv", index_bytes)
     atomic.write_json(folder / "dataset.json", meta)
+    _drop_stale_split(folder, meta["fingerprint"], result)
     return Dataset(meta, result.index), result
+
+
+def _drop_stale_split(folder: Path, fingerprint: str, result: AdapterResult) -> None:
+    """A test split drawn on other data would put subjects on the wrong side: remove it."""
+    path = split_path(folder)
+    if not path.exists():
+        return
+    try:
+        stale = load_split(folder).data_fingerprint != fingerprint
+    except DatasetError:
+        stale = True
+    if stale:
+        path.unlink()
+        result.notes.append(
+            "the data changed, so its old test split was removed; draw a new "
+            "one (fer-audit datasets split)"
+        )
+
+
+def check_can_register(workspace: Workspace, name: str, *, replace: bool = False) -> None:
+    """DatasetError unless `name` is a valid name, free or allowed to be replaced."""
+    if not _NAME.match(name):
+        raise DatasetError(
+            f"dataset name {name!r} is not allowed: use letters, digits, '_', '-' or '.', "
+            f"starting with a letter or digit"
+        )
+    if (workspace.dataset_dir(name) / "dataset.json").exists() and not replace:
+        raise DatasetError(f"dataset {name!r} is already registered (use --replace to redo it)")
 
 
 def load_dataset(workspace: Workspace, name: str) -> Dataset:

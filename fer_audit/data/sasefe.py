@@ -18,9 +18,9 @@ from fer_audit.data.index import (
     DatasetError,
     SkippedFile,
     is_video,
-    iter_files,
     make_index,
     relative_posix,
+    scan_folder,
 )
 from fer_audit.data.subjects import attach_genders, read_subject_table
 
@@ -67,8 +67,9 @@ def read_sasefe(
         raise DatasetError(f"{root} is not a folder")
     table_path = _find_subject_table(root, subjects)
 
-    rows, skipped, seen = [], [], {}
-    for path in iter_files(root):
+    rows, seen = [], {}
+    files, skipped = scan_folder(root)
+    for path in files:
         rel = relative_posix(path, root)
         if path == table_path or path.name == SYNTHETIC_MARKER:
             continue

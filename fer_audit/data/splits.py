@@ -22,6 +22,7 @@ import pandas as pd
 
 from fer_audit import atomic
 from fer_audit.data.index import DatasetError
+from fer_audit.data.subjects import normalize_gender
 from fer_audit.seeding import seeded_rng
 
 REGULAR = "regular"
@@ -82,7 +83,10 @@ def draw_test_split(
     subject for training. Subjects of other groups stay in training only.
     """
     available = sorted(subjects["gender"].unique())
-    groups = sorted(groups) if groups else available
+    if groups:  # accept "Female" for "female", as registration normalises labels
+        groups = sorted({g if g in available else (normalize_gender(g) or g) for g in groups})
+    else:
+        groups = available
     unknown = [g for g in groups if g not in available]
     if unknown:
         raise DatasetError(
@@ -121,19 +125,22 @@ def training_pool(subjects: pd.DataFrame, split: HeldOutSplit, train_set: str) -
 def draw_validation(
     pool: pd.DataFrame, *, fraction: float = 0.15, seed: int = 0, salt: str = ""
 ) -> list[str]:
-    """Validation subjects: round(fraction * n) per gender group of `pool` (subject, gender),
-    at least one subject overall, never a group's last training subject."""
+    """Validation subjects: fraction * n rounded half up, per gender group of `pool`
+    (subject, gender); at least one subject overall, never a group's last training
+    subject."""
     rng = seeded_rng(seed, salt, "validation")
     chosen: list[str] = []
     groups = sorted(pool["gender"].unique())
     for group in groups:
         members = sorted(pool.loc[pool["gender"] == group, "subject"])
-        k = min(int(round(fraction * len(members))), len(members) - 1)
+        k = min(int(np.floor(fraction * len(members) + 0.5)), len(members) - 1)
         if k > 0:
             chosen += rng.choice(members, size=k, replace=False).tolist()
     if not chosen:
         largest = max(groups, key=lambda g: (pool["gender"] == g).sum())
         members = sorted(pool.loc[pool["gender"] == largest, "subject"])
+        if len(members) < 2:
+            members = sorted(pool["subject"])
         if len(members) < 2:
             raise DatasetError("too few training subjects to hold one out for validation")
         chosen = [str(rng.choice(members))]
@@ -218,5 +225,11 @@ def save_split(dataset_dir: Path, split: HeldOutSplit) -> None:
 
 
 def load_split(dataset_dir: Path) -> HeldOutSplit | None:
+    """The dataset's test split, None when none was drawn; DatasetError if damaged."""
     path = split_path(dataset_dir)
-    return HeldOutSplit.from_dict(atomic.read_json(path)) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        return HeldOutSplit.from_dict(atomic.read_json(path))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DatasetError(f"{path} is damaged ({exc}); draw it again with --redraw") from None

@@ -106,3 +106,15 @@ def attach_genders(
             missing,
         )
     return {s: table[s] for s in subjects}
+
+
+def check_allowed_genders(index: pd.DataFrame, allowed: Collection[str]) -> None:
+    """DatasetError naming each subject whose gender label is not in `allowed`."""
+    allowed_norm = {normalize_gender(a) for a in allowed}
+    table = index[["subject", "gender"]].drop_duplicates()
+    bad = table[~table["gender"].isin(allowed_norm)]
+    if len(bad):
+        raise DatasetError(
+            f"{len(bad)} subject(s) have a gender outside {', '.join(sorted(allowed_norm))}",
+            [f"{s}: {g}" for s, g in bad.itertuples(index=False)],
+        )

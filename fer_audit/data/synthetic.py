@@ -122,6 +122,23 @@ class SyntheticSettings:
     fps: int = 25
     duration_s: float = 3.0
 
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.subjects_per_group or any(n < 1 for n in self.subjects_per_group.values()):
+            problems.append("give at least one group with at least one subject")
+        if self.size < 32 or self.size % 2:
+            problems.append(f"size must be even and at least 32 (H.264 4:2:0), not {self.size}")
+        if self.fps < 1 or self.duration_s <= 0 or self.fps * self.duration_s < 2:
+            problems.append("fps and duration must give at least 2 frames")
+        for bias in self.biases:
+            if bias.group not in self.subjects_per_group:
+                problems.append(
+                    f"bias group {bias.group!r} is not one of the generated groups "
+                    f"{', '.join(self.subjects_per_group)}"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+
 
 @dataclass(frozen=True)
 class Subject:
@@ -146,16 +163,17 @@ def generate(
 ) -> dict:
     """Write the dataset to `out_dir` (built in a temp folder, then renamed into place).
 
-    Returns the content of its SYNTHETIC.json.
+    Returns the content of its SYNTHETIC.json. `overwrite` replaces only a folder that
+    this generator made (one holding SYNTHETIC.json), never another folder.
     """
     out_dir = Path(out_dir).resolve()
-    if out_dir.exists() and not overwrite:
-        raise FileExistsError(f"{out_dir} exists; choose another folder or overwrite it")
-    for bias in settings.biases:
-        if bias.group not in settings.subjects_per_group:
-            raise ValueError(
-                f"bias group {bias.group!r} is not one of the generated groups "
-                f"{', '.join(settings.subjects_per_group)}"
+    if out_dir.exists():
+        if not overwrite:
+            raise FileExistsError(f"{out_dir} exists; choose another folder or overwrite it")
+        if not (out_dir / SYNTHETIC_MARKER).is_file():
+            raise FileExistsError(
+                f"{out_dir} exists and is not a synthetic dataset (no {SYNTHETIC_MARKER}); "
+                f"refusing to overwrite it"
             )
     subjects = make_subjects(settings)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
