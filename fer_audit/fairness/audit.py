@@ -8,6 +8,7 @@ dashboard, the report and the command line read one shape whatever the source.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,8 +55,16 @@ class AuditResult:
         for name in TABLES:
             with atomic.atomic_path(folder / f"{name}.csv") as tmp:
                 getattr(self, name).to_csv(tmp, index=False)
+        atomic.write_json(folder / "tables.json", self.to_json_tables())
         atomic.write_json(folder / "audit.json", self.settings)
         return folder
+
+    def to_json_tables(self) -> dict:
+        """Every table as a list of records (the JSON export), with the settings."""
+        tables = {
+            name: json.loads(getattr(self, name).to_json(orient="records")) for name in TABLES
+        }
+        return {"settings": self.settings, **tables}
 
     @classmethod
     def load(cls, folder: str | Path) -> AuditResult:

@@ -45,9 +45,19 @@ def _rate_n(result: AuditResult, row: pd.Series) -> str:
     return " | ".join(f"{g} {n}" for g, n in zip(chosen["group"], chosen["n"], strict=True))
 
 
-def certainty(row: pd.Series) -> str:
+def certainty(row: pd.Series, n_perm: int | None = None) -> str:
     """How sure, in words, from the interval and the adjusted p-value."""
     low, high, p = row["ci_low"], row["ci_high"], row["p_adjusted"]
+    floor = 1 / (n_perm + 1) if n_perm else 0.0
+    if (
+        row.get("p_method") == "subject permutation"
+        and row["p_value"] <= floor * 1.0001
+        and p >= 0.05
+    ):
+        return (
+            "the smallest p-value this many permutations can give; it does not survive "
+            "the correction, so rerun with more resamples"
+        )
     excludes_zero = np.isfinite(low) and np.isfinite(high) and (low > 0 or high < 0)
     if np.isfinite(p) and p < 0.01 and excludes_zero:
         return "strong evidence of a real gap"
@@ -58,7 +68,7 @@ def certainty(row: pd.Series) -> str:
     return "not distinguishable from no gap at this sample size"
 
 
-def sentence(row: pd.Series) -> str:
+def sentence(row: pd.Series, n_perm: int | None = None) -> str:
     """One gap as a sentence, e.g. "3dcnn (regular), sad: the true positive rate is
     0.43 lower for female than for male subjects (95% CI -0.63 to -0.20; adjusted
     p = 0.004): strong evidence of a real gap."""
@@ -94,5 +104,6 @@ def summary_sentences(result: AuditResult, *, limit: int = 5) -> list[str]:
     if gaps.empty:
         return [*lines, "No gap could be computed (no class had videos in every group)."]
     lines.append(f"The {len(gaps)} largest per-emotion gaps ({result.settings['comparison']}):")
-    lines += [f"- {sentence(row)}" for _, row in gaps.iterrows()]
+    n_perm = result.settings.get("n_perm")
+    lines += [f"- {sentence(row, n_perm)}" for _, row in gaps.iterrows()]
     return lines
