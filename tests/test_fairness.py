@@ -197,14 +197,51 @@ def test_null_intervals_mostly_cover_zero():
 
 
 def test_more_than_two_groups_use_max_minus_min():
-    frame = HAND.copy()
-    frame.loc[frame["subject"] == "f2", "gender"] = "nonbinary"
+    frame = random_predictions(n_subjects=15, seed=9)
+    frame.loc[frame["subject"].isin(["s0", "s1", "s2", "s3", "s4"]), "gender"] = "nonbinary"
     result = audit(frame, n_boot=50)
     assert result.settings["groups"] == ["female", "male", "nonbinary"]
-    row = gap(result, "equal_opportunity", "sad")
-    # TPR(sad): female no sad videos (NaN), male 1.0, nonbinary 0.5 -> 1.0 - 0.5
-    assert row["value"] == pytest.approx(0.5)
-    assert row["comparison"] == "max - min over 3 groups"
+    for cls in CLASSES:
+        tprs = [metric(result, g, cls, "tpr")["value"] for g in result.settings["groups"]]
+        row = gap(result, "equal_opportunity", cls)
+        assert row["value"] == pytest.approx(max(tprs) - min(tprs))
+        assert row["comparison"] == "max - min over 3 groups"
+
+
+def test_a_class_missing_in_one_group_gives_nan_not_a_partial_gap():
+    frame = HAND[~((HAND["gender"] == "male") & (HAND["y_true"] == "sad"))]
+    result = audit(frame, n_boot=50)
+    assert np.isnan(gap(result, "equal_opportunity", "sad")["value"])
+    assert np.isnan(gap(result, "equalized_odds", "sad")["value"])
+    # the paper's EQOP compares mean TPR over the three classes both groups have
+    female = [metric(result, "female", c, "tpr")["value"] for c in ("surprised", "upset", "happy")]
+    male = [metric(result, "male", c, "tpr")["value"] for c in ("surprised", "upset", "happy")]
+    assert gap(result, "eqop_paper", "all")["value"] == pytest.approx(
+        np.mean(female) - np.mean(male)
+    )
+
+
+def test_missing_values_and_runs_without_a_group_are_errors():
+    with pytest.raises(AuditError, match=r"missing values in subject \(1 rows\)"):
+        audit(HAND.assign(subject=[None] + ["s"] * 15), n_boot=10)
+    with pytest.raises(AuditError, match="missing values in y_pred"):
+        audit(HAND.assign(y_pred=[np.nan] + list(HAND["y_pred"][1:])), n_boot=10)
+    two = pd.concat([HAND, HAND[HAND["gender"] == "female"].assign(run_id="r2")])
+    with pytest.raises(AuditError, match="r2 lacks male"):
+        audit(two, n_boot=10)
+
+
+def test_few_subjects_are_flagged(hand_audit):
+    assert set(hand_audit.gaps["subjects"]) == {"female 2 | male 2"}
+    assert hand_audit.gaps["few_subjects"].all()
+
+
+def test_numeric_looking_run_ids_survive_save_and_load(tmp_path):
+    result = audit(HAND.assign(run_id="001"), n_boot=20)
+    result.save(tmp_path / "a")
+    loaded = AuditResult.load(tmp_path / "a")
+    assert set(loaded.gaps["run_id"]) == {"001"}
+    assert loaded.settings["runs"][0]["run_id"] == "001"
 
 
 def test_intersectional_groups_from_a_list_of_columns():

@@ -30,10 +30,30 @@ from fer_audit.version import code_version
 
 POOLED = "all"
 SMALL_N = 10
+#: below this many subjects in a group, bootstrap intervals are too narrow to trust
+FEW_SUBJECTS = 5
 GROUP_JOIN = " & "
 REQUIRED_COLUMNS = ("run_id", "subject", "y_true", "y_pred")
 RUN_COLUMNS = ("arch", "train_set", "seed")
 TABLES = ("confusion", "group_metrics", "gaps", "rankings", "summary")
+
+
+#: columns that hold labels, read back as text (run ids like "001" stay "001")
+_TEXT_COLUMNS = {
+    c: str
+    for c in (
+        "run_id",
+        "arch",
+        "train_set",
+        "group",
+        "class",
+        "true",
+        "pred",
+        "definition",
+        "comparison",
+        "subjects",
+    )
+}
 
 
 class AuditError(ValueError):
@@ -74,7 +94,7 @@ class AuditResult:
         tables = {}
         for name in TABLES:
             path = folder / f"{name}.csv"
-            tables[name] = pd.read_csv(path, keep_default_na=True) if path.exists() else None
+            tables[name] = pd.read_csv(path, dtype=_TEXT_COLUMNS) if path.exists() else None
         return cls(**tables, settings=atomic.read_json(folder / "audit.json"))
 
     @property
@@ -105,6 +125,9 @@ def audit(
     Intervals: percentile, from `n_boot` resamples of subjects within each group.
     p-values: permutation test shuffling group labels across subjects (`n_perm`,
     default `n_boot`), then `correction` (holm, bh or none) across each run's gaps.
+    For intersectional groups the resampled unit is a subject's videos within one
+    group (a "cell"): a subject's genuine and fake videos are two cells.
+    Gaps of a run whose group has fewer than FEW_SUBJECTS subjects are flagged.
     """
     scheme_obj = get_scheme(scheme)
     classes = list(scheme_obj.classes)
@@ -121,9 +144,15 @@ def audit(
         parts["group_metrics"].append(
             _metric_rows_bootstrap(run_id, observed, boot, group_names, classes)
         )
-        parts["gaps"].append(
-            _gap_rows_resampled(run_id, observed, boot, perm, group_names, classes, correction)
+        gap_rows = _gap_rows_resampled(
+            run_id, observed, boot, perm, group_names, classes, correction
         )
+        cells_per_group = np.bincount(cell_group, minlength=len(group_names))
+        gap_rows["subjects"] = " | ".join(
+            f"{g} {n}" for g, n in zip(group_names, cells_per_group, strict=True)
+        )
+        gap_rows["few_subjects"] = bool(cells_per_group.min() < FEW_SUBJECTS)
+        parts["gaps"].append(gap_rows)
         runs.append(_run_info(run_id, run, cell_group, group_names))
     settings = _settings(
         "predictions", group, group_names, scheme, n_boot, n_perm, seed, correction, source
@@ -148,7 +177,20 @@ def _validated(
             f"the predictions table lacks column(s) {', '.join(missing)}; it needs "
             f"{', '.join(REQUIRED_COLUMNS)} and the group column(s) {', '.join(group_columns)}"
         )
+    empty = {
+        c: int(predictions[c].isna().sum())
+        for c in ("run_id", "subject", "y_true", "y_pred", *group_columns)
+    }
+    empty = {c: n for c, n in empty.items() if n}
+    if empty:
+        raise AuditError(
+            "missing values in "
+            + ", ".join(f"{c} ({n} rows)" for c, n in empty.items())
+            + "; fill or drop them"
+        )
     frame = predictions.copy()
+    for column in ("run_id", "subject", "y_true", "y_pred"):
+        frame[column] = frame[column].astype(str)
     frame["_group"] = frame[group_columns].astype(str).agg(GROUP_JOIN.join, axis=1)
     for column in ("y_true", "y_pred"):
         unknown = sorted(set(frame[column].astype(str)) - set(classes))
@@ -169,6 +211,15 @@ def _validated(
             f"a fairness audit compares at least two groups; found only {', '.join(chosen)}"
         )
     frame = frame[frame["_group"].isin(chosen)]
+    per_run = frame.groupby("run_id")["_group"].unique()
+    lacking = {
+        run: sorted(set(chosen) - set(g)) for run, g in per_run.items() if set(chosen) - set(g)
+    }
+    if lacking:
+        raise AuditError(
+            "run(s) without videos of every compared group: "
+            + "; ".join(f"{run} lacks {', '.join(g)}" for run, g in list(lacking.items())[:5])
+        )
     return frame, chosen
 
 
@@ -532,10 +583,13 @@ def _concat(frames: list[pd.DataFrame], columns: list[str] | None) -> pd.DataFra
 
 
 def summarize(gaps: pd.DataFrame) -> pd.DataFrame:
-    """Pool runs of the same (arch, train_set) over seeds: mean, spread, extremes."""
+    """Pool runs of the same (arch, train_set) over seeds: mean, spread, extremes, and
+    the mean of |gap| (what rankings use: +0.2 and -0.2 are not a fair model)."""
     keys = ["arch", "train_set", "definition", "class"]
-    grouped = gaps.groupby(keys, sort=False, dropna=False)["value"]
-    summary = grouped.agg(n_runs="count", mean="mean", std="std", min="min", max="max")
+    frame = gaps.assign(abs_value=gaps["value"].abs())
+    grouped = frame.groupby(keys, sort=False, dropna=False)
+    summary = grouped["value"].agg(n_runs="count", mean="mean", std="std", min="min", max="max")
+    summary["mean_abs"] = grouped["abs_value"].mean()
     return summary.reset_index()
 
 
@@ -546,7 +600,8 @@ def rank(summary: pd.DataFrame) -> pd.DataFrame:
     chosen = summary[
         summary["definition"].isin(PAPER_DEFINITIONS) | summary["class"].isin(["worst", "mean"])
     ].copy()
-    chosen["value"] = chosen["mean"].abs()
+    chosen = chosen.dropna(subset=["mean_abs"])
+    chosen["value"] = chosen["mean_abs"]
     chosen["rounded"] = chosen["value"].round(9)
     chosen["rank"] = (
         chosen.groupby(["train_set", "definition", "class"])["rounded"]

@@ -3,7 +3,9 @@
 Rates arrive shaped (..., G, C): groups on axis -2, classes on axis -1. For two
 groups a difference is Δx = x(first group) - x(second group), sign kept so the
 direction shows (the default group order is alphabetical: female - male). For more
-than two groups a difference is max over groups minus min over groups (>= 0).
+than two groups a difference is max over groups minus min over groups (>= 0). A
+difference is NaN when a group has no videos for it; means over classes use only
+the classes every group has (`worst` and `mean` skip NaN classes).
 
 Paper-faithful definitions (Domnich & Anbarjafari 2021, section 5.2), class `all`:
 - `eqop_paper`  EQOP = Δ mean_c TPR_c            (ranked by its absolute value)
@@ -48,13 +50,19 @@ CAVEAT = (
 
 
 def group_difference(values: np.ndarray, *, axis: int = -2) -> np.ndarray:
-    """x(first) - x(second) for two groups along `axis`; max - min for more groups."""
+    """x(first) - x(second) for two groups along `axis`; max - min for more groups.
+    NaN when any group's value is NaN (a group with no videos of that kind)."""
     values = np.moveaxis(values, axis, 0)
     if values.shape[0] == 2:
         return values[0] - values[1]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmax(values, axis=0) - np.nanmin(values, axis=0)
+    return np.max(values, axis=0) - np.min(values, axis=0)
+
+
+def _shared_classes(rates: np.ndarray) -> np.ndarray:
+    """`rates` (..., G, C) with a class set to NaN in every group when any group lacks
+    it, so means over classes compare the same classes across groups."""
+    defined = np.isfinite(rates).all(axis=-2, keepdims=True)
+    return np.where(defined, rates, np.nan)
 
 
 def _nanmean(values: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -89,8 +97,8 @@ def gap_values(*, rates: dict[str, np.ndarray], overall: np.ndarray) -> np.ndarr
     d_fpr = group_difference(rates["fpr"])
     d_acc = group_difference(rates["accuracy"])
     d_sr = group_difference(rates["selection_rate"])
-    d_mean_tpr = group_difference(_nanmean(rates["tpr"]), axis=-1)
-    d_mean_fpr = group_difference(_nanmean(rates["fpr"]), axis=-1)
+    d_mean_tpr = group_difference(_nanmean(_shared_classes(rates["tpr"])), axis=-1)
+    d_mean_fpr = group_difference(_nanmean(_shared_classes(rates["fpr"])), axis=-1)
     columns = [
         d_mean_tpr[..., None],
         (np.abs(d_mean_tpr) + np.abs(d_mean_fpr))[..., None],
@@ -98,7 +106,7 @@ def gap_values(*, rates: dict[str, np.ndarray], overall: np.ndarray) -> np.ndarr
     ]
     per_class = {
         "equal_opportunity": d_tpr,
-        "equalized_odds": np.fmax(np.abs(d_tpr), np.abs(d_fpr)),
+        "equalized_odds": np.maximum(np.abs(d_tpr), np.abs(d_fpr)),
         "demographic_parity": d_sr,
         "accuracy": d_acc,
     }

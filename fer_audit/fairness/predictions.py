@@ -15,6 +15,8 @@ import pandas as pd
 
 from fer_audit.fairness.audit import AuditError
 
+ID_COLUMNS = ("run_id", "video_id", "subject", "arch", "train_set")
+
 
 def read_predictions(path: str | Path) -> tuple[pd.DataFrame, dict]:
     """The table and a description of its source (path, SHA-256, synthetic flag)."""
@@ -22,7 +24,10 @@ def read_predictions(path: str | Path) -> tuple[pd.DataFrame, dict]:
     if not path.is_file():
         raise AuditError(f"predictions table {path} does not exist")
     try:
-        frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+        if path.suffix.lower() == ".csv":
+            frame = pd.read_csv(path, dtype={c: str for c in ID_COLUMNS})
+        else:
+            frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow and pandas raise many kinds for a bad file
         raise AuditError(f"{path} is not a readable Parquet or CSV table: {exc}") from None
     synthetic = bool("synthetic" in frame.columns and frame["synthetic"].astype(bool).any())

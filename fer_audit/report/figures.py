@@ -225,7 +225,11 @@ def train_set_comparison(
     fig.update_layout(
         barmode="group",
         legend_title_text="training set",
-        title=_title(result, f"{definition} · {cls} by architecture and training set"),
+        title=_title(
+            result,
+            f"{definition} · {cls} by architecture and training set "
+            "(error bars: one run's 95% interval, or min-max over seeds)",
+        ),
         yaxis_title=definition,
     )
     return fig
@@ -301,6 +305,6 @@ def emotion_gender_comparison(result: AuditResult, *, train_set: str = "regular"
         barmode="group",
         yaxis={"range": [0, 1.05], "title": "mean accuracy"},
         legend_title_text="test set",
-        title=_title(result, f"Per-emotion accuracy by gender · {train_set} models"),
+        title=_title(result, f"Per-emotion accuracy by group · {train_set} models"),
     )
     return fig

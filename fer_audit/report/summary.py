@@ -48,6 +48,10 @@ def _rate_n(result: AuditResult, row: pd.Series) -> str:
 def certainty(row: pd.Series, n_perm: int | None = None) -> str:
     """How sure, in words, from the interval and the adjusted p-value."""
     low, high, p = row["ci_low"], row["ci_high"], row["p_adjusted"]
+    if str(row.get("comparison", "")).startswith("max"):  # max - min: never below zero
+        if np.isfinite(p) and p < 0.05:
+            return "evidence of a real difference between groups"
+        return "not distinguishable from no difference after correction"
     floor = 1 / (n_perm + 1) if n_perm else 0.0
     if (
         row.get("p_method") == "subject permutation"
@@ -68,12 +72,21 @@ def certainty(row: pd.Series, n_perm: int | None = None) -> str:
     return "not distinguishable from no gap at this sample size"
 
 
+def _who(row: pd.Series) -> str:
+    arch, train_set, seed = row.get("arch"), row.get("train_set"), row.get("seed")
+    if not arch or str(arch) == str(row["run_id"]):
+        return str(row["run_id"])
+    text = f"{arch} trained on {train_set}"
+    if seed is not None and not (isinstance(seed, float) and np.isnan(seed)):
+        text += f", seed {seed}"
+    return text
+
+
 def sentence(row: pd.Series, n_perm: int | None = None) -> str:
     """One gap as a sentence, e.g. "3dcnn (regular), sad: the true positive rate is
     0.43 lower for female than for male subjects (95% CI -0.63 to -0.20; adjusted
     p = 0.004): strong evidence of a real gap."""
-    arch, train_set = row.get("arch"), row.get("train_set")
-    who = f"{arch} ({train_set})" if arch and str(arch) != str(row["run_id"]) else row["run_id"]
+    who = _who(row)
     rate = _RATE_NAMES[row["definition"]]
     comparison = str(row["comparison"])
     if " - " in comparison and not comparison.startswith("max"):
@@ -89,7 +102,7 @@ def sentence(row: pd.Series, n_perm: int | None = None) -> str:
     p_text = f"adjusted p = {p:.3f}" if np.isfinite(p) else "no p-value"
     return (
         f"{who}, {row['class']}: {what} (95% CI {row['ci_low']:+.2f} to "
-        f"{row['ci_high']:+.2f}; {p_text}; n: {row['rate_n']}): {certainty(row)}."
+        f"{row['ci_high']:+.2f}; {p_text}; n: {row['rate_n']}): {certainty(row, n_perm)}."
     )
 
 
