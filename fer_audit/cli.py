@@ -74,6 +74,33 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument("--redraw", action="store_true", help="replace an existing split")
     split.set_defaults(handler=cmd_datasets_split)
 
+    pre = commands.add_parser("preprocess", help="face crops and keyframes of a dataset, cached")
+    pre.add_argument("dataset")
+    pre.add_argument("--k", type=int, default=20, help="keyframes: 10, 20 (skips 1 s) or 50")
+    pre.add_argument("--margin", type=int, default=40, help="MTCNN margin: 0, 25, 40 or 65")
+    pre.add_argument("--size", type=int, default=224, help="crop size in pixels")
+    pre.add_argument(
+        "--detector",
+        default="mtcnn",
+        choices=["mtcnn", "none"],
+        help="none: the whole frame is the face (synthetic data)",
+    )
+    pre.add_argument(
+        "--mode",
+        default="fast",
+        choices=["fast", "paper"],
+        help="paper: MTCNN on every frame, then K-means (slow; for comparison)",
+    )
+    pre.add_argument("--workers", type=int, default=1, help="processes on this machine")
+    pre.add_argument(
+        "--shard",
+        help="I/N: this process takes every N-th video from the I-th "
+        "(default: SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, else all)",
+    )
+    pre.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    pre.add_argument("--seed", type=int, default=0)
+    pre.set_defaults(handler=cmd_preprocess)
+
     aud = commands.add_parser("audit", help="audit a predictions table or the published results")
     aud.add_argument("predictions", nargs="?", type=Path, help="predictions table (.parquet/.csv)")
     aud.add_argument("--reference", choices=["domnich2021"], help="audit the paper's tables")
@@ -205,6 +232,47 @@ def cmd_datasets_split(args: argparse.Namespace, workspace: Workspace) -> int:
     )
     splits.save_split(folder, split)
     print(describe_split(split))
+    return 0
+
+
+def cmd_preprocess(args: argparse.Namespace, workspace: Workspace) -> int:
+    from tqdm import tqdm
+
+    from fer_audit.video.batch import Shard, preprocess_dataset
+    from fer_audit.video.clip import PreprocessSettings
+
+    if args.workers < 1:
+        raise ValueError("--workers must be at least 1")
+    settings = PreprocessSettings(
+        k=args.k,
+        margin=args.margin,
+        size=args.size,
+        detector=args.detector,
+        mode=args.mode,
+        seed=args.seed,
+    )
+    shard = Shard.parse(args.shard)
+    if args.detector == "none":
+        print("detector none: the whole frame is taken as the face (for synthetic data)")
+    with tqdm(unit="video", desc=f"preprocess {args.dataset}") as bar:
+
+        def progress(done, total, video_id, status):
+            bar.total = total
+            bar.update(done - bar.n)
+            if status != "ok":
+                bar.write(f"{video_id}: {status}")
+
+        summary = preprocess_dataset(
+            workspace,
+            args.dataset,
+            settings,
+            workers=args.workers,
+            shard=shard,
+            device=args.device,
+            progress=progress,
+        )
+    print(f"settings {settings.key()}, shard {shard.index}/{shard.count}")
+    print("\n".join(summary.lines()))
     return 0
 
 

@@ -1,0 +1,216 @@
+"""Preprocessing a registered dataset: every video through `process_clip`, cached,
+resumable, in parallel processes and in shards for a cluster.
+
+A shard takes every N-th video of the dataset sorted by video_id (`--shard I/N`, or
+SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT), so shards are disjoint and together
+cover the dataset. Each finished video is cached at once; a rerun (after kill -9, or
+by another shard) skips what is finished and redoes what was half done. One bad
+video never stops the batch: it gets a status and a reason. The report merges every
+shard's entries.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from fer_audit import atomic
+from fer_audit.data.registry import load_dataset
+from fer_audit.video.cache import ClipCache, content_hash
+from fer_audit.video.clip import ClipResult, PreprocessSettings, make_detector, process_clip
+
+Progress = Callable[[int, int, str, str], None]  # done, total, video_id, status
+REPORT_COLUMNS = [
+    "video_id",
+    "path",
+    "subject",
+    "gender",
+    "emotion",
+    "status",
+    "reason",
+    "n_frames",
+    "keyframes",
+    "faces_found",
+    "content_sha256",
+]
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int = 0
+    count: int = 1
+
+    @classmethod
+    def parse(cls, text: str | None) -> Shard:
+        """`I/N` (0-based I), else the SLURM array variables, else the whole dataset."""
+        if text:
+            try:
+                index, count = (int(x) for x in text.split("/"))
+            except ValueError:
+                raise ValueError(f"shard {text!r} is not I/N, e.g. 0/4") from None
+        elif "SLURM_ARRAY_TASK_ID" in os.environ and "SLURM_ARRAY_TASK_COUNT" in os.environ:
+            first = int(os.environ.get("SLURM_ARRAY_TASK_MIN", "0"))
+            index = int(os.environ["SLURM_ARRAY_TASK_ID"]) - first
+            count = int(os.environ["SLURM_ARRAY_TASK_COUNT"])
+        else:
+            return cls()
+        if count < 1 or not 0 <= index < count:
+            raise ValueError(f"shard {index}/{count}: need 0 <= I < N")
+        return cls(index, count)
+
+    def take(self, index: pd.DataFrame) -> pd.DataFrame:
+        ordered = index.sort_values("video_id", kind="stable").reset_index(drop=True)
+        return ordered.iloc[self.index :: self.count]
+
+
+@dataclass
+class PreprocessSummary:
+    statuses: Counter
+    processed: int
+    skipped: int
+    report_path: Path
+
+    def lines(self) -> list[str]:
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items()))
+        return [
+            f"{self.processed} processed, {self.skipped} already cached; {counts}",
+            f"report: {self.report_path}",
+        ]
+
+
+def cache_folder(workspace) -> Path:
+    return workspace.cache_dir
+
+
+def report_path(workspace, dataset: str, settings: PreprocessSettings) -> Path:
+    return workspace.cache_dir / "reports" / dataset / f"{settings.key()}.csv"
+
+
+# Worker processes build their detector once.
+_WORKER: dict = {}
+
+
+def _init_worker(settings: PreprocessSettings, device: str, cache_dir: str, threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    _WORKER["settings"] = settings
+    _WORKER["detector"] = make_detector(settings, device)
+    _WORKER["cache"] = ClipCache(Path(cache_dir), settings)
+
+
+def _work(item: tuple[str, str, str]) -> tuple[str, str]:
+    video_id, path, digest = item
+    result = process_clip(path, _WORKER["settings"], detector=_WORKER["detector"])
+    _WORKER["cache"].store(digest, result, source=video_id)
+    return video_id, result.status
+
+
+def preprocess_dataset(
+    workspace,
+    dataset: str,
+    settings: PreprocessSettings | None = None,
+    *,
+    workers: int = 1,
+    shard: Shard = Shard(),
+    device: str = "auto",
+    progress: Progress | None = None,
+) -> PreprocessSummary:
+    """Preprocess this shard's videos of `dataset`; returns the counts and the report."""
+    settings = settings or PreprocessSettings()
+    data = load_dataset(workspace, dataset)
+    mine = shard.take(data.index)
+    cache = ClipCache(cache_folder(workspace), settings)
+    todo, statuses, skipped = [], Counter(), 0
+    for row in mine.itertuples(index=False):
+        path = data.video_path(row.path)
+        if not path.is_file():
+            statuses["unreadable"] += 1
+            continue
+        digest = content_hash(path)
+        done = cache.status(digest)
+        if done is not None:
+            statuses[done["status"]] += 1
+            skipped += 1
+        else:
+            todo.append((row.video_id, str(path), digest))
+    total = len(todo)
+    for done_count, (video_id, status) in enumerate(
+        _run(todo, settings, workers, device, cache), start=1
+    ):
+        statuses[status] += 1
+        if progress:
+            progress(done_count, total, video_id, status)
+    path = write_report(workspace, dataset, settings)
+    return PreprocessSummary(statuses, total, skipped, path)
+
+
+def _run(todo, settings, workers, device, cache):
+    if not todo:
+        return
+    threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
+    if workers <= 1:
+        _init_worker(settings, device, str(cache.folder.parent.parent), threads)
+        yield from map(_work, todo)
+        return
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(
+        workers, _init_worker, (settings, device, str(cache.folder.parent.parent), threads)
+    ) as pool:
+        yield from pool.imap_unordered(_work, todo)
+
+
+def build_report(workspace, dataset: str, settings: PreprocessSettings) -> pd.DataFrame:
+    """One row per video of the dataset: its status and reason under `settings`
+    (`pending` when no shard has finished it yet)."""
+    data = load_dataset(workspace, dataset)
+    cache = ClipCache(cache_folder(workspace), settings)
+    rows = []
+    for row in data.index.sort_values("video_id").itertuples(index=False):
+        path = data.video_path(row.path)
+        entry = {
+            "video_id": row.video_id,
+            "path": row.path,
+            "subject": row.subject,
+            "gender": row.gender,
+            "emotion": row.emotion,
+        }
+        if not path.is_file():
+            rows.append(entry | {"status": "unreadable", "reason": "file not found"})
+            continue
+        digest = content_hash(path)
+        status = cache.status(digest) or {"status": "pending", "reason": "not processed yet"}
+        rows.append(
+            entry
+            | {k: status.get(k) for k in REPORT_COLUMNS if k in status}
+            | {"content_sha256": digest}
+        )
+    return pd.DataFrame(rows, columns=REPORT_COLUMNS)
+
+
+def write_report(workspace, dataset: str, settings: PreprocessSettings) -> Path:
+    path = report_path(workspace, dataset, settings)
+    frame = build_report(workspace, dataset, settings)
+    with atomic.atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+    return path
+
+
+def load_clip(workspace, path: Path, settings: PreprocessSettings) -> ClipResult | None:
+    """The cached result of one video (None when it was not processed)."""
+    cache = ClipCache(cache_folder(workspace), settings)
+    digest = content_hash(path)
+    status = cache.status(digest)
+    if status is None:
+        return None
+    result = ClipResult(status["status"], status["reason"], n_frames=status["n_frames"])
+    if status["status"] == "ok":
+        for name, value in cache.load(digest).items():
+            setattr(result, name, value)
+    return result
