@@ -107,7 +107,7 @@ def luma_thumbnail(frame: av.VideoFrame, step: int) -> np.ndarray:
     return rows[::step, : plane.width : step].copy()
 
 
-def decode(source: Source, *, thumb_width: int = 64) -> DecodedVideo:
+def decode(source: Source, *, thumb_width: int = 32) -> DecodedVideo:
     """Decode the whole video once: thumbnails for every frame, frames kept as decoded."""
     times, thumbs, frames = [], [], []
     step = None
