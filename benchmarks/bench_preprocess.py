@@ -123,7 +123,7 @@ def main() -> None:
                 "paper_status": paper.status,
                 "agreement_same": {n: round(v, 2) for n, v in same.items()},
                 "agreement_neighbour": {n: round(v, 2) for n, v in near.items()},
-        "agreement_within_5_frames": {n: round(v, 2) for n, v in close.items()},
+                "agreement_within_5_frames": {n: round(v, 2) for n, v in close.items()},
                 "settings": {
                     "k": fast_settings.k,
                     "margin": fast_settings.margin,
