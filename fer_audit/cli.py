@@ -76,8 +76,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     pre = commands.add_parser("preprocess", help="face crops and keyframes of a dataset, cached")
     pre.add_argument("dataset")
-    pre.add_argument("--k", type=int, default=20, help="keyframes: 10, 20 (skips 1 s) or 50")
-    pre.add_argument("--margin", type=int, default=40, help="MTCNN margin: 0, 25, 40 or 65")
+    pre.add_argument(
+        "--k",
+        type=int,
+        default=20,
+        choices=[10, 20, 50],
+        help="keyframes: 10, 20 (skips the first second) or 50 (20 + 30)",
+    )
+    pre.add_argument(
+        "--margin",
+        type=int,
+        default=40,
+        choices=[0, 25, 40, 65],
+        help="MTCNN margin, as in the paper",
+    )
     pre.add_argument("--size", type=int, default=224, help="crop size in pixels")
     pre.add_argument(
         "--detector",
@@ -99,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pre.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     pre.add_argument("--seed", type=int, default=0)
+    pre.add_argument(
+        "--report-only",
+        action="store_true",
+        help="only rebuild the report (e.g. after every shard has finished)",
+    )
     pre.set_defaults(handler=cmd_preprocess)
 
     aud = commands.add_parser("audit", help="audit a predictions table or the published results")
@@ -238,7 +255,7 @@ def cmd_datasets_split(args: argparse.Namespace, workspace: Workspace) -> int:
 def cmd_preprocess(args: argparse.Namespace, workspace: Workspace) -> int:
     from tqdm import tqdm
 
-    from fer_audit.video.batch import Shard, preprocess_dataset
+    from fer_audit.video.batch import Shard, preprocess_dataset, write_report
     from fer_audit.video.clip import PreprocessSettings
 
     if args.workers < 1:
@@ -252,6 +269,9 @@ def cmd_preprocess(args: argparse.Namespace, workspace: Workspace) -> int:
         seed=args.seed,
     )
     shard = Shard.parse(args.shard)
+    if args.report_only:
+        print(f"report: {write_report(workspace, args.dataset, settings)}")
+        return 0
     if args.detector == "none":
         print("detector none: the whole frame is taken as the face (for synthetic data)")
     with tqdm(unit="video", desc=f"preprocess {args.dataset}") as bar:

@@ -43,6 +43,13 @@ def test_no_face_clip_is_reported(sample_set, detector):
 
 
 @pytest.mark.network
+def test_a_clip_with_a_face_in_few_keyframes_is_no_face(sample_set, detector):
+    result = process_clip(sample_set.video("face_noface.mov"), FAST, detector=detector)
+    assert result.status == "no_face"
+    assert result.reason.startswith("a face in only")
+
+
+@pytest.mark.network
 def test_paper_mode_runs_mtcnn_on_every_frame_then_kmeans(sample_set):
     settings = PreprocessSettings(k=10, size=64, mode="paper")
     result = process_clip(sample_set.video("single_face.mp4"), settings)
@@ -97,7 +104,34 @@ def test_bad_inputs_get_a_status_and_a_reason(tmp_path):
         assert result.status == status, (name, result.reason)
         assert status == "ok" or result.reason
     assert process_clip(b"", NONE).status == "unreadable"
-    assert process_clip(good.read_bytes(), NONE).status == "ok"
+    from_bytes = process_clip(good.read_bytes(), NONE)
+    assert from_bytes.status == "ok" and from_bytes.times[0] >= 0
+    assert process_clip(tmp_path / "one.mp4", NONE).n_frames == 1
+    assert str(tmp_path) not in process_clip(tmp_path / "missing.mp4", NONE).reason
+
+
+def test_an_unexpected_decoder_failure_is_unreadable_not_a_crash(tmp_path, monkeypatch):
+    import fer_audit.video.clip as clip_module
+
+    def broken(source):
+        raise ValueError("all input arrays must have the same shape")
+
+    monkeypatch.setattr(clip_module, "decode", broken)
+    result = process_clip(tmp_path / "any.mp4", NONE)
+    assert result.status == "unreadable"
+    assert result.reason == "decoding failed: ValueError: all input arrays must have the same shape"
+
+
+def test_cuda_without_a_gpu_is_a_clear_error():
+    import torch
+
+    from fer_audit.video.faces import resolve_device
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(ValueError, match="no CUDA GPU is available"):
+        resolve_device("cuda")
+    assert resolve_device("auto") == "cpu"
 
 
 def test_square_crop_follows_the_facenet_margin():
@@ -164,6 +198,11 @@ def test_shards_cover_the_dataset_exactly_once(synthetic_dataset, monkeypatch):
     monkeypatch.setenv("SLURM_ARRAY_TASK_MIN", "1")
     monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "2")
     assert Shard.parse(None) == Shard(1, 2)
+    monkeypatch.setenv("SLURM_ARRAY_TASK_STEP", "2")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
+    assert Shard.parse(None) == Shard(1, 2)  # --array=1-3:2 -> tasks 1 and 3
+    monkeypatch.delenv("SLURM_ARRAY_TASK_STEP")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "2")
     second = preprocess_dataset(workspace, "syn", NONE, shard=Shard.parse(None))
     assert second.processed == 24 and second.skipped == 0
     assert (build_report(workspace, "syn", NONE)["status"] == "ok").all()
@@ -239,3 +278,22 @@ def test_kill_9_mid_run_then_rerun_resumes(synthetic_dataset):
     summary = preprocess_dataset(workspace, "syn", NONE)
     assert summary.skipped == finished and summary.processed == 48 - finished
     assert (build_report(workspace, "syn", NONE)["status"] == "ok").all()
+
+
+def test_a_batch_goes_on_past_bad_videos_and_names_them(workspace, tmp_path):
+    frames = np.zeros((30, 64, 64, 3), np.uint8)
+    frames[:, 20:40, 20:40] = np.arange(30)[:, None, None, None] * 8
+    write_video(tmp_path / "good.mp4", frames, 10)
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "text.mp4").write_text("not a video\n" * 40)
+    (tmp_path / "m.csv").write_text(
+        "path,subject,gender,emotion\ngood.mp4,a,f,happy\nempty.mp4,b,m,sad\ntext.mp4,c,f,sad\n"
+    )
+    register_dataset(workspace, "bad", tmp_path / "m.csv", kind="manifest")
+    summary = preprocess_dataset(workspace, "bad", NONE)
+    assert summary.statuses == {"ok": 1, "unreadable": 2}
+    lines = "\n".join(summary.lines())
+    assert "empty.mp4: unreadable: empty file (0 bytes)" in lines
+    assert "text.mp4: unreadable: not a readable video" in lines
+    again = preprocess_dataset(workspace, "bad", NONE)  # cached failures are listed too
+    assert again.skipped == 3 and len(again.problems) == 2

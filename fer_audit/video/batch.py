@@ -15,7 +15,9 @@ import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -56,7 +58,8 @@ class Shard:
                 raise ValueError(f"shard {text!r} is not I/N, e.g. 0/4") from None
         elif "SLURM_ARRAY_TASK_ID" in os.environ and "SLURM_ARRAY_TASK_COUNT" in os.environ:
             first = int(os.environ.get("SLURM_ARRAY_TASK_MIN", "0"))
-            index = int(os.environ["SLURM_ARRAY_TASK_ID"]) - first
+            step = int(os.environ.get("SLURM_ARRAY_TASK_STEP", "1") or 1)
+            index = (int(os.environ["SLURM_ARRAY_TASK_ID"]) - first) // step
             count = int(os.environ["SLURM_ARRAY_TASK_COUNT"])
         else:
             return cls()
@@ -75,13 +78,14 @@ class PreprocessSummary:
     processed: int
     skipped: int
     report_path: Path
+    problems: list[tuple[str, str, str]] = field(default_factory=list)  # id, status, reason
 
     def lines(self) -> list[str]:
+        """The counts, one line per video that is not ok (with its reason), the report."""
         counts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items()))
-        return [
-            f"{self.processed} processed, {self.skipped} already cached; {counts}",
-            f"report: {self.report_path}",
-        ]
+        lines = [f"{self.processed} processed, {self.skipped} already cached; {counts}"]
+        lines += [f"  {video}: {status}: {reason}" for video, status, reason in self.problems]
+        return [*lines, f"report: {self.report_path}"]
 
 
 def cache_folder(workspace) -> Path:
@@ -105,11 +109,11 @@ def _init_worker(settings: PreprocessSettings, device: str, cache_dir: str, thre
     _WORKER["cache"] = ClipCache(Path(cache_dir), settings)
 
 
-def _work(item: tuple[str, str, str]) -> tuple[str, str]:
+def _work(item: tuple[str, str, str]) -> tuple[str, str, str]:
     video_id, path, digest = item
     result = process_clip(path, _WORKER["settings"], detector=_WORKER["detector"])
     _WORKER["cache"].store(digest, result, source=video_id)
-    return video_id, result.status
+    return video_id, result.status, result.reason
 
 
 def preprocess_dataset(
@@ -127,43 +131,105 @@ def preprocess_dataset(
     data = load_dataset(workspace, dataset)
     mine = shard.take(data.index)
     cache = ClipCache(cache_folder(workspace), settings)
-    todo, statuses, skipped = [], Counter(), 0
+    hashes = HashMemo(workspace, dataset)
+    todo, statuses, problems, skipped = [], Counter(), [], 0
     for row in mine.itertuples(index=False):
         path = data.video_path(row.path)
-        if not path.is_file():
-            statuses["unreadable"] += 1
-            continue
-        digest = content_hash(path)
-        done = cache.status(digest)
-        if done is not None:
-            statuses[done["status"]] += 1
-            skipped += 1
-        else:
+        digest = hashes.get(path)
+        done = (
+            cache.status(digest)
+            if digest
+            else {"status": "unreadable", "reason": "file not found or unreadable"}
+        )
+        if done is None:
             todo.append((row.video_id, str(path), digest))
+            continue
+        skipped += digest is not None
+        statuses[done["status"]] += 1
+        if done["status"] != "ok":
+            problems.append((row.video_id, done["status"], done["reason"]))
+    hashes.save()
     total = len(todo)
-    for done_count, (video_id, status) in enumerate(
-        _run(todo, settings, workers, device, cache), start=1
-    ):
+    runner = _run(todo, settings, workers, device, cache)
+    for done_count, (video_id, status, reason) in enumerate(runner, start=1):
         statuses[status] += 1
+        if status != "ok":
+            problems.append((video_id, status, reason))
         if progress:
             progress(done_count, total, video_id, status)
     path = write_report(workspace, dataset, settings)
-    return PreprocessSummary(statuses, total, skipped, path)
+    return PreprocessSummary(statuses, total, skipped, path, sorted(problems))
 
 
 def _run(todo, settings, workers, device, cache):
+    """Results as videos finish. When a worker process dies (e.g. killed for memory),
+    the unfinished videos run again in a fresh pool; if that breaks too, they run one
+    at a time, and a video that kills its worker is reported unreadable."""
     if not todo:
         return
+    cache_dir = str(cache.folder.parent.parent)
     threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
     if workers <= 1:
-        _init_worker(settings, device, str(cache.folder.parent.parent), threads)
+        _init_worker(settings, device, cache_dir, threads)
         yield from map(_work, todo)
         return
+    args = (settings, device, cache_dir, threads)
+    unfinished = yield from _pool_pass(todo, workers, args)
+    if unfinished:  # a worker died: once more in a fresh pool ...
+        unfinished = yield from _pool_pass(unfinished, workers, args)
+    for item in unfinished:  # ... then one at a time, so a second crash names its video
+        retried = yield from _pool_pass([item], 1, args)
+        if retried:
+            result = ClipResult(
+                "unreadable", "the worker process died on this video (out of memory?)"
+            )
+            ClipCache(Path(cache_dir), settings).store(item[2], result, source=item[0])
+            yield item[0], result.status, result.reason
+
+
+def _pool_pass(items, workers, init_args):
+    """Run `items` in a process pool; yields results, returns the items left unfinished
+    when a worker died."""
     context = multiprocessing.get_context("spawn")
-    with context.Pool(
-        workers, _init_worker, (settings, device, str(cache.folder.parent.parent), threads)
+    pending = {}
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=init_args
     ) as pool:
-        yield from pool.imap_unordered(_work, todo)
+        pending = {pool.submit(_work, item): item for item in items}
+        try:
+            for future in as_completed(pending):
+                yield future.result()
+                del pending[future]
+        except BrokenProcessPool:
+            return [
+                item
+                for future, item in pending.items()
+                if not future.done() or future.exception() is not None
+            ]
+    return []
+
+
+class HashMemo:
+    """Content hashes remembered by (path, size, modification time), so reports and
+    reruns do not re-read every video."""
+
+    def __init__(self, workspace, dataset: str):
+        self.path = workspace.cache_dir / "hashes" / f"{dataset}.json"
+        self.memo = atomic.read_json(self.path) if self.path.exists() else {}
+
+    def get(self, path: Path) -> str | None:
+        try:
+            stat = path.stat()
+            key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
+            if key not in self.memo:
+                self.memo[key] = content_hash(path)
+            return self.memo[key]
+        except OSError:
+            return None
+
+    def save(self) -> None:
+        current = atomic.read_json(self.path) if self.path.exists() else {}
+        atomic.write_json(self.path, {**current, **self.memo})
 
 
 def build_report(workspace, dataset: str, settings: PreprocessSettings) -> pd.DataFrame:
@@ -171,9 +237,9 @@ def build_report(workspace, dataset: str, settings: PreprocessSettings) -> pd.Da
     (`pending` when no shard has finished it yet)."""
     data = load_dataset(workspace, dataset)
     cache = ClipCache(cache_folder(workspace), settings)
+    hashes = HashMemo(workspace, dataset)
     rows = []
     for row in data.index.sort_values("video_id").itertuples(index=False):
-        path = data.video_path(row.path)
         entry = {
             "video_id": row.video_id,
             "path": row.path,
@@ -181,16 +247,14 @@ def build_report(workspace, dataset: str, settings: PreprocessSettings) -> pd.Da
             "gender": row.gender,
             "emotion": row.emotion,
         }
-        if not path.is_file():
+        digest = hashes.get(data.video_path(row.path))
+        if digest is None:
             rows.append(entry | {"status": "unreadable", "reason": "file not found"})
             continue
-        digest = content_hash(path)
         status = cache.status(digest) or {"status": "pending", "reason": "not processed yet"}
-        rows.append(
-            entry
-            | {k: status.get(k) for k in REPORT_COLUMNS if k in status}
-            | {"content_sha256": digest}
-        )
+        details = {k: status.get(k) for k in REPORT_COLUMNS if k in status}
+        rows.append(entry | details | {"content_sha256": digest})
+    hashes.save()
     return pd.DataFrame(rows, columns=REPORT_COLUMNS)
 
 

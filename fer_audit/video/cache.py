@@ -4,8 +4,9 @@
 their frame numbers, times, boxes and face-found flags; `<sha256>.json` beside it
 holds the status (ok, no_face, unreadable, too_short) and the reason. The JSON is
 written last, atomically: an entry without it was interrupted and is redone.
-Entries are keyed by content, so renaming or moving a video keeps its cache, and
-shards of one dataset never write the same entry.
+Entries are keyed by content, so renaming or moving a video keeps its cache. Shards
+take disjoint videos; two identical files share one entry (written atomically, so
+either write is whole).
 """
 
 from __future__ import annotations

@@ -1,14 +1,19 @@
 """One clip in, keyframes with face crops, boxes and frame times out.
 
-Two orders of work, selecting the same kind of frames:
+Two orders of work, both picking K representative frames by K-means:
 
 - `fast` (default): decode once keeping luma thumbnails, choose the K keyframes by
-  K-means on the thumbnails, convert only those K frames to RGB, detect faces on
-  downscaled copies of them (boxes mapped back), crop at full resolution. A keyframe
-  where no face is found borrows the box of the nearest keyframe that has one
-  (`face_found` says which).
+  K-means on the whole-frame thumbnails, convert only those K frames to RGB, detect
+  faces on downscaled copies of them (boxes mapped back), crop at full resolution.
+  A keyframe where no face is found borrows the box of the nearest keyframe that has
+  one (`face_found` says which); with faces in fewer than half the keyframes the clip
+  is `no_face`.
 - `paper`: the paper's order: MTCNN on every frame at full resolution, then K-means
   on the face crops of the frames where a face was found.
+
+The two orders cluster different features (whole frames against face crops), so
+they pick similar moments, not the same frames: `benchmarks/bench_preprocess.py`
+measures how often they agree.
 
 The live demo and the dataset preprocessing both call `process_clip`.
 """
@@ -27,6 +32,10 @@ from fer_audit.video.faces import FaceDetector, WholeFrame, square_crop
 from fer_audit.video.keyframes import select_keyframes
 
 STATUSES = ("ok", "no_face", "unreadable", "too_short")
+#: below this share of keyframes with a face, a clip is `no_face`
+MIN_FACE_SHARE = 0.5
+#: part of every cache key: bump it when a change alters what preprocessing produces
+CACHE_VERSION = 2
 DETECTORS = ("mtcnn", "none")
 MODES = ("fast", "paper")
 
@@ -58,7 +67,8 @@ class PreprocessSettings:
 
     def key(self) -> str:
         """A folder-safe name that changes whenever a setting changes."""
-        digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+        payload = {**asdict(self), "cache_version": CACHE_VERSION}
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
         return f"k{self.k}-m{self.margin}-s{self.size}-{self.detector}-{self.mode}-{digest[:8]}"
 
 
@@ -96,17 +106,23 @@ def process_clip(
     """Keyframes and face crops of one clip (a path or the bytes of an upload).
 
     Never raises for a bad clip: the result's status says ok, no_face, unreadable or
-    too_short, and `reason` says why.
+    too_short, and `reason` says why (an unexpected decoder failure is `unreadable`,
+    with the error's type and message).
     """
     settings = settings or PreprocessSettings()
     detector = detector or make_detector(settings)
     try:
         video = decode(source)
+    except VideoError as exc:
+        return ClipResult(exc.status, exc.reason)
+    except Exception as exc:  # a decoder can fail in many ways; one clip must not stop a batch
+        return ClipResult("unreadable", f"decoding failed: {type(exc).__name__}: {exc}")
+    try:
         if settings.mode == "paper":
             return _paper(video, settings, detector)
         return _fast(video, settings, detector)
     except VideoError as exc:
-        return ClipResult(exc.status, exc.reason)
+        return _describe(ClipResult(exc.status, exc.reason), video)
 
 
 def _describe(result: ClipResult, video: DecodedVideo) -> ClipResult:
@@ -129,9 +145,16 @@ def _fast(video: DecodedVideo, settings: PreprocessSettings, detector) -> ClipRe
         probabilities=np.array([d.probability for d in detections]),
     )
     _describe(result, video)
-    if not found.any():
-        result.status, result.reason = "no_face", f"no face in any of the {len(keys)} keyframes"
-        result.boxes = np.full((len(keys), 4), np.nan)
+    if found.mean() < MIN_FACE_SHARE:
+        result.status = "no_face"
+        result.reason = (
+            f"no face in any of the {len(keys)} keyframes"
+            if not found.any()
+            else f"a face in only {int(found.sum())} of {len(keys)} keyframes"
+        )
+        result.boxes = np.array(
+            [d.box if d.box is not None else np.full(4, np.nan) for d in detections]
+        )
         return result
     boxes = _fill_missing_boxes([d.box for d in detections], video.times[keys])
     result.boxes = boxes

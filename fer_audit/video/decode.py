@@ -50,6 +50,8 @@ class DecodedVideo:
 
 
 Source = str | Path | bytes
+#: the long side, in pixels, above which decoded frames are kept downscaled
+MAX_SIDE = 1280
 
 
 def _open(source: Source):
@@ -59,44 +61,56 @@ def _open(source: Source):
         return av.open(io.BytesIO(source))
     path = Path(source)
     if not path.is_file():
-        raise VideoError("unreadable", f"{path} does not exist")
+        raise VideoError("unreadable", "file not found")
     if path.stat().st_size == 0:
         raise VideoError("unreadable", "empty file (0 bytes)")
     return av.open(str(path))
 
 
-def iter_frames(source: Source) -> Iterator[tuple[float, av.VideoFrame]]:
-    """(time in seconds, frame) for every decodable frame, in order.
+def iter_frames(
+    source: Source, notes: list[str] | None = None
+) -> Iterator[tuple[float, av.VideoFrame]]:
+    """(seconds since the first frame, frame) for every decodable frame, in order.
 
     Raises VideoError("unreadable") when the container cannot be opened or holds no
-    video stream. Stops quietly at the first decode error after at least one frame
-    (the caller sees fewer frames than the header promised).
+    video stream. Stops at the first decode error after at least one frame, adding a
+    note to `notes` (a truncated file yields the frames before the damage).
     """
+    notes = notes if notes is not None else []
     try:
         container = _open(source)
     except VideoError:
         raise
     except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise VideoError("unreadable", f"not a readable video ({exc})") from None
+        raise VideoError("unreadable", f"not a readable video ({type(exc).__name__})") from None
     with container:
         if not container.streams.video:
             raise VideoError("unreadable", "the file holds no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         base = float(stream.time_base) if stream.time_base else None
-        rate = float(stream.average_rate or stream.guessed_rate or 0) or None
-        index = 0
+        rate = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
+        index, start, last = 0, None, None
         try:
             for frame in container.decode(stream):
                 if frame.pts is not None and base:
                     time = frame.pts * base
-                else:
-                    time = index / rate if rate else float(index)
-                yield time, frame
+                else:  # no timestamp: one frame period after the previous frame
+                    time = (last + 1 / rate) if last is not None else 0.0
+                start = time if start is None else start
+                last = time
+                yield time - start, frame
                 index += 1
         except (av.error.FFmpegError, ValueError) as exc:
             if index == 0:
-                raise VideoError("unreadable", f"no frame could be decoded ({exc})") from None
+                raise VideoError("unreadable", "no frame could be decoded") from None
+            notes.append(
+                f"decoding stopped after {index} frames ({type(exc).__name__}): "
+                "the file is probably truncated"
+            )
+        promised = stream.frames or 0
+        if promised and index < 0.9 * promised:
+            notes.append(f"decoded {index} frames; the header promised {promised}")
 
 
 def luma_thumbnail(frame: av.VideoFrame, step: int) -> np.ndarray:
@@ -107,16 +121,29 @@ def luma_thumbnail(frame: av.VideoFrame, step: int) -> np.ndarray:
     return rows[::step, : plane.width : step].copy()
 
 
-def decode(source: Source, *, thumb_width: int = 32) -> DecodedVideo:
-    """Decode the whole video once: thumbnails for every frame, frames kept as decoded."""
-    times, thumbs, frames = [], [], []
-    step = None
-    for time, frame in iter_frames(source):
-        if frame.format.name not in ("yuv420p", "yuvj420p", "yuv422p", "yuv444p", "gray"):
-            frame = frame.reformat(format="yuv420p")
-        if step is None:
-            step = max(1, frame.width // thumb_width)
-            width, height = frame.width, frame.height
+_DIRECT_FORMATS = ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "gray")
+
+
+def decode(source: Source, *, thumb_width: int = 32, max_side: int = MAX_SIDE) -> DecodedVideo:
+    """Decode the whole video once: thumbnails for every frame, frames kept as decoded.
+
+    Frames larger than `max_side` on their long side are kept downscaled (memory stays
+    about 1.4 MB a frame); a frame whose size differs from the first is scaled to it.
+    """
+    times, thumbs, frames, notes = [], [], [], []
+    step = size = None
+    for time, frame in iter_frames(source, notes):
+        if size is None:
+            scale = min(1.0, max_side / max(frame.width, frame.height))
+            size = (int(frame.width * scale) // 2 * 2, int(frame.height * scale) // 2 * 2)
+            if scale < 1:
+                notes.append(
+                    f"frames of {frame.width}x{frame.height} kept at "
+                    f"{size[0]}x{size[1]}; boxes are in those pixels"
+                )
+            step = max(1, size[0] // thumb_width)
+        if (frame.width, frame.height) != size or frame.format.name not in _DIRECT_FORMATS:
+            frame = frame.reformat(width=size[0], height=size[1], format="yuv420p")
         times.append(time)
         thumbs.append(luma_thumbnail(frame, step))
         frames.append(frame)
@@ -125,4 +152,4 @@ def decode(source: Source, *, thumb_width: int = 32) -> DecodedVideo:
     times_arr = np.asarray(times, float)
     duration = times_arr[-1] - times_arr[0]
     fps = (len(times) - 1) / duration if duration > 0 else 0.0
-    return DecodedVideo(fps, width, height, times_arr, np.stack(thumbs), frames)
+    return DecodedVideo(fps, size[0], size[1], times_arr, np.stack(thumbs), frames, notes)

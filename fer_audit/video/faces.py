@@ -26,11 +26,13 @@ class Detection:
 
 def resolve_device(device: str = "auto") -> str:
     """`auto` picks CUDA when present, else the CPU."""
-    if device != "auto":
-        return device
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but no CUDA GPU is available here")
+    return device
 
 
 @functools.lru_cache(maxsize=4)
