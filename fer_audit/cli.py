@@ -134,6 +134,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.set_defaults(handler=cmd_import_fer)
 
+    trn = commands.add_parser("train", help="train one architecture on one training set")
+    trn.add_argument("--dataset", required=True)
+    trn.add_argument(
+        "--arch", required=True, help="vgg16, vggface, resnet50, senetlstm, 3dcnn or resnet3d"
+    )
+    trn.add_argument(
+        "--train-set",
+        default="regular",
+        help="regular, male, female (or any gender label of the dataset)",
+    )
+    trn.add_argument("--seed", type=int, default=0)
+    trn.add_argument("--epochs", type=int, default=30)
+    trn.add_argument("--patience", type=int, default=8, help="early stopping (epochs)")
+    trn.add_argument("--batch-size", type=int, help="default: the paper's 12")
+    trn.add_argument("--lr", type=float, help="default: the paper's value for the arch")
+    trn.add_argument(
+        "--input-size",
+        type=int,
+        help="frame size fed to the model (default: the architecture's; smaller for quick runs)",
+    )
+    trn.add_argument("--pretrained", action="store_true", help="load the arch's weights")
+    trn.add_argument("--weights", help="local weight file (VGGFace, VGGFace2, torchvision)")
+    trn.add_argument("--no-augment", action="store_true")
+    trn.add_argument("--scheme", default="paper4", choices=["paper4", "six"])
+    trn.add_argument("--k", type=int, default=20, choices=[10, 20, 50])
+    trn.add_argument("--margin", type=int, default=40, choices=[0, 25, 40, 65])
+    trn.add_argument("--size", type=int, default=224, help="crop size of the preprocessing")
+    trn.add_argument("--detector", default="mtcnn", choices=["mtcnn", "none"])
+    trn.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    trn.set_defaults(handler=cmd_train)
+
+    evl = commands.add_parser("evaluate", help="predictions of runs on their test subjects")
+    evl.add_argument("runs", nargs="+", help="run ids (folders under workspace/runs)")
+    evl.add_argument("--out", type=Path, help="Parquet file (default under workspace/predictions)")
+    evl.add_argument(
+        "--balanced",
+        action="store_true",
+        help="the paper's balanced test subset: as many videos per class per subject",
+    )
+    evl.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    evl.set_defaults(handler=cmd_evaluate)
+
     aud = commands.add_parser("audit", help="audit a predictions table or the published results")
     aud.add_argument("predictions", nargs="?", type=Path, help="predictions table (.parquet/.csv)")
     aud.add_argument("--reference", choices=["domnich2021"], help="audit the paper's tables")
@@ -309,6 +351,49 @@ def cmd_preprocess(args: argparse.Namespace, workspace: Workspace) -> int:
         )
     print(f"settings {settings.key()}, shard {shard.index}/{shard.count}")
     print("\n".join(summary.lines()))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace, workspace: Workspace) -> int:
+    from fer_audit.train import TrainConfig, train
+    from fer_audit.video.clip import PreprocessSettings
+
+    preprocess = PreprocessSettings(
+        k=args.k, margin=args.margin, size=args.size, detector=args.detector
+    )
+    config = TrainConfig(
+        dataset=args.dataset,
+        arch=args.arch,
+        train_set=args.train_set,
+        seed=args.seed,
+        epochs=args.epochs,
+        patience=args.patience,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        scheme=args.scheme,
+        preprocess=preprocess,
+        input_size=args.input_size,
+        pretrained=args.pretrained,
+        weights_path=args.weights,
+        augment=not args.no_augment,
+    )
+    folder = train(workspace, config, device=args.device, log=print)
+    print(f"run folder: {folder}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace, workspace: Workspace) -> int:
+    from fer_audit.evaluate import evaluate_runs
+
+    table, path = evaluate_runs(
+        workspace, args.runs, out=args.out, balanced=args.balanced, device=args.device
+    )
+    accuracy = (table["y_true"] == table["y_pred"]).groupby(table["run_id"]).mean()
+    for run_id, value in accuracy.items():
+        n = int((table["run_id"] == run_id).sum())
+        print(f"{run_id}: accuracy {value:.3f} on {n} test videos")
+    synthetic = "  [SYNTHETIC]" if table["synthetic"].any() else ""
+    print(f"predictions: {path}{synthetic}  (next: fer-audit audit {path} --out DIR)")
     return 0
 
 

@@ -159,6 +159,8 @@ def audit(
     )
     settings["classes"] = classes
     settings["subjects_per_group"] = _subjects_per_group(frame, group_names)
+    if "synthetic" in frame.columns and frame["synthetic"].astype(bool).any():
+        settings["synthetic"] = True  # the table says so, whatever the caller passed
     return _assemble(parts, runs, settings)
 
 

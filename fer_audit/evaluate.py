@@ -1,0 +1,101 @@
+"""Checkpoints -> the predictions table the audit reads (DESIGN.md section 6).
+
+Each run is evaluated on the test subjects of its dataset's split (the Test set;
+the Female and Male sets are its gender subsets, which the audit separates). Columns:
+run_id, arch, train_set, seed, dataset, synthetic, video_id, subject, gender,
+authenticity, y_true, y_pred, p_<class>...
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from fer_audit import atomic
+from fer_audit.data.registry import load_dataset
+from fer_audit.data.splits import balanced_subset
+from fer_audit.labels import get_scheme
+from fer_audit.models import create_model
+from fer_audit.train.data import load_clips
+from fer_audit.train.loop import predict_probabilities, run_folder
+from fer_audit.video.clip import PreprocessSettings
+from fer_audit.video.faces import resolve_device
+
+
+def load_run(workspace, run_id: str) -> tuple[dict, torch.nn.Module]:
+    """run.json and the best model of a finished training run."""
+    folder = run_folder(workspace, run_id)
+    if not (folder / "run.json").exists():
+        raise ValueError(f"no run {run_id!r} in {workspace.runs_dir}")
+    meta = atomic.read_json(folder / "run.json")
+    if not (folder / "model.pt").exists():
+        raise ValueError(f"run {run_id} has no model yet (status {meta.get('status')})")
+    model = create_model(meta["arch"], len(meta["classes"]), input_size=meta["input_size"])
+    model.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))
+    return meta, model.eval()
+
+
+def predict_run(
+    workspace, run_id: str, *, balanced: bool = False, device: str = "auto", seed: int = 0
+) -> pd.DataFrame:
+    """The predictions of one run on its test subjects."""
+    device = resolve_device(device)
+    meta, model = load_run(workspace, run_id)
+    model.to(device)
+    dataset = load_dataset(workspace, meta["dataset"])
+    scheme = get_scheme(meta["label_scheme"])
+    settings = PreprocessSettings(**meta["preprocessing"])
+    test = load_clips(
+        workspace, dataset, meta["split"]["run"]["test"], scheme=scheme, settings=settings
+    )
+    probabilities = predict_probabilities(model, test, 8, device)
+    rows = test.rows.assign(
+        run_id=run_id,
+        arch=meta["arch"],
+        train_set=meta["train_set"],
+        seed=meta["seed"],
+        synthetic=bool(meta["synthetic"]),
+        y_true=test.rows["label"],
+        y_pred=[scheme.classes[i] for i in probabilities.argmax(1)],
+    )
+    for j, cls in enumerate(scheme.classes):
+        rows[f"p_{cls}"] = probabilities[:, j]
+    if balanced:
+        rows = balanced_subset(rows, seed=seed)
+    columns = [
+        "run_id",
+        "arch",
+        "train_set",
+        "seed",
+        "dataset",
+        "synthetic",
+        "video_id",
+        "subject",
+        "gender",
+        "authenticity",
+        "y_true",
+        "y_pred",
+        *[f"p_{c}" for c in scheme.classes],
+    ]
+    return rows[columns].reset_index(drop=True)
+
+
+def evaluate_runs(
+    workspace,
+    run_ids: list[str],
+    *,
+    out: str | Path | None = None,
+    balanced: bool = False,
+    device: str = "auto",
+) -> tuple[pd.DataFrame, Path]:
+    """Predictions of every run, concatenated and written as Parquet (atomically)."""
+    table = pd.concat(
+        [predict_run(workspace, r, balanced=balanced, device=device) for r in run_ids],
+        ignore_index=True,
+    )
+    path = Path(out) if out else workspace.predictions_dir / f"{run_ids[0]}+{len(run_ids)}.parquet"
+    with atomic.atomic_path(path) as tmp:
+        table.to_parquet(tmp, index=False)
+    return table, path

@@ -1,0 +1,316 @@
+"""Training one run: SGD with the paper's hyperparameters, augmentation, validation-based
+model selection and early stopping, a run folder written atomically after every epoch,
+and resumption that gives the same result as an uninterrupted run.
+
+Every random choice of epoch e (batch order, augmentation, dropout) is seeded from
+(seed, e), so a run resumed after epoch e continues exactly as it would have.
+
+Run folder (DESIGN.md section 6): run.json, model.pt (the best state dict, loadable
+with `torch.load(weights_only=True)`), metrics.jsonl (one line per epoch), train.log,
+and checkpoint.pt (model, optimiser and history of the last finished epoch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from fer_audit import atomic
+from fer_audit.data.registry import load_dataset
+from fer_audit.data.splits import load_split, run_split
+from fer_audit.labels import get_scheme
+from fer_audit.models import create_model, get_spec
+from fer_audit.seeding import seeded_rng
+from fer_audit.train.data import ClipSet, load_clips
+from fer_audit.version import code_version
+from fer_audit.video.augment import Augment
+from fer_audit.video.clip import PreprocessSettings
+from fer_audit.video.faces import resolve_device
+
+EpochCallback = Callable[[dict], None]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dataset: str
+    arch: str
+    train_set: str
+    seed: int = 0
+    epochs: int = 30
+    patience: int = 8
+    lr: float | None = None  # None: the paper's value for the architecture
+    weight_decay: float | None = None
+    batch_size: int | None = None
+    momentum: float = 0.9
+    scheme: str = "paper4"
+    preprocess: PreprocessSettings = field(default_factory=PreprocessSettings)
+    input_size: int | None = None  # None: the architecture's size
+    pretrained: bool = False
+    weights_path: str | None = None
+    augment: bool = True
+    val_fraction: float = 0.15
+
+    def resolved(self) -> TrainConfig:
+        """The config with the architecture's defaults filled in."""
+        spec = get_spec(self.arch)
+        return TrainConfig(
+            **{
+                **asdict(self),
+                "preprocess": self.preprocess,
+                "lr": self.lr if self.lr is not None else spec.lr,
+                "weight_decay": self.weight_decay
+                if self.weight_decay is not None
+                else spec.weight_decay,
+                "batch_size": self.batch_size or spec.batch_size,
+            }
+        )
+
+    def run_id(self) -> str:
+        text = json.dumps(
+            {**asdict(self), "preprocess": asdict(self.preprocess)}, sort_keys=True, default=str
+        )
+        digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+        return f"{self.dataset}-{self.arch}-{self.train_set}-s{self.seed}-{digest}"
+
+
+def run_folder(workspace, run_id: str) -> Path:
+    return workspace.runs_dir / run_id
+
+
+def train(
+    workspace,
+    config: TrainConfig,
+    *,
+    device: str = "auto",
+    on_epoch: EpochCallback | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Path:
+    """Train (or resume) the run of `config`; returns its folder."""
+    config = config.resolved()
+    folder = run_folder(workspace, config.run_id())
+    device = resolve_device(device)
+    dataset = load_dataset(workspace, config.dataset)
+    split = load_split(workspace.dataset_dir(config.dataset))
+    if split is None:
+        raise ValueError(
+            f"dataset {config.dataset} has no test split yet: draw one with "
+            f"fer-audit datasets split {config.dataset}"
+        )
+    sides = run_split(
+        dataset.subjects(),
+        split,
+        train_set=config.train_set,
+        seed=config.seed,
+        val_fraction=config.val_fraction,
+    )
+    scheme = get_scheme(config.scheme)
+    load = dict(scheme=scheme, settings=config.preprocess)
+    train_set = load_clips(workspace, dataset, sides.train, **load)
+    val_set = load_clips(workspace, dataset, sides.validation, **load)
+    torch.manual_seed(int(seeded_rng(config.seed, "init").integers(2**31)))  # same init
+    model = create_model(
+        config.arch,
+        len(scheme.classes),
+        pretrained=config.pretrained,
+        weights_path=config.weights_path,
+        input_size=config.input_size,
+    )
+    model.to(device)
+    optimiser = torch.optim.SGD(
+        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
+    state = _resume(folder, model, optimiser)
+    meta = _run_meta(config, dataset, split, sides, train_set, val_set, device)
+    writer = _RunWriter(folder, meta, log)
+    if state["done"]:
+        writer.log(f"run {folder.name} already finished; nothing to do")
+        return folder
+    writer.start(state)
+    scaler = torch.amp.GradScaler("cuda", enabled=device == "cuda")
+    augment = Augment() if config.augment else None
+    for epoch in range(state["epoch"] + 1, config.epochs + 1):
+        started = time.perf_counter()
+        train_loss, train_acc = _train_epoch(
+            model, optimiser, scaler, train_set, config, epoch, augment, device
+        )
+        val_loss, val_acc = evaluate_loss(model, val_set, config.batch_size, device)
+        record = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "train_accuracy": train_acc,
+            "val_loss": val_loss,
+            "val_accuracy": val_acc,
+            "n_train": len(train_set),
+            "n_val": len(val_set),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        improved = _better(record, state["best"])
+        if improved:
+            state["best"] = record
+            with atomic.atomic_path(folder / "model.pt") as tmp:
+                torch.save(model.state_dict(), tmp)
+        state["history"].append(record)
+        state["epoch"] = epoch
+        stale = epoch - state["best"]["epoch"]
+        state["done"] = epoch == config.epochs or stale >= config.patience
+        writer.epoch(model, optimiser, state, record, improved)
+        if on_epoch:
+            on_epoch(record)
+        if state["done"]:
+            break
+    writer.finish(state)
+    return folder
+
+
+def _better(record: dict, best: dict | None) -> bool:
+    if best is None:
+        return True
+    return (record["val_accuracy"], -record["val_loss"]) > (best["val_accuracy"], -best["val_loss"])
+
+
+def _train_epoch(model, optimiser, scaler, data: ClipSet, config, epoch, augment, device):
+    model.train()
+    rng = seeded_rng(config.seed, "epoch", epoch)
+    torch.manual_seed(int(rng.integers(2**31)))
+    order = rng.permutation(len(data))
+    total_loss, correct = 0.0, 0
+    for start in range(0, len(order), config.batch_size):
+        indices = order[start : start + config.batch_size]
+        rngs = [seeded_rng(config.seed, "augment", epoch, int(i)) for i in indices]
+        clips = data.batch(indices, augment=augment, rngs=rngs).to(device)
+        labels = torch.from_numpy(data.labels[indices]).to(device)
+        with torch.autocast(device_type="cuda", enabled=device == "cuda"):
+            logits = model(clips)
+            loss = F.cross_entropy(logits, labels)
+        optimiser.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimiser)
+        scaler.update()
+        total_loss += loss.item() * len(indices)
+        correct += int((logits.argmax(-1) == labels).sum())
+    return total_loss / len(data), correct / len(data)
+
+
+def predict_probabilities(model, data: ClipSet, batch_size: int, device: str) -> np.ndarray:
+    """Softmax probabilities (N, C) of `data`, in order."""
+    model.eval()
+    out = []
+    with torch.no_grad(), torch.autocast(device_type="cuda", enabled=device == "cuda"):
+        for start in range(0, len(data), batch_size):
+            indices = np.arange(start, min(start + batch_size, len(data)))
+            out.append(model(data.batch(indices).to(device)).float().softmax(-1).cpu())
+    return torch.cat(out).numpy()
+
+
+def evaluate_loss(model, data: ClipSet, batch_size: int, device: str) -> tuple[float, float]:
+    probabilities = predict_probabilities(model, data, batch_size, device)
+    labels = data.labels
+    loss = float(-np.log(np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, 1)).mean())
+    return loss, float((probabilities.argmax(1) == labels).mean())
+
+
+def _resume(folder: Path, model, optimiser) -> dict:
+    path = folder / "checkpoint.pt"
+    if not path.exists():
+        return {"epoch": 0, "best": None, "history": [], "done": False}
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(checkpoint["model"])
+    optimiser.load_state_dict(checkpoint["optimiser"])
+    return json.loads(checkpoint["state"])
+
+
+def _run_meta(config, dataset, split, sides, train_set, val_set, device) -> dict:
+    return {
+        "run_id": config.run_id(),
+        "arch": config.arch,
+        "train_set": config.train_set,
+        "seed": config.seed,
+        "dataset": config.dataset,
+        "synthetic": dataset.synthetic,
+        "label_scheme": config.scheme,
+        "classes": list(get_scheme(config.scheme).classes),
+        "hyperparameters": {k: v for k, v in asdict(config).items() if k != "preprocess"},
+        "input_size": config.input_size or get_spec(config.arch).input_size,
+        "preprocessing": asdict(config.preprocess),
+        "split": {"test": split.to_dict(), "run": sides.to_dict()},
+        "data_fingerprint": dataset.meta["fingerprint"],
+        "videos": {
+            "train": len(train_set),
+            "validation": len(val_set),
+            "excluded_train": train_set.excluded,
+            "excluded_validation": val_set.excluded,
+        },
+        "code_version": code_version(),
+        "device": device,
+        "torch": torch.__version__,
+    }
+
+
+class _RunWriter:
+    """Writes the run folder; every file is replaced atomically."""
+
+    def __init__(self, folder: Path, meta: dict, log: Callable[[str], None] | None):
+        self.folder, self.meta, self.echo = folder, meta, log
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def log(self, line: str) -> None:
+        stamped = f"{datetime.now(UTC).isoformat(timespec='seconds')} {line}"
+        path = self.folder / "train.log"
+        previous = path.read_text() if path.exists() else ""
+        atomic.write_text(path, previous + stamped + "\n")
+        if self.echo:
+            self.echo(line)
+
+    def _json(self, state: dict, status: str) -> None:
+        best = state["best"]
+        atomic.write_json(
+            self.folder / "run.json",
+            {
+                **self.meta,
+                "status": status,
+                "epochs_done": state["epoch"],
+                "best_epoch": best["epoch"] if best else None,
+                "best_val_accuracy": best["val_accuracy"] if best else None,
+                "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            },
+        )
+
+    def start(self, state: dict) -> None:
+        verb = "resuming after epoch" if state["epoch"] else "starting"
+        self.log(
+            f"{verb} {state['epoch'] or ''} {self.meta['run_id']} on {self.meta['device']}"
+            + (" [SYNTHETIC data]" if self.meta["synthetic"] else "")
+        )
+        self._json(state, "running")
+
+    def epoch(self, model, optimiser, state: dict, record: dict, improved: bool) -> None:
+        with atomic.atomic_path(self.folder / "checkpoint.pt") as tmp:
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "optimiser": optimiser.state_dict(),
+                    "state": json.dumps(state),
+                },
+                tmp,
+            )
+        lines = "".join(json.dumps(r) + "\n" for r in state["history"])
+        atomic.write_text(self.folder / "metrics.jsonl", lines)
+        self._json(state, "running")
+        self.log(
+            f"epoch {record['epoch']}: train loss {record['train_loss']:.4f} acc "
+            f"{record['train_accuracy']:.3f}, val loss {record['val_loss']:.4f} acc "
+            f"{record['val_accuracy']:.3f}" + (" (best)" if improved else "")
+        )
+
+    def finish(self, state: dict) -> None:
+        self._json(state, "done")
+        self.log(f"done after {state['epoch']} epochs; best epoch {state['best']['epoch']}")

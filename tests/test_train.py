@@ -1,0 +1,135 @@
+"""Training runs: the run folder, resumption equal to an uninterrupted run, predictions."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from fer_audit.data.registry import load_dataset, register_dataset
+from fer_audit.data.splits import draw_test_split, save_split
+from fer_audit.data.synthetic import SyntheticSettings, generate
+from fer_audit.evaluate import evaluate_runs
+from fer_audit.fairness import audit
+from fer_audit.train import TrainConfig, run_folder, train
+from fer_audit.train.data import NotPreprocessed
+from fer_audit.video.batch import preprocess_dataset
+from fer_audit.video.clip import PreprocessSettings
+
+PRE = PreprocessSettings(k=10, margin=0, size=32, detector="none")
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    from fer_audit.workspace import Workspace
+
+    root = tmp_path_factory.mktemp("train")
+    workspace = Workspace(root / "workspace")
+    generate(
+        root / "syn",
+        SyntheticSettings(
+            subjects_per_group={"female": 4, "male": 4}, size=48, fps=10, duration_s=2.0
+        ),
+    )
+    register_dataset(workspace, "syn", root / "syn", kind="sasefe")
+    dataset = load_dataset(workspace, "syn")
+    save_split(
+        workspace.dataset_dir("syn"),
+        draw_test_split(
+            dataset.subjects(), per_group=2, seed=0, data_fingerprint=dataset.meta["fingerprint"]
+        ),
+    )
+    preprocess_dataset(workspace, "syn", PRE)
+    return workspace
+
+
+def config(**overrides) -> TrainConfig:
+    base = dict(
+        dataset="syn",
+        arch="3dcnn",
+        train_set="regular",
+        seed=3,
+        epochs=3,
+        input_size=32,
+        preprocess=PRE,
+        batch_size=8,
+    )
+    return TrainConfig(**{**base, **overrides})
+
+
+def test_run_folder_holds_every_contract_file(prepared):
+    folder = train(prepared, config(epochs=2))
+    meta = json.loads((folder / "run.json").read_text())
+    assert meta["status"] == "done" and meta["epochs_done"] == 2
+    assert meta["synthetic"] is True and meta["arch"] == "3dcnn"
+    assert meta["hyperparameters"]["lr"] == 5e-3  # the paper's 3DCNN value
+    assert set(meta["split"]["run"]["test"]).isdisjoint(meta["split"]["run"]["train"])
+    lines = (folder / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
+    assert "done after 2 epochs" in (folder / "train.log").read_text()
+    state = torch.load(folder / "model.pt", weights_only=True)
+    assert any(k.startswith("network.") for k in state)
+    assert torch.load(folder / "checkpoint.pt", weights_only=True)["model"]
+
+
+def test_resume_after_an_interruption_equals_an_uninterrupted_run(prepared):
+    whole = train(prepared, config(seed=5))
+    expected = torch.load(whole / "model.pt", weights_only=True)
+    expected_metrics = (whole / "metrics.jsonl").read_text()
+
+    import shutil
+
+    shutil.rmtree(whole)
+
+    def kill_after_first_epoch(record):
+        if record["epoch"] == 1:
+            raise KeyboardInterrupt("killed")
+
+    with pytest.raises(KeyboardInterrupt):
+        train(prepared, config(seed=5), on_epoch=kill_after_first_epoch)
+    assert json.loads((whole / "run.json").read_text())["epochs_done"] == 1
+    resumed = train(prepared, config(seed=5))
+    assert resumed == whole
+    got = torch.load(resumed / "model.pt", weights_only=True)
+    assert all(torch.equal(got[k], expected[k]) for k in expected)
+    strip = [
+        {k: v for k, v in json.loads(line).items() if k != "seconds"}
+        for text in (expected_metrics, (resumed / "metrics.jsonl").read_text())
+        for line in text.splitlines()
+    ]
+    assert strip[: len(strip) // 2] == strip[len(strip) // 2 :]
+    assert "resuming after epoch 1" in (resumed / "train.log").read_text()
+
+
+def test_a_finished_run_is_not_trained_again(prepared):
+    first = train(prepared, config(epochs=1, seed=9))
+    stamp = (first / "model.pt").stat().st_mtime_ns
+    assert train(prepared, config(epochs=1, seed=9)) == first
+    assert (first / "model.pt").stat().st_mtime_ns == stamp
+
+
+def test_missing_preprocessing_names_the_command(prepared):
+    other = PreprocessSettings(k=20, margin=0, size=32, detector="none")
+    with pytest.raises(NotPreprocessed, match="fer-audit preprocess syn --k 20"):
+        train(prepared, config(preprocess=other))
+
+
+def test_predictions_table_feeds_the_audit(prepared):
+    folders = [
+        train(prepared, config(epochs=1, train_set=t, seed=1)) for t in ("regular", "female")
+    ]
+    table, path = evaluate_runs(prepared, [f.name for f in folders])
+    assert path.suffix == ".parquet" and path.exists()
+    assert set(table["train_set"]) == {"regular", "female"}
+    assert table["synthetic"].all()
+    probabilities = table[[c for c in table.columns if c.startswith("p_")]].to_numpy()
+    assert np.allclose(probabilities.sum(1), 1, atol=1e-5)
+    assert set(table["subject"]) == set(
+        json.loads((run_folder(prepared, folders[0].name) / "run.json").read_text())["split"][
+            "run"
+        ]["test"]
+    )
+    result = audit(pd.read_parquet(path), n_boot=100)
+    assert result.synthetic
+    assert set(result.rankings["train_set"]) == {"regular", "female"}
