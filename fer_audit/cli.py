@@ -157,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     trn.add_argument("--pretrained", action="store_true", help="load the arch's weights")
     trn.add_argument("--weights", help="local weight file (VGGFace, VGGFace2, torchvision)")
     trn.add_argument("--no-augment", action="store_true")
+    trn.add_argument(
+        "--frozen-backbone",
+        action="store_true",
+        help="cache per-frame backbone "
+        "features once and train only the LSTM head (LSTM architectures)",
+    )
     trn.add_argument("--scheme", default="paper4", choices=["paper4", "six"])
     trn.add_argument("--k", type=int, default=20, choices=[10, 20, 50])
     trn.add_argument("--margin", type=int, default=40, choices=[0, 25, 40, 65])
@@ -175,6 +181,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evl.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     evl.set_defaults(handler=cmd_evaluate)
+
+    prd = commands.add_parser("predict", help="one clip through one or more runs (JSON out)")
+    prd.add_argument("video", type=Path)
+    prd.add_argument(
+        "--run",
+        action="append",
+        required=True,
+        dest="runs",
+        help="run id in the workspace, or a run folder (e.g. checkpoints/fermini)",
+    )
+    prd.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    prd.set_defaults(handler=cmd_predict)
 
     aud = commands.add_parser("audit", help="audit a predictions table or the published results")
     aud.add_argument("predictions", nargs="?", type=Path, help="predictions table (.parquet/.csv)")
@@ -376,6 +394,7 @@ def cmd_train(args: argparse.Namespace, workspace: Workspace) -> int:
         pretrained=args.pretrained,
         weights_path=args.weights,
         augment=not args.no_augment,
+        frozen_backbone=args.frozen_backbone,
     )
     folder = train(workspace, config, device=args.device, log=print)
     print(f"run folder: {folder}")
@@ -395,6 +414,14 @@ def cmd_evaluate(args: argparse.Namespace, workspace: Workspace) -> int:
     synthetic = "  [SYNTHETIC]" if table["synthetic"].any() else ""
     print(f"predictions: {path}{synthetic}  (next: fer-audit audit {path} --out DIR)")
     return 0
+
+
+def cmd_predict(args: argparse.Namespace, workspace: Workspace) -> int:
+    from fer_audit.predict import predict_clip
+
+    result = predict_clip(args.video, args.runs, workspace=workspace, device=args.device)
+    print(json.dumps({"video": str(args.video), **result}))
+    return 0 if all(r["status"] == "ok" for r in result["runs"].values()) else 1
 
 
 def cmd_models_list(args: argparse.Namespace, workspace: Workspace) -> int:

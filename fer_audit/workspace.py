@@ -34,6 +34,9 @@ class OutsideDataRootsError(PermissionError):
 class Workspace:
     root: Path
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
     @classmethod
     def from_env(cls, root: str | os.PathLike | None = None) -> Workspace:
         """The workspace at `root`, else `$FER_AUDIT_WORKSPACE`, else `./workspace`."""

@@ -177,3 +177,16 @@ def test_mapping_to_paper4_reports_fear_and_neutral():
     assert unmapped_share[0] == pytest.approx(0.3)
     # surprised, upset (angry + disgust), sad, happy, renormalised over 0.7
     assert mapped[0] == pytest.approx(np.array([0.1, 0.2, 0.1, 0.3]) / 0.7)
+
+
+@pytest.mark.network
+def test_predict_a_real_clip_with_the_imported_model(fer_run, sample_set, workspace):
+    from fer_audit.predict import predict_clip
+
+    result = predict_clip(sample_set.video("single_face.mp4"), [fer_run], workspace=workspace)
+    run = result["runs"]["fermini"]
+    assert run["status"] == "ok" and run["prediction"] == "happy"  # a man breaking into a smile
+    assert sum(run["video_probabilities"].values()) == pytest.approx(1, abs=1e-4)
+    assert len(run["keyframe_probabilities"]) == len(run["frame_numbers"]) == 20
+    none = predict_clip(sample_set.video("no_face.mp4"), [fer_run], workspace=workspace)
+    assert none["runs"]["fermini"]["status"] == "no_face"

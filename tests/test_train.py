@@ -133,3 +133,36 @@ def test_predictions_table_feeds_the_audit(prepared):
     result = audit(pd.read_parquet(path), n_boot=100)
     assert result.synthetic
     assert set(result.rankings["train_set"]) == {"regular", "female"}
+
+
+def test_frozen_backbone_trains_only_the_head_on_cached_features(prepared):
+    folder = train(prepared, config(arch="resnet50", epochs=2, frozen_backbone=True, seed=4))
+    meta = json.loads((folder / "run.json").read_text())
+    assert meta["hyperparameters"]["frozen_backbone"] is True
+    cached = list((prepared.cache_dir / "features").glob("*.pt"))
+    assert len(cached) == 2  # training and validation clips
+    assert torch.load(cached[0], weights_only=True).shape[-1] == 2048
+    trained = torch.load(folder / "model.pt", weights_only=True)
+    torch.manual_seed(0)
+    from fer_audit.models import create_model
+    from fer_audit.seeding import seeded_rng
+
+    torch.manual_seed(int(seeded_rng(4, "init").integers(2**31)))
+    initial = create_model("resnet50", 4, input_size=32).state_dict()
+    backbone = [k for k in initial if k.startswith("backbone.") and "num_batches" not in k]
+    assert all(torch.equal(trained[k], initial[k]) for k in backbone)
+    assert not torch.equal(trained["classifier.weight"], initial["classifier.weight"])
+    with pytest.raises(ValueError, match="needs a per-frame backbone"):
+        train(prepared, config(frozen_backbone=True))
+
+
+def test_predict_one_clip_with_a_trained_run(prepared):
+    from fer_audit.predict import predict_clip
+
+    folder = train(prepared, config(epochs=1, seed=1))
+    video = load_dataset(prepared, "syn").root / "S01" / "N2H.mp4"
+    result = predict_clip(video, [folder.name], workspace=prepared)
+    run = result["runs"][folder.name]
+    assert run["status"] == "ok" and run["synthetic"] is True
+    assert set(run["video_probabilities"]) == {"surprised", "upset", "sad", "happy"}
+    assert run["keyframe_probabilities"] is None  # a 3D CNN sees the clip whole

@@ -31,6 +31,7 @@ from fer_audit.labels import get_scheme
 from fer_audit.models import create_model, get_spec
 from fer_audit.seeding import seeded_rng
 from fer_audit.train.data import ClipSet, load_clips
+from fer_audit.train.features import HeadOnly, compute_features
 from fer_audit.version import code_version
 from fer_audit.video.augment import Augment
 from fer_audit.video.clip import PreprocessSettings
@@ -57,6 +58,7 @@ class TrainConfig:
     pretrained: bool = False
     weights_path: str | None = None
     augment: bool = True
+    frozen_backbone: bool = False
     val_fraction: float = 0.15
 
     def resolved(self) -> TrainConfig:
@@ -125,8 +127,16 @@ def train(
         input_size=config.input_size,
     )
     model.to(device)
+    trained, train_data, val_data = model, train_set, val_set
+    if config.frozen_backbone:
+        trained, train_data, val_data = _frozen(
+            model, train_set, val_set, config, workspace, device
+        )
     optimiser = torch.optim.SGD(
-        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        [p for p in trained.parameters() if p.requires_grad],
+        lr=config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
     )
     state = _resume(folder, model, optimiser)
     meta = _run_meta(config, dataset, split, sides, train_set, val_set, device)
@@ -136,13 +146,13 @@ def train(
         return folder
     writer.start(state)
     scaler = torch.amp.GradScaler("cuda", enabled=device == "cuda")
-    augment = Augment() if config.augment else None
+    augment = Augment() if config.augment and not config.frozen_backbone else None
     for epoch in range(state["epoch"] + 1, config.epochs + 1):
         started = time.perf_counter()
         train_loss, train_acc = _train_epoch(
-            model, optimiser, scaler, train_set, config, epoch, augment, device
+            trained, optimiser, scaler, train_data, config, epoch, augment, device
         )
-        val_loss, val_acc = evaluate_loss(model, val_set, config.batch_size, device)
+        val_loss, val_acc = evaluate_loss(trained, val_data, config.batch_size, device)
         record = {
             "epoch": epoch,
             "train_loss": train_loss,
@@ -169,6 +179,38 @@ def train(
             break
     writer.finish(state)
     return folder
+
+
+def _frozen(model, train_set, val_set, config, workspace, device):
+    """Freeze the backbone, cache both sides' features, train the head alone."""
+    if get_spec(config.arch).temporal != "lstm":
+        raise ValueError(
+            f"--frozen-backbone needs a per-frame backbone; {config.arch} is a "
+            "3D CNN (choose vgg16, vggface, resnet50 or senetlstm)"
+        )
+    model.backbone.requires_grad_(False)
+    key = json.dumps(
+        [
+            config.arch,
+            config.pretrained,
+            config.weights_path,
+            config.input_size,
+            config.preprocess.key(),
+            config.dataset,
+        ]
+    )
+    cached = [
+        compute_features(
+            model,
+            data,
+            batch_size=config.batch_size,
+            device=device,
+            cache_dir=workspace.cache_dir,
+            key=key,
+        )
+        for data in (train_set, val_set)
+    ]
+    return HeadOnly(model), cached[0], cached[1]
 
 
 def _better(record: dict, best: dict | None) -> bool:
