@@ -144,7 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="regular",
         help="regular, male, female (or any gender label of the dataset)",
     )
-    trn.add_argument("--seed", type=int, default=0)
+    trn.add_argument(
+        "--seed",
+        "--seeds",
+        dest="seeds",
+        default="0",
+        help="seed, or comma-separated seeds (e.g. 1,2,3)",
+    )
     trn.add_argument("--epochs", type=int, default=30)
     trn.add_argument("--patience", type=int, default=8, help="early stopping (epochs)")
     trn.add_argument("--batch-size", type=int, help="default: the paper's 12")
@@ -373,32 +379,56 @@ def cmd_preprocess(args: argparse.Namespace, workspace: Workspace) -> int:
 
 
 def cmd_train(args: argparse.Namespace, workspace: Workspace) -> int:
+    """One run, or the study: `--arch all --train-set all --seeds 1,2,3` queues every
+    combination and runs them one after another; a run that fails is reported and the
+    queue goes on (finished runs are skipped when the queue is run again)."""
+    from fer_audit.data.splits import load_split
+    from fer_audit.models import MODELS
     from fer_audit.train import TrainConfig, train
     from fer_audit.video.clip import PreprocessSettings
 
     preprocess = PreprocessSettings(
         k=args.k, margin=args.margin, size=args.size, detector=args.detector
     )
-    config = TrainConfig(
-        dataset=args.dataset,
-        arch=args.arch,
-        train_set=args.train_set,
-        seed=args.seed,
-        epochs=args.epochs,
-        patience=args.patience,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        scheme=args.scheme,
-        preprocess=preprocess,
-        input_size=args.input_size,
-        pretrained=args.pretrained,
-        weights_path=args.weights,
-        augment=not args.no_augment,
-        frozen_backbone=args.frozen_backbone,
-    )
-    folder = train(workspace, config, device=args.device, log=print)
-    print(f"run folder: {folder}")
-    return 0
+    archs = list(MODELS) if args.arch == "all" else [args.arch]
+    train_sets = [args.train_set]
+    if args.train_set == "all":
+        split = load_split(workspace.dataset_dir(args.dataset))
+        train_sets = ["regular", *(split.groups if split else ("female", "male"))]
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    queue = [(a, t, s) for a in archs for t in train_sets for s in seeds]
+    failed = []
+    for number, (arch, train_set, seed) in enumerate(queue, start=1):
+        if len(queue) > 1:
+            print(f"[{number}/{len(queue)}] {arch} {train_set} seed {seed}")
+        config = TrainConfig(
+            dataset=args.dataset,
+            arch=arch,
+            train_set=train_set,
+            seed=seed,
+            epochs=args.epochs,
+            patience=args.patience,
+            lr=args.lr,
+            batch_size=args.batch_size,
+            scheme=args.scheme,
+            preprocess=preprocess,
+            input_size=args.input_size,
+            pretrained=args.pretrained,
+            weights_path=args.weights,
+            augment=not args.no_augment,
+            frozen_backbone=args.frozen_backbone,
+        )
+        try:
+            folder = train(workspace, config, device=args.device, log=print)
+            print(f"run folder: {folder}")
+        except (ValueError, OSError) as exc:
+            if len(queue) == 1:
+                raise
+            failed.append(f"{arch} {train_set} seed {seed}: {exc}")
+            print(f"failed: {exc}", file=sys.stderr)
+    for line in failed:
+        print(f"failed: {line}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_evaluate(args: argparse.Namespace, workspace: Workspace) -> int:

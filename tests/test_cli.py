@@ -103,3 +103,75 @@ def test_synth_bad_settings_are_clear_errors(capsys, workspace, tmp_path):
 def test_datasets_without_subcommand_shows_its_help(capsys, workspace):
     code, out, _ = run(capsys, workspace, "datasets")
     assert code == 2 and "datasets commands" in out
+
+
+def test_train_queues_the_study_and_goes_on_past_a_failing_run(
+    capsys, workspace, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no-weights-here"))
+    from fer_audit.data.registry import load_dataset
+    from fer_audit.data.splits import draw_test_split, save_split
+    from fer_audit.video.batch import preprocess_dataset
+    from fer_audit.video.clip import PreprocessSettings
+
+    run(
+        capsys,
+        workspace,
+        "synth",
+        str(tmp_path / "s"),
+        "--per-group",
+        "3",
+        "--size",
+        "32",
+        "--fps",
+        "8",
+        "--duration",
+        "1.5",
+        "--register",
+        "s",
+    )
+    dataset = load_dataset(workspace, "s")
+    save_split(workspace.dataset_dir("s"), draw_test_split(dataset.subjects(), per_group=1))
+    preprocess_dataset(workspace, "s", PreprocessSettings(k=10, margin=0, size=32, detector="none"))
+    common = [
+        "--dataset",
+        "s",
+        "--epochs",
+        "1",
+        "--input-size",
+        "32",
+        "--k",
+        "10",
+        "--margin",
+        "0",
+        "--size",
+        "32",
+        "--detector",
+        "none",
+    ]
+    code, out, err = run(
+        capsys,
+        workspace,
+        "train",
+        "--arch",
+        "3dcnn",
+        "--train-set",
+        "all",
+        "--seeds",
+        "1,2",
+        *common,
+    )
+    assert code == 0 and "[6/6] 3dcnn male seed 2" in out
+    assert len(list(workspace.runs_dir.glob("*/model.pt"))) == 6
+    code, out, err = run(
+        capsys,
+        workspace,
+        "train",
+        "--arch",
+        "all",
+        "--train-set",
+        "female",
+        "--pretrained",
+        *common,
+    )
+    assert code == 1 and "failed: vgg16 female seed 0" in err  # no weights here: said, not faked
