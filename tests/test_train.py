@@ -166,3 +166,49 @@ def test_predict_one_clip_with_a_trained_run(prepared):
     assert run["status"] == "ok" and run["synthetic"] is True
     assert set(run["video_probabilities"]) == {"surprised", "upset", "sad", "happy"}
     assert run["keyframe_probabilities"] is None  # a 3D CNN sees the clip whole
+
+
+def test_two_cpu_processes_with_gloo_train_one_run_and_agree(prepared):
+    import subprocess
+    import sys
+
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "fer_audit.cli",
+        "--workspace",
+        str(prepared.root),
+        "train",
+        "--dataset",
+        "syn",
+        "--arch",
+        "3dcnn",
+        "--seed",
+        "11",
+        "--epochs",
+        "2",
+        "--input-size",
+        "32",
+        "--k",
+        "10",
+        "--margin",
+        "0",
+        "--size",
+        "32",
+        "--detector",
+        "none",
+        "--batch-size",
+        "8",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder = next(p for p in prepared.runs_dir.glob("syn-3dcnn-regular-s11-*"))
+    meta = json.loads((folder / "run.json").read_text())
+    assert meta["world_size"] == 2 and meta["status"] == "done"
+    assert "ranks agree: identical parameters on 2 processes" in (folder / "train.log").read_text()
+    assert torch.load(folder / "model.pt", weights_only=True)

@@ -30,6 +30,7 @@ from fer_audit.data.splits import load_split, run_split
 from fer_audit.labels import get_scheme
 from fer_audit.models import create_model, get_spec
 from fer_audit.seeding import seeded_rng
+from fer_audit.train import distributed
 from fer_audit.train.data import ClipSet, load_clips
 from fer_audit.train.features import HeadOnly, compute_features
 from fer_audit.version import code_version
@@ -38,6 +39,7 @@ from fer_audit.video.clip import PreprocessSettings
 from fer_audit.video.faces import resolve_device
 
 EpochCallback = Callable[[dict], None]
+NO_DISTRIBUTION = distributed.DistContext()
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ def train(
     """Train (or resume) the run of `config`; returns its folder."""
     config = config.resolved()
     folder = run_folder(workspace, config.run_id())
-    device = resolve_device(device)
+    context, device = distributed.setup(resolve_device(device))
     dataset = load_dataset(workspace, config.dataset)
     split = load_split(workspace.dataset_dir(config.dataset))
     if split is None:
@@ -132,6 +134,7 @@ def train(
         trained, train_data, val_data = _frozen(
             model, train_set, val_set, config, workspace, device
         )
+    trained = distributed.wrap(trained, context, device)
     optimiser = torch.optim.SGD(
         [p for p in trained.parameters() if p.requires_grad],
         lr=config.lr,
@@ -140,7 +143,8 @@ def train(
     )
     state = _resume(folder, model, optimiser)
     meta = _run_meta(config, dataset, split, sides, train_set, val_set, device)
-    writer = _RunWriter(folder, meta, log)
+    meta["world_size"] = context.world
+    writer = _RunWriter(folder, meta, log, enabled=context.main)
     if state["done"]:
         writer.log(f"run {folder.name} already finished; nothing to do")
         return folder
@@ -150,9 +154,11 @@ def train(
     for epoch in range(state["epoch"] + 1, config.epochs + 1):
         started = time.perf_counter()
         train_loss, train_acc = _train_epoch(
-            trained, optimiser, scaler, train_data, config, epoch, augment, device
+            trained, optimiser, scaler, train_data, config, epoch, augment, device, context
         )
-        val_loss, val_acc = evaluate_loss(trained, val_data, config.batch_size, device)
+        val_loss, val_acc = evaluate_loss(
+            distributed.unwrap(trained), val_data, config.batch_size, device
+        )
         record = {
             "epoch": epoch,
             "train_loss": train_loss,
@@ -166,6 +172,7 @@ def train(
         improved = _better(record, state["best"])
         if improved:
             state["best"] = record
+        if improved and context.main:
             with atomic.atomic_path(folder / "model.pt") as tmp:
                 torch.save(model.state_dict(), tmp)
         state["history"].append(record)
@@ -177,7 +184,12 @@ def train(
             on_epoch(record)
         if state["done"]:
             break
+    if not distributed.parameters_agree(model, context):
+        raise RuntimeError("the ranks ended with different parameters")
+    if context.enabled:
+        writer.log(f"ranks agree: identical parameters on {context.world} processes")
     writer.finish(state)
+    distributed.teardown(context)
     return folder
 
 
@@ -219,11 +231,13 @@ def _better(record: dict, best: dict | None) -> bool:
     return (record["val_accuracy"], -record["val_loss"]) > (best["val_accuracy"], -best["val_loss"])
 
 
-def _train_epoch(model, optimiser, scaler, data: ClipSet, config, epoch, augment, device):
+def _train_epoch(
+    model, optimiser, scaler, data: ClipSet, config, epoch, augment, device, context=NO_DISTRIBUTION
+):
     model.train()
     rng = seeded_rng(config.seed, "epoch", epoch)
-    torch.manual_seed(int(rng.integers(2**31)))
-    order = rng.permutation(len(data))
+    torch.manual_seed(int(rng.integers(2**31)) + context.rank)
+    order = distributed.shard(rng.permutation(len(data)), context)
     total_loss, correct = 0.0, 0
     for start in range(0, len(order), config.batch_size):
         indices = order[start : start + config.batch_size]
@@ -239,7 +253,11 @@ def _train_epoch(model, optimiser, scaler, data: ClipSet, config, epoch, augment
         scaler.update()
         total_loss += loss.item() * len(indices)
         correct += int((logits.argmax(-1) == labels).sum())
-    return total_loss / len(data), correct / len(data)
+    seen = distributed.reduce_sum(float(len(order)), context)
+    return (
+        distributed.reduce_sum(total_loss, context) / seen,
+        distributed.reduce_sum(float(correct), context) / seen,
+    )
 
 
 def predict_probabilities(model, data: ClipSet, batch_size: int, device: str) -> np.ndarray:
@@ -300,11 +318,15 @@ def _run_meta(config, dataset, split, sides, train_set, val_set, device) -> dict
 class _RunWriter:
     """Writes the run folder; every file is replaced atomically."""
 
-    def __init__(self, folder: Path, meta: dict, log: Callable[[str], None] | None):
-        self.folder, self.meta, self.echo = folder, meta, log
+    def __init__(
+        self, folder: Path, meta: dict, log: Callable[[str], None] | None, *, enabled: bool = True
+    ):
+        self.folder, self.meta, self.echo, self.enabled = folder, meta, log, enabled
         folder.mkdir(parents=True, exist_ok=True)
 
     def log(self, line: str) -> None:
+        if not self.enabled:  # only rank 0 writes the run folder
+            return
         stamped = f"{datetime.now(UTC).isoformat(timespec='seconds')} {line}"
         path = self.folder / "train.log"
         previous = path.read_text() if path.exists() else ""
@@ -313,6 +335,8 @@ class _RunWriter:
             self.echo(line)
 
     def _json(self, state: dict, status: str) -> None:
+        if not self.enabled:
+            return
         best = state["best"]
         atomic.write_json(
             self.folder / "run.json",
@@ -335,6 +359,8 @@ class _RunWriter:
         self._json(state, "running")
 
     def epoch(self, model, optimiser, state: dict, record: dict, improved: bool) -> None:
+        if not self.enabled:
+            return
         with atomic.atomic_path(self.folder / "checkpoint.pt") as tmp:
             torch.save(
                 {
