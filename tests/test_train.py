@@ -7,14 +7,12 @@ import pandas as pd
 import pytest
 import torch
 
-from fer_audit.data.registry import load_dataset, register_dataset
-from fer_audit.data.splits import draw_test_split, save_split
-from fer_audit.data.synthetic import SyntheticSettings, generate
+from conftest import synthetic_workspace
+from fer_audit.data.registry import load_dataset
 from fer_audit.evaluate import evaluate_runs
 from fer_audit.fairness import audit
 from fer_audit.train import TrainConfig, run_folder, train
 from fer_audit.train.data import NotPreprocessed
-from fer_audit.video.batch import preprocess_dataset
 from fer_audit.video.clip import PreprocessSettings
 
 PRE = PreprocessSettings(k=10, margin=0, size=32, detector="none")
@@ -25,23 +23,9 @@ def prepared(tmp_path_factory):
     from fer_audit.workspace import Workspace
 
     root = tmp_path_factory.mktemp("train")
-    workspace = Workspace(root / "workspace")
-    generate(
-        root / "syn",
-        SyntheticSettings(
-            subjects_per_group={"female": 4, "male": 4}, size=48, fps=10, duration_s=2.0
-        ),
+    return synthetic_workspace(
+        Workspace(root / "workspace"), root / "syn", per_group=4, test_per_group=2, preprocess=PRE
     )
-    register_dataset(workspace, "syn", root / "syn", kind="sasefe")
-    dataset = load_dataset(workspace, "syn")
-    save_split(
-        workspace.dataset_dir("syn"),
-        draw_test_split(
-            dataset.subjects(), per_group=2, seed=0, data_fingerprint=dataset.meta["fingerprint"]
-        ),
-    )
-    preprocess_dataset(workspace, "syn", PRE)
-    return workspace
 
 
 def config(**overrides) -> TrainConfig:

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from conftest import synthetic_workspace
 from fer_audit.data.registry import register_dataset
-from fer_audit.data.synthetic import SyntheticSettings, generate, write_video
+from fer_audit.data.synthetic import write_video
 from fer_audit.video.augment import Augment, apply
 from fer_audit.video.batch import Shard, build_report, load_clip, preprocess_dataset
 from fer_audit.video.cache import ClipCache, content_hash
@@ -148,14 +149,7 @@ def test_square_crop_follows_the_facenet_margin():
 
 @pytest.fixture
 def synthetic_dataset(workspace, tmp_path):
-    generate(
-        tmp_path / "syn",
-        SyntheticSettings(
-            subjects_per_group={"female": 2, "male": 2}, size=48, fps=10, duration_s=1.6
-        ),
-    )
-    register_dataset(workspace, "syn", tmp_path / "syn", kind="sasefe")
-    return workspace
+    return synthetic_workspace(workspace, tmp_path / "syn", per_group=2, duration_s=1.6)
 
 
 def test_cache_resumes_after_an_interrupted_run(synthetic_dataset):
