@@ -36,8 +36,8 @@ run: install
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
 lint: install
-	$(BIN)/ruff check fer_audit tests pages benchmarks app.py
-	$(BIN)/ruff format --check fer_audit tests pages benchmarks app.py
+	$(BIN)/ruff check fer_audit tests app_pages benchmarks app.py
+	$(BIN)/ruff format --check fer_audit tests app_pages benchmarks app.py
 
 test: lint browser
 	$(BIN)/python -m pytest

@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="fer-audit", page_icon=":material/balance:", layout="wide")
+st.set_page_config(page_title="fer-audit", page_icon="⚖️", layout="wide")
 
 pages = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/audit.py", title="Audit", icon=":material/balance:"),
 ]
 st.navigation(pages).run()

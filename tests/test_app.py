@@ -62,3 +62,55 @@ def test_home_page_in_a_browser_names_synthetic_data(
     browser_page.get_by_role("heading", name="Where to start").wait_for()
     assert browser_page.locator("[data-testid='stException']").count() == 0
     assert "Traceback" not in browser_page.inner_text("body")
+    browser_page.screenshot(path=str(tmp_path / "home.png"))
+
+
+@pytest.mark.browser
+def test_audit_page_in_a_browser_renders_the_published_figures(
+    streamlit_server, browser_page, tmp_path
+):
+    failed = []
+    browser_page.on("requestfailed", lambda request: failed.append(request.url))
+    browser_page.goto(streamlit_server)
+    browser_page.get_by_role("link", name="Audit").click()
+    browser_page.get_by_role("heading", name="Audit").wait_for(timeout=60_000)
+    browser_page.wait_for_selector(".js-plotly-plot", timeout=120_000)
+    assert browser_page.locator(".js-plotly-plot").count() >= 3
+    assert browser_page.locator("[data-testid='stException']").count() == 0
+    assert not [url for url in failed if not url.startswith("http://localhost")]  # offline
+    browser_page.screenshot(path=str(tmp_path / "audit.png"))
+
+
+def test_audit_page_on_the_published_reference(monkeypatch, workspace):
+    monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(workspace.root))
+    app = AppTest.from_file(str(REPO / "app_pages" / "audit.py"), default_timeout=120).run()
+    assert not app.exception
+    assert app.title[0].value == "Audit"
+    assert "Published results" in app.selectbox[0].value.label
+    charts = app.get("plotly_chart")
+    assert len(charts) >= 8  # per-model bars and forest, training sets, aggregated
+    assert any("largest per-emotion gaps" in m.value for m in app.markdown)
+    assert app.selectbox[1].value.startswith("regular/")  # Regular models first
+    ranking = app.dataframe[0].value
+    assert set(ranking["train_set"]) == {"regular", "female", "male"}
+    app.multiselect[1].set_value(["female"]).run()
+    assert not app.exception
+    assert set(app.dataframe[0].value["train_set"]) == {"female"}  # the filter applies
+    app.multiselect[1].set_value([]).run()
+    assert "Choose at least one architecture" in app.info[0].value
+
+
+def test_audit_page_reads_workspace_predictions(monkeypatch, workspace):
+    from test_fairness import simulated
+
+    table = simulated(6, female_sad_tpr=0.3, seed=0).assign(
+        arch="x", train_set="regular", synthetic=True
+    )
+    workspace.predictions_dir.mkdir(parents=True)
+    table.to_parquet(workspace.predictions_dir / "mine.parquet")
+    monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(workspace.root))
+    app = AppTest.from_file(str(REPO / "app_pages" / "audit.py"), default_timeout=120).run()
+    app.selectbox[0].set_value(app.selectbox[0].options[1]).run()
+    assert not app.exception
+    assert "SYNTHETIC DATA" in app.warning[0].value
+    assert len(app.get("plotly_chart")) >= 3

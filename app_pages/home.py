@@ -42,8 +42,9 @@ else:
 st.subheader("Where to start")
 st.markdown(
     """
-Register a dataset from the command line (the dashboard pages for data, audits,
-training and the live demo arrive with the next releases):
+Open **Audit** to see the published results of the paper, or any predictions table in
+the workspace, per gender with intervals. Data, training and the live demo are on the
+command line for now (their pages come next):
 
 ```bash
 fer-audit datasets add sasefe /data/SASE-FE --kind sasefe --subjects subjects.csv
@@ -53,8 +54,10 @@ fer-audit datasets add mine /data/manifest.csv --kind manifest
 fer-audit datasets split sasefe --per-group 5 --seed 0
 ```
 
-Or try it on generated data: `fer-audit synth ./synthetic --register synthetic`
-(SYNTHETIC drawn faces with a planted bias: female sadness at 40% intensity).
+Then `fer-audit preprocess`, `fer-audit train`, `fer-audit evaluate` and
+`fer-audit audit` (see the README). Or try it on generated data:
+`fer-audit synth ./synthetic --register synthetic` (SYNTHETIC drawn faces with a
+planted bias: female sadness at 40% intensity).
 """
 )
 st.caption(
