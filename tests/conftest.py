@@ -52,6 +52,20 @@ def sasefe_genders() -> dict[str, str]:
 
 
 REPO = Path(__file__).resolve().parent.parent
+#: `fer-audit train` arguments for a tiny run on crops preprocessed with
+#: PreprocessSettings(k=10, margin=0, size=32, detector="none")
+TINY_TRAIN_ARGS = [
+    "--input-size",
+    "32",
+    "--k",
+    "10",
+    "--margin",
+    "0",
+    "--size",
+    "32",
+    "--detector",
+    "none",
+]
 CHROMIUM = Path(os.environ.get("FER_AUDIT_CHROMIUM", "/usr/bin/chromium"))
 
 

@@ -3,7 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import make_sasefe, write_csv
+from conftest import TINY_TRAIN_ARGS, make_sasefe, write_csv
 from fer_audit.cli import main
 
 
@@ -133,22 +133,7 @@ def test_train_queues_the_study_and_goes_on_past_a_failing_run(
     dataset = load_dataset(workspace, "s")
     save_split(workspace.dataset_dir("s"), draw_test_split(dataset.subjects(), per_group=1))
     preprocess_dataset(workspace, "s", PreprocessSettings(k=10, margin=0, size=32, detector="none"))
-    common = [
-        "--dataset",
-        "s",
-        "--epochs",
-        "1",
-        "--input-size",
-        "32",
-        "--k",
-        "10",
-        "--margin",
-        "0",
-        "--size",
-        "32",
-        "--detector",
-        "none",
-    ]
+    common = ["--dataset", "s", "--epochs", "1", *TINY_TRAIN_ARGS]
     code, out, err = run(
         capsys,
         workspace,

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import synthetic_workspace
+from conftest import TINY_TRAIN_ARGS, synthetic_workspace
 from fer_audit.data.registry import load_dataset
 from fer_audit.evaluate import evaluate_runs
 from fer_audit.fairness import audit
@@ -176,16 +176,7 @@ def test_two_cpu_processes_with_gloo_train_one_run_and_agree(prepared):
         "11",
         "--epochs",
         "2",
-        "--input-size",
-        "32",
-        "--k",
-        "10",
-        "--margin",
-        "0",
-        "--size",
-        "32",
-        "--detector",
-        "none",
+        *TINY_TRAIN_ARGS,
         "--batch-size",
         "8",
     ]

@@ -310,10 +310,7 @@ def _metric_frame(rows, method: str) -> pd.DataFrame:
 
 
 def _gap_matrix(confusions: np.ndarray) -> np.ndarray:
-    counts = metrics.ovr_from_confusion(confusions)
-    return gap_values(
-        rates=metrics.rates(counts=counts), overall=metrics.overall_accuracy(counts=counts)
-    )
+    return _gap_matrix_counts(metrics.ovr_from_confusion(confusions))
 
 
 def _gap_rows_resampled(
@@ -516,6 +513,7 @@ def _gap_rows_counts(run_id, observed, group_names, classes, n_boot, seed, corre
 
 
 def _gap_matrix_counts(counts: np.ndarray) -> np.ndarray:
+    """Every gap of `gap_keys` from one-vs-rest counts (..., G, C, 4)."""
     return gap_values(
         rates=metrics.rates(counts=counts), overall=metrics.overall_accuracy(counts=counts)
     )

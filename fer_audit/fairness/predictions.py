@@ -9,6 +9,7 @@ run_id, subject, y_true, y_pred and the group column(s). An optional boolean col
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import pandas as pd
@@ -23,18 +24,19 @@ def read_predictions(path: str | Path) -> tuple[pd.DataFrame, dict]:
     path = Path(path)
     if not path.is_file():
         raise AuditError(f"predictions table {path} does not exist")
+    raw = path.read_bytes()  # read once: parsed and hashed
     try:
         if path.suffix.lower() == ".csv":
-            frame = pd.read_csv(path, dtype={c: str for c in ID_COLUMNS})
+            frame = pd.read_csv(io.BytesIO(raw), dtype={c: str for c in ID_COLUMNS})
         else:
-            frame = pd.read_parquet(path)
+            frame = pd.read_parquet(io.BytesIO(raw))
     except Exception as exc:  # pyarrow and pandas raise many kinds for a bad file
         raise AuditError(f"{path} is not a readable Parquet or CSV table: {exc}") from None
     synthetic = bool("synthetic" in frame.columns and frame["synthetic"].astype(bool).any())
     source = {
         "kind": "predictions",
         "path": str(path.resolve()),
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "sha256": hashlib.sha256(raw).hexdigest(),
         "rows": int(len(frame)),
         "synthetic": synthetic,
     }

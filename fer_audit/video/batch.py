@@ -88,10 +88,6 @@ class PreprocessSummary:
         return [*lines, f"report: {self.report_path}"]
 
 
-def cache_folder(workspace) -> Path:
-    return workspace.cache_dir
-
-
 def report_path(workspace, dataset: str, settings: PreprocessSettings) -> Path:
     return workspace.cache_dir / "reports" / dataset / f"{settings.key()}.csv"
 
@@ -130,7 +126,7 @@ def preprocess_dataset(
     settings = settings or PreprocessSettings()
     data = load_dataset(workspace, dataset)
     mine = shard.take(data.index)
-    cache = ClipCache(cache_folder(workspace), settings)
+    cache = ClipCache(workspace.cache_dir, settings)
     hashes = HashMemo(workspace, dataset)
     todo, statuses, problems, skipped = [], Counter(), [], 0
     for row in mine.itertuples(index=False):
@@ -150,7 +146,7 @@ def preprocess_dataset(
             problems.append((row.video_id, done["status"], done["reason"]))
     hashes.save()
     total = len(todo)
-    runner = _run(todo, settings, workers, device, cache)
+    runner = _run(todo, settings, workers, device, workspace.cache_dir)
     for done_count, (video_id, status, reason) in enumerate(runner, start=1):
         statuses[status] += 1
         if status != "ok":
@@ -161,13 +157,13 @@ def preprocess_dataset(
     return PreprocessSummary(statuses, total, skipped, path, sorted(problems))
 
 
-def _run(todo, settings, workers, device, cache):
+def _run(todo, settings, workers, device, cache_dir: Path):
     """Results as videos finish. When a worker process dies (e.g. killed for memory),
     the unfinished videos run again in a fresh pool; if that breaks too, they run one
     at a time, and a video that kills its worker is reported unreadable."""
     if not todo:
         return
-    cache_dir = str(cache.folder.parent.parent)
+    cache_dir = str(cache_dir)
     threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
     if workers <= 1:
         _init_worker(settings, device, cache_dir, threads)
@@ -236,7 +232,7 @@ def build_report(workspace, dataset: str, settings: PreprocessSettings) -> pd.Da
     """One row per video of the dataset: its status and reason under `settings`
     (`pending` when no shard has finished it yet)."""
     data = load_dataset(workspace, dataset)
-    cache = ClipCache(cache_folder(workspace), settings)
+    cache = ClipCache(workspace.cache_dir, settings)
     hashes = HashMemo(workspace, dataset)
     rows = []
     for row in data.index.sort_values("video_id").itertuples(index=False):
@@ -268,7 +264,7 @@ def write_report(workspace, dataset: str, settings: PreprocessSettings) -> Path:
 
 def load_clip(workspace, path: Path, settings: PreprocessSettings) -> ClipResult | None:
     """The cached result of one video (None when it was not processed)."""
-    cache = ClipCache(cache_folder(workspace), settings)
+    cache = ClipCache(workspace.cache_dir, settings)
     digest = content_hash(path)
     status = cache.status(digest)
     if status is None:
