@@ -7,5 +7,9 @@ st.set_page_config(page_title="fer-audit", page_icon="⚖️", layout="wide")
 pages = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("app_pages/audit.py", title="Audit", icon=":material/balance:"),
+    st.Page("app_pages/reports.py", title="Reports", icon=":material/download:"),
+    st.Page("app_pages/data.py", title="Data", icon=":material/database:"),
+    st.Page("app_pages/demo.py", title="Live demo", icon=":material/videocam:"),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
 ]
 st.navigation(pages).run()

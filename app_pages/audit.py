@@ -1,50 +1,22 @@
 """Audit: the published reference or a predictions table, per gender, with intervals."""
 
-from pathlib import Path
-
 import streamlit as st
 
 from fer_audit.fairness.gaps import CAVEAT, PAPER_DEFINITIONS, STANDARD_DEFINITIONS
 from fer_audit.report import figures
-from fer_audit.report.sources import AuditSource, audit_source, filter_result, list_sources
+from fer_audit.report.sources import train_set_order
 from fer_audit.report.summary import summary_sentences
+from fer_audit.ui import audit_selection
 from fer_audit.workspace import Workspace
 
 st.title("Audit")
 
 
-@st.cache_data(show_spinner="Computing the audit (bootstrap and permutation tests)...")
-def cached_audit(label: str, kind: str, path: str | None, mtime: float, n_boot: int):
-    return audit_source(AuditSource(label, kind, path), n_boot=n_boot)
-
-
-sources = list_sources(Workspace.from_env())
-source = st.selectbox("Source", sources, format_func=lambda s: s.label)
-n_boot = st.select_slider("Bootstrap resamples", [500, 1000, 2000, 5000], value=2000)
-mtime = Path(source.path).stat().st_mtime if source.path else 0.0
-try:
-    result = cached_audit(source.label, source.kind, source.path, mtime, n_boot)
-except ValueError as exc:
-    st.error(f"This table cannot be audited: {exc}")
+selection = audit_selection(Workspace.from_env())
+if selection is None:
     st.stop()
-
-if result.synthetic:
-    st.warning(
-        "SYNTHETIC DATA: generated cartoon faces with a deliberately planted bias, not people.",
-        icon=":material/science:",
-    )
-
-runs = result.settings.get("runs", [])
-arch_options = sorted({r["arch"] for r in runs})
-set_options = [t for t in ("regular", "female", "male") if t in {r["train_set"] for r in runs}]
-set_options += sorted({r["train_set"] for r in runs} - set(set_options))
-left, right = st.columns(2)
-archs = left.multiselect("Architectures", arch_options, default=arch_options)
-train_sets = right.multiselect("Training sets", set_options, default=set_options)
-if not archs or not train_sets:
-    st.info("Choose at least one architecture and one training set.")
-    st.stop()
-chosen = filter_result(result, archs=archs, train_sets=train_sets)
+result, chosen = selection
+set_options = train_set_order(r["train_set"] for r in chosen.settings["runs"])
 
 st.subheader("Summary")
 st.markdown("\n".join(summary_sentences(chosen)))
@@ -106,7 +78,7 @@ with ranking:
     st.dataframe(table[table["definition"] == definition], hide_index=True)
 
 with aggregated:
-    for train_set in train_sets:
+    for train_set in set_options:
         st.plotly_chart(figures.accuracy_boxplots(chosen, train_set=train_set))
         st.plotly_chart(figures.emotion_gender_comparison(chosen, train_set=train_set))
 

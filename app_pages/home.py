@@ -57,7 +57,7 @@ fer-audit datasets split sasefe --per-group 5 --seed 0
 Then `fer-audit preprocess`, `fer-audit train`, `fer-audit evaluate` and
 `fer-audit audit` (see the README). Or try it on generated data:
 `fer-audit synth ./synthetic --register synthetic` (SYNTHETIC drawn faces with a
-planted bias: female sadness at 40% intensity).
+planted bias: 60% of female sadness videos show anger).
 """
 )
 st.caption(

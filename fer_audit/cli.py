@@ -11,6 +11,7 @@ from pathlib import Path
 from fer_audit.data import registry, samples, splits, synthetic
 from fer_audit.data.index import DatasetError
 from fer_audit.fetch import WheelUnavailable
+from fer_audit.jobs import report_progress
 from fer_audit.version import code_version
 from fer_audit.workspace import Workspace
 
@@ -237,8 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     syn.add_argument(
         "--bias",
         action="append",
-        metavar="GROUP:EMOTION:FACTOR",
-        help="planted bias (repeatable; default female:sadness:0.4)",
+        metavar="GROUP:EMOTION:FACTOR[:SHOWN_AS]",
+        help="planted bias (repeatable): female:sadness:0.4 weakens female sadness to 40%%; "
+        "female:sadness:0.6:anger (the default) shows 60%% of female sadness videos with "
+        "the anger expression",
     )
     syn.add_argument("--no-bias", action="store_true", help="plant no bias")
     syn.add_argument("--seed", type=int, default=0)
@@ -314,22 +317,19 @@ def cmd_datasets_show(args: argparse.Namespace, workspace: Workspace) -> int:
 
 
 def cmd_datasets_split(args: argparse.Namespace, workspace: Workspace) -> int:
-    dataset = registry.load_dataset(workspace, args.name)
-    folder = workspace.dataset_dir(args.name)
-    existing = splits.load_split(folder)
+    registry.load_dataset(workspace, args.name)  # a clear error for an unknown name
+    existing = splits.load_split(workspace.dataset_dir(args.name))
     if existing and not args.redraw:
         print(describe_split(existing))
         print("(existing split kept; --redraw replaces it)")
         return 0
-    split = splits.draw_test_split(
-        dataset.subjects(),
+    split = registry.draw_dataset_split(
+        workspace,
+        args.name,
         per_group=args.per_group,
         groups=_csv_list(args.groups),
         seed=args.seed,
-        dataset=dataset.name,
-        data_fingerprint=dataset.meta["fingerprint"],
     )
-    splits.save_split(folder, split)
     print(describe_split(split))
     return 0
 
@@ -361,6 +361,7 @@ def cmd_preprocess(args: argparse.Namespace, workspace: Workspace) -> int:
         def progress(done, total, video_id, status):
             bar.total = total
             bar.update(done - bar.n)
+            report_progress(done / max(total, 1), f"{done}/{total} videos")
             if status != "ok":
                 bar.write(f"{video_id}: {status}")
 
@@ -418,8 +419,18 @@ def cmd_train(args: argparse.Namespace, workspace: Workspace) -> int:
             augment=not args.no_augment,
             frozen_backbone=args.frozen_backbone,
         )
+
+        def on_epoch(record, number=number, config=config):
+            report_progress(
+                (number - 1 + record["epoch"] / config.epochs) / len(queue),
+                f"[{number}/{len(queue)}] {config.arch} {config.train_set} seed {config.seed}: "
+                f"epoch {record['epoch']}/{config.epochs}, val accuracy "
+                f"{record['val_accuracy']:.3f} (n={record['n_val']})",
+            )
+
         try:
-            folder = train(workspace, config, device=args.device, log=print)
+            report_progress(run_id=config.resolved().run_id())
+            folder = train(workspace, config, device=args.device, on_epoch=on_epoch, log=print)
             print(f"run folder: {folder}")
         except (ValueError, OSError) as exc:
             if len(queue) == 1:
@@ -536,7 +547,9 @@ def cmd_synth(args: argparse.Namespace, workspace: Workspace) -> int:
     biases = (
         ()
         if args.no_bias
-        else tuple(synthetic.PlantedBias.parse(b) for b in (args.bias or ["female:sadness:0.4"]))
+        else tuple(synthetic.PlantedBias.parse(b) for b in args.bias)
+        if args.bias
+        else (synthetic.DEFAULT_BIAS,)
     )
     if args.register:
         registry.check_can_register(workspace, args.register, replace=args.replace)

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from fer_audit.data.registry import list_datasets
+from fer_audit.atomic import read_json
+from fer_audit.data.registry import Dataset, list_datasets, load_dataset
 from fer_audit.data.samples import samples_folder
 from fer_audit.data.splits import load_split
 from fer_audit.workspace import Workspace
@@ -62,6 +63,69 @@ def workspace_overview(workspace: Workspace) -> Overview:
         audits=_count(workspace.audits_dir, "*/audit.json"),
         samples_fetched=(samples_folder() / "provenance.json").exists(),
     )
+
+
+@dataclass(frozen=True)
+class Preprocessed:
+    settings: dict  # the PreprocessSettings fields
+    counts: dict[str, int]  # status -> videos
+    problems: pd.DataFrame  # the videos that are not ok, with their reason
+
+    def describe(self) -> str:
+        s = self.settings
+        if not s:
+            what = "unknown settings"
+        else:
+            what = f"K={s['k']}, margin {s['margin']}, {s['size']} px, detector {s['detector']}"
+            what += f", {s['mode']} mode" if s.get("mode", "fast") != "fast" else ""
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(self.counts.items()))
+        return f"{what}: {counts}"
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    dataset: Dataset
+    subjects_per_gender: pd.DataFrame  # gender, subjects, videos
+    videos: pd.DataFrame  # emotion x authenticity counts, with totals
+    preprocessing: list[Preprocessed]  # one per preprocessing settings run, newest first
+    split: str
+
+
+def dataset_summary(workspace: Workspace, name: str) -> DatasetSummary:
+    """Subjects per gender, videos per emotion and authenticity, preprocessing status."""
+    dataset = load_dataset(workspace, name)
+    index = dataset.index
+    per_gender = (
+        index.groupby("gender")
+        .agg(subjects=("subject", "nunique"), videos=("video_id", "size"))
+        .reset_index()
+    )
+    videos = pd.crosstab(index["emotion"], index["authenticity"], margins=True, margins_name="all")
+    return DatasetSummary(
+        dataset=dataset,
+        subjects_per_gender=per_gender,
+        videos=videos.reset_index(),
+        preprocessing=preprocessing_reports(workspace, name),
+        split=_split_summary(workspace, name),
+    )
+
+
+def preprocessing_reports(workspace: Workspace, name: str) -> list[Preprocessed]:
+    """The preprocessing reports of dataset `name`, newest first."""
+    folder = workspace.cache_dir / "reports" / name
+    reports = sorted(folder.glob("*.csv"), key=lambda p: p.stat().st_mtime, reverse=True)
+    found = []
+    for path in reports:
+        settings_file = path.with_suffix(".json")
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        found.append(
+            Preprocessed(
+                settings=read_json(settings_file) if settings_file.exists() else {},
+                counts=table["status"].value_counts().to_dict(),
+                problems=table.loc[table["status"] != "ok", ["video_id", "status", "reason"]],
+            )
+        )
+    return found
 
 
 def _split_summary(workspace: Workspace, name: str) -> str:

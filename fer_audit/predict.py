@@ -8,8 +8,11 @@ class probabilities.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -36,16 +39,75 @@ def load_any_run(workspace, ref: str | Path):
     return meta, model, PreprocessSettings(**meta["preprocessing"])
 
 
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model the live demo and `predict` can run: a finished run or an imported one."""
+
+    ref: str  # run id, or run folder for imported models
+    label: str
+    arch: str
+    train_set: str
+    seed: int | None
+    synthetic: bool
+
+
+def available_models(workspace, *, imported: Path = Path("checkpoints")) -> list[ModelChoice]:
+    """Imported models (run folders under `imported`, e.g. checkpoints/fermini), then the
+    workspace's runs that have a model, by architecture, training set and seed."""
+    choices = []
+    folders = sorted(imported.glob("*/run.json")) if imported.is_dir() else []
+    for meta_path in folders:
+        meta = atomic.read_json(meta_path)
+        if (meta_path.parent / "model.pt").exists():
+            choices.append(_choice(meta, str(meta_path.parent.resolve()), "imported"))
+    runs = []
+    for meta_path in sorted(workspace.runs_dir.glob("*/run.json")):
+        meta = atomic.read_json(meta_path)
+        if (meta_path.parent / "model.pt").exists():
+            runs.append(_choice(meta, meta_path.parent.name, meta.get("status", "?")))
+    order = {"regular": 0, "female": 1, "male": 2}
+    runs.sort(key=lambda c: (c.arch, order.get(c.train_set, 3), c.seed or 0, c.ref))
+    return choices + runs
+
+
+def _choice(meta: dict, ref: str, status: str) -> ModelChoice:
+    arch, train_set, seed = meta["arch"], meta.get("train_set", ""), meta.get("seed")
+    synthetic = bool(meta.get("synthetic"))
+    label = f"{arch} · {train_set or 'pretrained'}"
+    label += f" · seed {seed}" if seed is not None else ""
+    label += " · SYNTHETIC-trained" if synthetic else ""
+    label += "" if status in ("done", "imported") else f" · {status}"
+    return ModelChoice(ref, label, arch, train_set, seed, synthetic)
+
+
+def model_file(workspace, ref: str | Path) -> Path:
+    """The weights file of a run id or run folder (its mtime keys model caches)."""
+    folder = Path(ref)
+    if (folder / "run.json").exists():
+        return folder / "model.pt"
+    return workspace.runs_dir / str(ref) / "model.pt"
+
+
 def predict_clip(
-    source: Source, refs: list[str | Path], *, workspace, device: str = "auto"
+    source: Source,
+    refs: list[str | Path],
+    *,
+    workspace,
+    device: str = "auto",
+    load: Callable = load_any_run,
+    keep_clips: bool = False,
 ) -> dict:
     """{"runs": {run: {status, reason, classes, video_probabilities, keyframe_probabilities,
-    frame_numbers, times, prediction}}}; a clip that cannot be read gets its status."""
+    frame_numbers, times, prediction}}}; a clip that cannot be read gets its status.
+
+    `load(workspace, ref)` gives (run.json, model, settings) (pass a cached loader to
+    reuse models); with `keep_clips`, "clips" maps each run to its ClipResult."""
     device = resolve_device(device)
-    out = {"runs": {}}
+    out: dict = {"runs": {}, "device": device}
     clips: dict[PreprocessSettings, object] = {}
+    kept = {}
     for ref in refs:
-        meta, model, settings = load_any_run(workspace, ref)
+        meta, model, settings = load(workspace, ref)
         if settings not in clips:
             clips[settings] = process_clip(source, settings)
         clip = clips[settings]
@@ -57,8 +119,28 @@ def predict_clip(
         }
         if clip.ok:
             entry |= _probabilities(model.to(device), clip, meta, device)
-        out["runs"][meta.get("run_id", str(ref))] = entry
+        run = meta.get("run_id", str(ref))
+        out["runs"][run] = entry
+        kept[run] = clip
+    if keep_clips:
+        out["clips"] = kept
     return out
+
+
+def boxed_keyframes(clip) -> list[np.ndarray]:
+    """The clip's keyframe previews with the face box drawn (green: detected; orange:
+    borrowed from the nearest keyframe with a face)."""
+    frames = []
+    for preview, box, found in zip(
+        clip.previews, clip.preview_boxes, clip.face_found, strict=False
+    ):
+        frame = preview.copy()
+        if np.isfinite(box).all():
+            x0, y0, x1, y1 = (int(round(v)) for v in box)
+            colour = (46, 204, 64) if found else (255, 133, 27)
+            cv2.rectangle(frame, (x0, y0), (x1, y1), colour, max(1, frame.shape[1] // 160))
+        frames.append(frame)
+    return frames
 
 
 def _probabilities(model, clip, meta: dict, device: str) -> dict:

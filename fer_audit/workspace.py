@@ -108,3 +108,35 @@ class Workspace:
             f"{path} is outside the configured data roots ({shown}); "
             f"add its folder to {ENV_DATA_ROOTS} or to data_roots in {self.settings_path}"
         )
+
+    def browse_data_roots(self, *, max_depth: int = 3, limit: int = 500) -> list[Path]:
+        """Folders and CSV files inside the data roots (hidden ones and symlinks that
+        leave the roots skipped), breadth first, at most `limit`: what the dashboard
+        offers to register."""
+        found: list[Path] = []
+        level = [(root, 0) for root in self.data_roots() if root.is_dir()]
+        found += [root for root, _ in level]
+        while level and len(found) < limit:
+            following = []
+            for folder, depth in level:
+                try:
+                    entries = sorted(folder.iterdir())
+                except OSError:
+                    continue
+                for entry in entries:
+                    if entry.name.startswith(".") or not self._inside_roots(entry):
+                        continue
+                    if entry.is_dir() and depth + 1 <= max_depth:
+                        found.append(entry)
+                        following.append((entry, depth + 1))
+                    elif entry.suffix.lower() == ".csv" and entry.is_file():
+                        found.append(entry)
+            level = following
+        return found[:limit]
+
+    def _inside_roots(self, path: Path) -> bool:
+        try:
+            self.resolve_data_path(path)
+        except OutsideDataRootsError:
+            return False
+        return True

@@ -1,10 +1,13 @@
 """Slow (make test-slow): a small 3D CNN trained on the SYNTHETIC planted-bias dataset
-reads held-out subjects far above the majority class, and its predictions audit.
+reads held-out subjects far above the majority class, and the audit of its predictions
+finds the planted gap (60% of female sadness videos show anger) with an interval that
+excludes zero, while most gaps that were not planted include zero.
 
-Not asserted yet: that the audit finds the planted gap (female sadness at 40%
-intensity) with an interval excluding zero. With this model the sadness TPR gap came
-out -0.30 on one draw and -0.06 on another: the planted bias is too weak for a
-model this small to show it reliably; the demo issue tunes the generator for it."""
+Measured with this setup (24 subjects, 5 + 5 held out, 32 px, 30 epochs): accuracy
+0.84 (Regular), 0.74 (Female), 0.68 (Male); sadness TPR gap female - male -0.9
+[-1.0, -0.7], -0.8 [-1.0, -0.6], -0.4 [-0.7, -0.1]. An intensity bias (female
+sadness at 40%) gave -0.30 on one draw and -0.06 on another: a model learns weak but
+distinct faces, so that bias is not one an audit can be expected to find."""
 
 import pytest
 
@@ -17,14 +20,14 @@ from fer_audit.video.clip import PreprocessSettings
 
 @pytest.mark.slow
 def test_a_small_model_learns_the_synthetic_data_and_shows_the_planted_gap(workspace, tmp_path):
-    settings = PreprocessSettings(k=10, margin=0, size=48, detector="none")
+    settings = PreprocessSettings(k=10, margin=0, size=32, detector="none")
     synthetic_workspace(
         workspace,
         tmp_path / "syn",
         per_group=12,
         test_per_group=5,
         preprocess=settings,
-        size=64,
+        size=48,
         fps=12,
         duration_s=2.5,
         workers=2,
@@ -38,7 +41,7 @@ def test_a_small_model_learns_the_synthetic_data_and_shows_the_planted_gap(works
             seed=1,
             epochs=30,
             patience=30,
-            input_size=48,
+            input_size=32,
             preprocess=settings,
         ),
     )
@@ -49,3 +52,8 @@ def test_a_small_model_learns_the_synthetic_data_and_shows_the_planted_gap(works
     result = audit(table, n_boot=1000)
     assert result.synthetic
     assert set(result.settings["groups"]) == {"female", "male"}
+    tpr_gaps = result.gaps[result.gaps["definition"] == "equal_opportunity"].set_index("class")
+    planted = tpr_gaps.loc["sad"]
+    assert planted["value"] < -0.3 and planted["ci_high"] < 0, planted
+    others = tpr_gaps.loc[["surprised", "upset", "happy"]]
+    assert ((others["ci_low"] <= 0) & (others["ci_high"] >= 0)).sum() >= 2, others

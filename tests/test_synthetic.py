@@ -34,7 +34,14 @@ def test_output_is_what_the_sasefe_adapter_expects(small_dataset):
     }
     assert info["synthetic"] is True and "SYNTHETIC" in info["note"]
     assert info["planted_biases"][0]["description"] == (
-        "for female subjects the sadness expression reaches 40% of its usual intensity"
+        "for female subjects 60% of sadness videos show the anger expression "
+        "(still labelled sadness)"
+    )
+    shown = info["displayed_as_other"]
+    assert shown and set(shown.values()) == {"anger"}
+    female = {s for s, v in info["subjects"].items() if v["gender"] == "female"}
+    assert all(
+        key.split("/")[0] in female and key.split("/")[1] in ("N2S", "H2N2S") for key in shown
     )
 
 
@@ -71,6 +78,23 @@ def test_planted_bias_scales_only_its_group_and_emotion():
     assert peak(female, "N2H") == pytest.approx(peak(male, "N2H"))
 
 
+def test_display_bias_shows_another_expression_under_the_same_label():
+    bias = PlantedBias("female", "sadness", 1.0, shown_as="anger")
+    settings = SyntheticSettings(biases=(bias,))
+    subjects = {s.gender: s for s in synthetic.make_subjects(settings)}
+    female, male = subjects["female"], subjects["male"]
+    unbiased = SyntheticSettings(biases=())
+
+    def peak(subject, code, settings):
+        return synthetic.expression_track(subject, code, settings, 50)[-1]
+
+    assert np.allclose(peak(female, "N2S", settings), peak(female, "N2A", unbiased))
+    assert np.allclose(peak(male, "N2S", settings), peak(male, "N2S", unbiased))
+    assert np.allclose(peak(female, "N2H", settings), peak(female, "N2H", unbiased))
+    none_shown = PlantedBias("female", "sadness", 0.0, shown_as="anger")
+    assert not synthetic.displays_other(female, "N2S", none_shown, seed=0)
+
+
 def test_generation_is_seeded_and_refuses_to_overwrite(small_dataset, tmp_path):
     out, _ = small_dataset
     with pytest.raises(FileExistsError):
@@ -82,7 +106,17 @@ def test_generation_is_seeded_and_refuses_to_overwrite(small_dataset, tmp_path):
 
 def test_bias_parsing():
     assert PlantedBias.parse("Female:Sadness:0.4") == PlantedBias("female", "sadness", 0.4)
-    for bad in ("female:sadness", "female:boredom:0.4", "female:sadness:5"):
+    assert PlantedBias.parse("female:sadness:0.6:Anger") == synthetic.DEFAULT_BIAS
+    bad_ones = (
+        "female:sadness",
+        "female:boredom:0.4",
+        "female:sadness:5",
+        "female:sadness:1.5:anger",  # a share above 1
+        "female:sadness:0.5:sadness",
+        "female:sadness:0.5:boredom",
+        "a:b:c:d:e",
+    )
+    for bad in bad_ones:
         with pytest.raises(ValueError):
             PlantedBias.parse(bad)
     with pytest.raises(ValueError, match="not one of the generated groups"):

@@ -7,10 +7,12 @@ table, what was skipped, whether it is synthetic, and the SHA-256 of `index.csv`
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import re
-from collections.abc import Callable, Collection
+import tempfile
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,8 +31,8 @@ from fer_audit.data.index import (
 from fer_audit.data.manifest import read_manifest
 from fer_audit.data.ravdess import read_ravdess
 from fer_audit.data.sasefe import read_sasefe
-from fer_audit.data.splits import load_split, split_path
-from fer_audit.data.subjects import check_allowed_genders
+from fer_audit.data.splits import HeldOutSplit, draw_test_split, load_split, save_split, split_path
+from fer_audit.data.subjects import check_allowed_genders, table_from_pairs
 from fer_audit.version import code_version
 from fer_audit.workspace import Workspace
 
@@ -100,17 +102,34 @@ def register_dataset(
     subjects: str | Path | None = None,
     allowed_genders: Collection[str] | None = None,
     replace: bool = False,
+    subject_rows: Iterable[tuple[object, object]] | None = None,
 ) -> tuple[Dataset, AdapterResult]:
     """Read `path` with the adapter of `kind` and record it in the workspace as `name`.
 
+    The subject table is a file (`subjects`) or, from the dashboard, (subject, gender)
+    rows (`subject_rows`), validated and kept as the dataset's `subjects.csv`.
     Nothing is written when reading fails (DatasetError) or `name` exists and
     `replace` is false.
     """
     check_can_register(workspace, name, replace=replace)
     folder = workspace.dataset_dir(name)
-    result = read_folder(
-        path, kind=kind, name=name, subjects=subjects, allowed_genders=allowed_genders
-    )
+    with tempfile.TemporaryDirectory() as staging:
+        table_bytes = None
+        if subject_rows is not None:
+            if subjects is not None:
+                raise DatasetError("give a subject table file or subject rows, not both")
+            table = table_from_pairs(subject_rows, source="the subject table given")
+            text = io.StringIO()
+            csv.writer(text).writerows([("subject", "gender"), *table.items()])
+            table_bytes = text.getvalue().encode()
+            subjects = Path(staging) / "subjects.csv"
+            subjects.write_bytes(table_bytes)
+        result = read_folder(
+            path, kind=kind, name=name, subjects=subjects, allowed_genders=allowed_genders
+        )
+    if table_bytes is not None:
+        subjects = folder / "subjects.csv"
+        atomic.write_bytes(subjects, table_bytes)
     root = Path(path).resolve()
     root = root.parent if kind == "manifest" else root
     index_bytes = _csv_bytes(result.index)
@@ -218,3 +237,26 @@ def _synthetic_fields(root: Path) -> dict:
     if marker.is_file():
         return {"synthetic": True, "synthetic_info": atomic.read_json(marker)}
     return {"synthetic": False}
+
+
+def draw_dataset_split(
+    workspace: Workspace,
+    name: str,
+    *,
+    per_group: int = 5,
+    groups: list[str] | None = None,
+    seed: int = 0,
+) -> HeldOutSplit:
+    """Draw dataset `name`'s test split (`per_group` subjects of each group) and save
+    it, replacing any earlier one."""
+    dataset = load_dataset(workspace, name)
+    split = draw_test_split(
+        dataset.subjects(),
+        per_group=per_group,
+        groups=groups,
+        seed=seed,
+        dataset=dataset.name,
+        data_fingerprint=dataset.meta["fingerprint"],
+    )
+    save_split(workspace.dataset_dir(name), split)
+    return split

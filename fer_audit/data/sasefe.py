@@ -118,6 +118,20 @@ def read_sasefe(
     return AdapterResult(make_index(rows, dataset), skipped, notes)
 
 
+def subject_folders(root: str | Path) -> list[str]:
+    """The subfolders of `root` that hold at least one SASE-FE-coded video: the subjects
+    a subject table must name."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return sorted(
+        folder.name
+        for folder in root.iterdir()
+        if folder.is_dir()
+        and any(is_video(f) and code_of(f) for f in folder.iterdir() if f.is_file())
+    )
+
+
 def _find_subject_table(root: Path, subjects: str | Path | None) -> Path | None:
     if subjects is not None:
         path = Path(subjects).resolve()

@@ -7,10 +7,18 @@ at a subject-specific intensity; the faked codes (`H2N2A`, ...) first show the
 An expression is a vector of facial actions (brow raise and tilt, eye opening,
 mouth curve, opening and asymmetry, nose wrinkle, upper-lip raise).
 
-A planted bias scales the intensity of one emotion for one group, e.g.
-`PlantedBias("female", "sadness", 0.4)`: female subjects' sadness reaches only 40%
-of its usual intensity, so a model sees weaker sad faces from women and a fair
-audit should find lower sadness TPR for them.
+A planted bias acts on one emotion of one group, in one of two ways:
+
+- intensity: `PlantedBias("female", "sadness", 0.4)`: female subjects' sadness
+  reaches only 40% of its usual intensity. Weak but still distinct, a model that
+  sees such faces in training often learns them anyway, so the gap it leaves is
+  small and depends on the draw.
+- display: `PlantedBias("female", "sadness", 0.6, shown_as="anger")`: 60% of female
+  subjects' sadness videos (each chosen by a seeded draw) show the anger expression
+  while still labelled sadness, as if those subjects displayed sadness the way
+  others display anger. No model can read those videos as sad, so sadness TPR is
+  lower for women (and upset FPR higher) by about the share, whatever the model.
+  This is the default: the gap it plants is one an audit must find.
 
 The output folder holds subject folders `S01`, `S02`, ... with the twelve codes as
 H.264 `.mp4` files, `subjects.csv` (`subject,gender`), and `SYNTHETIC.json`, which
@@ -84,39 +92,64 @@ SYNTHETIC_NOTE = (
 
 @dataclass(frozen=True)
 class PlantedBias:
-    """Scale the intensity of `emotion` by `factor` for subjects of `group`."""
+    """For subjects of `group`: without `shown_as`, scale the intensity of `emotion`
+    by `factor`; with it, let a share `factor` of their `emotion` videos show the
+    `shown_as` expression instead (still labelled `emotion`)."""
 
     group: str
     emotion: str
     factor: float
+    shown_as: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in (self.emotion, self.shown_as):
+            if name is not None and name not in SASEFE_EMOTIONS:
+                raise ValueError(f"bias emotion {name!r} is not one of {SASEFE_EMOTIONS}")
+        if self.shown_as == self.emotion:
+            raise ValueError(f"bias shows {self.emotion} as itself: choose another emotion")
+        limit = 1 if self.shown_as else 2
+        if not 0 <= self.factor <= limit:
+            raise ValueError(f"bias factor {self.factor} must lie in [0, {limit}]")
 
     @classmethod
     def parse(cls, text: str) -> PlantedBias:
-        """From `group:emotion:factor`, e.g. `female:sadness:0.4`."""
+        """From `group:emotion:factor[:shown_as]`, e.g. `female:sadness:0.4` (intensity)
+        or `female:sadness:0.6:anger` (display)."""
+        parts = [p.strip().lower() for p in text.split(":")]
         try:
-            group, emotion, factor = text.split(":")
-            bias = cls(group.strip().lower(), emotion.strip().lower(), float(factor))
+            if len(parts) not in (3, 4):
+                raise ValueError
+            factor = float(parts[2])
         except ValueError:
             raise ValueError(
-                f"bias {text!r} is not group:emotion:factor (e.g. female:sadness:0.4)"
+                f"bias {text!r} is not group:emotion:factor[:shown_as] "
+                f"(e.g. female:sadness:0.4 or female:sadness:0.6:anger)"
             ) from None
-        if bias.emotion not in SASEFE_EMOTIONS:
-            raise ValueError(f"bias emotion {bias.emotion!r} is not one of {SASEFE_EMOTIONS}")
-        if not 0 <= bias.factor <= 2:
-            raise ValueError(f"bias factor {bias.factor} must lie in [0, 2]")
-        return bias
+        return cls(parts[0], parts[1], factor, parts[3] if len(parts) == 4 else None)
 
     def describe(self) -> str:
+        if self.shown_as:
+            return (
+                f"for {self.group} subjects {self.factor:.0%} of {self.emotion} videos "
+                f"show the {self.shown_as} expression (still labelled {self.emotion})"
+            )
         return (
             f"for {self.group} subjects the {self.emotion} expression reaches "
             f"{self.factor:.0%} of its usual intensity"
         )
 
+    def applies(self, subject: Subject, emotion: str) -> bool:
+        return subject.gender == self.group and emotion == self.emotion
+
+
+#: The bias `fer-audit synth` and the demo plant unless told otherwise.
+DEFAULT_BIAS = PlantedBias("female", "sadness", 0.6, shown_as="anger")
+
 
 @dataclass(frozen=True)
 class SyntheticSettings:
     subjects_per_group: dict[str, int] = field(default_factory=lambda: {"female": 12, "male": 12})
-    biases: tuple[PlantedBias, ...] = (PlantedBias("female", "sadness", 0.4),)
+    biases: tuple[PlantedBias, ...] = (DEFAULT_BIAS,)
     seed: int = 0
     size: int = 112
     fps: int = 25
@@ -239,11 +272,16 @@ def expression_track(
     """Facial actions per frame, shape (n_frames, len(ACTIONS))."""
     emotion, authenticity = CODES[code]
     strength = subject.intensity * (0.85 if authenticity == "fake" else 1.0)
+    shown = emotion
     for bias in settings.biases:
-        if bias.group == subject.gender and bias.emotion == emotion:
+        if not bias.applies(subject, emotion):
+            continue
+        if bias.shown_as is None:
             strength *= bias.factor
+        elif displays_other(subject, code, bias, settings.seed):
+            shown = bias.shown_as
     t = np.linspace(0, 1, n_frames)
-    target = _vector(emotion) * strength
+    target = _vector(shown) * strength
     ramp_up = np.clip((t - subject.onset) / subject.ramp, 0, 1)
     track = ramp_up[:, None] * target[None, :]
     if authenticity == "fake":
@@ -251,6 +289,14 @@ def expression_track(
         fade = np.clip(1 - t / max(subject.onset, 1e-3), 0, 1)
         track += fade[:, None] * before[None, :]
     return track + _vector_from(subject.resting)[None, :]
+
+
+def displays_other(subject: Subject, code: str, bias: PlantedBias, seed: int) -> bool:
+    """Whether this video of a display bias shows `bias.shown_as` (a seeded draw)."""
+    draw = seeded_rng(seed, subject.name, code, "display-bias").uniform()
+    return (
+        bias.shown_as is not None and bias.applies(subject, CODES[code][0]) and (draw < bias.factor)
+    )
 
 
 def render_video(subject: Subject, code: str, settings: SyntheticSettings) -> np.ndarray:
@@ -417,5 +463,12 @@ def _marker(settings: SyntheticSettings, subjects: Sequence[Subject]) -> dict:
                 "onset": round(s.onset, 4),
             }
             for s in subjects
+        },
+        "displayed_as_other": {
+            f"{s.name}/{code}": bias.shown_as
+            for s in subjects
+            for code in CODES
+            for bias in settings.biases
+            if displays_other(s, code, bias, settings.seed)
         },
     }

@@ -73,11 +73,17 @@ class AuditResult:
         """Write each table as CSV and the settings as audit.json (atomically)."""
         folder = Path(folder)
         for name in TABLES:
-            with atomic.atomic_path(folder / f"{name}.csv") as tmp:
-                getattr(self, name).to_csv(tmp, index=False)
+            atomic.write_text(folder / f"{name}.csv", self.table_csv(name))
         atomic.write_json(folder / "tables.json", self.to_json_tables())
         atomic.write_json(folder / "audit.json", self.settings)
         return folder
+
+    def table_csv(self, name: str) -> str:
+        """One table as CSV text; a synthetic audit's rows each say `synthetic=True`."""
+        table = getattr(self, name)
+        if self.synthetic:
+            table = table.assign(synthetic=True)
+        return table.to_csv(index=False)
 
     def to_json_tables(self) -> dict:
         """Every table as a list of records (the JSON export), with the settings."""

@@ -308,3 +308,89 @@ def emotion_gender_comparison(result: AuditResult, *, train_set: str = "regular"
         title=_title(result, f"Per-emotion accuracy by group · {train_set} models"),
     )
     return fig
+
+
+def _demo_title(entry: dict, label: str) -> str:
+    return f"SYNTHETIC-trained · {label}" if entry.get("synthetic") else label
+
+
+def keyframe_probabilities(entry: dict, *, label: str) -> go.Figure:
+    """A model's probability of each class at each keyframe of one clip (one entry of
+    `predict_clip`'s "runs"); models without per-keyframe output show none."""
+    figure = go.Figure()
+    per_frame = entry.get("keyframe_probabilities")
+    if per_frame is not None:
+        values = np.asarray(per_frame)
+        for j, cls in enumerate(entry["classes"]):
+            figure.add_trace(
+                go.Scatter(
+                    x=entry["times"],
+                    y=values[:, j],
+                    mode="lines+markers",
+                    name=cls,
+                    line={"color": _colour(j)},
+                    hovertemplate=f"{cls}: %{{y:.2f}} at %{{x:.2f}} s<extra></extra>",
+                )
+            )
+    figure.update_layout(
+        title=_demo_title(entry, label),
+        xaxis_title="time of keyframe (s)",
+        yaxis={"title": "probability", "range": [0, 1]},
+        height=320,
+        margin={"t": 50, "b": 40},
+    )
+    return figure
+
+
+def video_probabilities(entry: dict, *, label: str) -> go.Figure:
+    """A model's video-level probability of each class for one clip."""
+    classes = entry["classes"]
+    values = [entry["video_probabilities"][c] for c in classes]
+    figure = go.Figure(
+        go.Bar(
+            x=values,
+            y=classes,
+            orientation="h",
+            marker_color=[_colour(j) for j in range(len(classes))],
+            text=[f"{v:.2f}" for v in values],
+            textposition="auto",
+        )
+    )
+    figure.update_layout(
+        title=_demo_title(entry, f"{label}: {entry['prediction']}"),
+        xaxis={"title": "video-level probability", "range": [0, 1]},
+        yaxis={"autorange": "reversed"},
+        height=60 + 34 * len(classes),
+        margin={"t": 50, "b": 40},
+    )
+    return figure
+
+
+def training_curves(records: Sequence[dict], *, title: str, synthetic: bool = False) -> go.Figure:
+    """Loss and accuracy per epoch, training and validation (rows of metrics.jsonl)."""
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    epochs = [r["epoch"] for r in records]
+    for col, metric in enumerate(("loss", "accuracy"), start=1):
+        for j, side in enumerate(("train", "val")):
+            n = records[-1][f"n_{side}"] if records else 0
+            figure.add_trace(
+                go.Scatter(
+                    x=epochs,
+                    y=[r[f"{side}_{metric}"] for r in records],
+                    mode="lines+markers",
+                    name=f"{side} (n={n})",
+                    legendgroup=side,
+                    showlegend=col == 1,
+                    line={"color": _colour(j)},
+                ),
+                row=1,
+                col=col,
+            )
+    figure.update_yaxes(range=[0, 1], row=1, col=2)
+    figure.update_xaxes(title_text="epoch")
+    figure.update_layout(
+        title=f"SYNTHETIC DATA · {title}" if synthetic else title,
+        height=300,
+        margin={"t": 60, "b": 40},
+    )
+    return figure

@@ -12,6 +12,7 @@ from fer_audit import atomic
 from fer_audit.fairness.audit import AuditResult
 from fer_audit.fairness.gaps import PAPER_DEFINITIONS
 from fer_audit.report import figures
+from fer_audit.report.sources import train_set_order
 from fer_audit.report.summary import summary_sentences
 from fer_audit.version import code_version
 
@@ -71,12 +72,6 @@ def _settings_rows(result: AuditResult) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["setting", "value"])
 
 
-def _train_set_order(runs: pd.DataFrame) -> list[str]:
-    present = list(runs["train_set"].dropna().unique()) if len(runs) else []
-    known = [t for t in ("regular", "female", "male") if t in present]
-    return known + [t for t in present if t not in known]
-
-
 def render_report(result: AuditResult) -> str:
     """The whole report as one HTML string."""
     fig = _Figures()
@@ -122,7 +117,7 @@ def render_report(result: AuditResult) -> str:
     parts.append("<h2>Training sets compared</h2>")
     for definition in PAPER_DEFINITIONS:
         parts.append(fig(figures.train_set_comparison(result, definition=definition)))
-    for train_set in _train_set_order(runs):
+    for train_set in train_set_order(runs["train_set"].dropna() if len(runs) else []):
         parts.append(f"<h2>{html.escape(str(train_set))} models</h2>")
         parts.append(fig(figures.accuracy_boxplots(result, train_set=train_set)))
         parts.append(fig(figures.emotion_gender_comparison(result, train_set=train_set)))

@@ -90,6 +90,15 @@ def run_folder(workspace, run_id: str) -> Path:
     return workspace.runs_dir / run_id
 
 
+def read_run(workspace, run_id: str) -> tuple[dict, list[dict]]:
+    """A run's run.json ({} before it is written) and its metrics.jsonl records."""
+    folder = run_folder(workspace, run_id)
+    meta = atomic.read_json(folder / "run.json") if (folder / "run.json").exists() else {}
+    path = folder / "metrics.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return meta, [json.loads(line) for line in lines if line.strip()]
+
+
 def train(
     workspace,
     config: TrainConfig,

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -259,6 +259,7 @@ def write_report(workspace, dataset: str, settings: PreprocessSettings) -> Path:
     frame = build_report(workspace, dataset, settings)
     with atomic.atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
+    atomic.write_json(path.with_suffix(".json"), asdict(settings))
     return path
 
 

@@ -33,6 +33,7 @@ from fer_audit.video.keyframes import select_keyframes
 
 STATUSES = ("ok", "no_face", "unreadable", "too_short")
 #: below this share of keyframes with a face, a clip is `no_face`
+PREVIEW_SIDE = 320
 MIN_FACE_SHARE = 0.5
 #: part of every cache key: bump it when a change alters what preprocessing produces
 CACHE_VERSION = 2
@@ -87,6 +88,14 @@ class ClipResult:
     width: int = 0
     height: int = 0
     notes: list[str] = field(default_factory=list)
+    #: the keyframes themselves, long side at most PREVIEW_SIDE (not cached; for display)
+    previews: list[np.ndarray] = field(default_factory=list, repr=False)
+    preview_scale: float = 1.0  # preview pixels per pixel of `boxes`
+
+    @property
+    def preview_boxes(self) -> np.ndarray:
+        """`boxes` in the pixels of `previews`."""
+        return self.boxes * self.preview_scale
 
     @property
     def ok(self) -> bool:
@@ -143,6 +152,8 @@ def _fast(video: DecodedVideo, settings: PreprocessSettings, detector) -> ClipRe
         times=video.times[keys],
         face_found=found,
         probabilities=np.array([d.probability for d in detections]),
+        previews=[_preview(f) for f in frames],
+        preview_scale=min(1.0, PREVIEW_SIDE / max(frames[0].shape[:2])) if frames else 1.0,
     )
     _describe(result, video)
     if found.mean() < MIN_FACE_SHARE:
@@ -170,6 +181,14 @@ def _fast(video: DecodedVideo, settings: PreprocessSettings, detector) -> ClipRe
             "their crops use the nearest keyframe's box"
         )
     return result
+
+
+def _preview(frame: np.ndarray) -> np.ndarray:
+    scale = PREVIEW_SIDE / max(frame.shape[:2])
+    if scale >= 1:
+        return frame
+    size = (round(frame.shape[1] * scale), round(frame.shape[0] * scale))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
 def _fill_missing_boxes(boxes: list, times: np.ndarray) -> np.ndarray:

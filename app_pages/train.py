@@ -1,0 +1,112 @@
+"""Train: queue training and evaluation jobs; follow them live."""
+
+import streamlit as st
+
+from fer_audit.data.registry import list_datasets
+from fer_audit.jobs import JobRegistry
+from fer_audit.models import MODELS
+from fer_audit.overview import preprocessing_reports
+from fer_audit.report import figures
+from fer_audit.train.loop import read_run
+from fer_audit.ui import job_list
+from fer_audit.workspace import Workspace
+
+st.title("Train")
+workspace = Workspace.from_env()
+registry = JobRegistry(workspace)
+st.caption(
+    "Each job is a separate process (`fer-audit ...`, one at a time): it keeps running "
+    "when this page or the app closes, and a rerun of a stopped job resumes it."
+)
+
+datasets = {meta["name"]: meta for meta in list_datasets(workspace)}
+if not datasets:
+    st.info("No dataset registered yet: register and preprocess one on the Data page.")
+else:
+    dataset = st.selectbox("Dataset", list(datasets))
+    if datasets[dataset].get("synthetic"):
+        st.warning(
+            "SYNTHETIC dataset: runs trained on it are labelled synthetic everywhere.",
+            icon=":material/science:",
+        )
+    usable = [
+        r
+        for r in preprocessing_reports(workspace, dataset)
+        if r.settings.get("mode", "fast") == "fast" and r.settings.get("seed", 0) == 0
+    ]
+    if not usable:
+        st.info(f"{dataset} is not preprocessed yet: preprocess it on the Data page first.")
+    else:
+        with st.form("train"):
+            preprocessing = st.selectbox(
+                "Preprocessed clips",
+                usable,
+                format_func=lambda r: (
+                    "K={k}, margin {margin}, {size} px, detector {detector}".format(**r.settings)
+                    + f" ({r.counts.get('ok', 0)} ok)"
+                ),
+            )
+            left, right = st.columns(2)
+            archs = left.multiselect("Architectures", list(MODELS), default=["3dcnn"])
+            train_sets = right.multiselect(
+                "Training sets", ["regular", "female", "male"], default=["regular"]
+            )
+            seeds = left.text_input("Seeds (comma-separated)", "1")
+            epochs = right.number_input("Epochs (at most)", 1, 500, 30)
+            input_size = left.number_input(
+                "Input size (px; 0 = the architecture's own)", 0, 448, 0, step=16
+            )
+            device = right.selectbox("Device", ["auto", "cpu", "cuda"])
+            frozen = st.checkbox(
+                "Frozen backbone: cache per-frame features, train only the LSTM head "
+                "(LSTM architectures)"
+            )
+            if st.form_submit_button("Queue training", type="primary"):
+                chosen_seeds = [s.strip() for s in seeds.split(",") if s.strip()]
+                if not archs or not train_sets or not all(s.isdigit() for s in chosen_seeds):
+                    st.error("Choose architectures and training sets, and seeds as numbers.")
+                else:
+                    settings = preprocessing.settings
+                    for arch in archs:
+                        for train_set in train_sets:
+                            argv = ["train", "--dataset", dataset, "--arch", arch]
+                            argv += ["--train-set", train_set, "--seeds", ",".join(chosen_seeds)]
+                            argv += ["--epochs", epochs, "--device", device]
+                            argv += ["--k", settings["k"], "--margin", settings["margin"]]
+                            argv += ["--size", settings["size"], "--detector", settings["detector"]]
+                            argv += ["--input-size", input_size] if input_size else []
+                            argv += ["--frozen-backbone"] if frozen else []
+                            title = f"train {arch} {train_set} on {dataset}, seeds {seeds}"
+                            registry.submit(argv, title=title)
+                    st.success(f"Queued {len(archs) * len(train_sets)} job(s).")
+
+    finished = sorted(p.parent.name for p in workspace.runs_dir.glob("*/model.pt"))
+    with st.expander("Evaluate finished runs (predictions for the Audit page)"):
+        picked = st.multiselect("Runs", finished, default=finished)
+        out = st.text_input("Predictions file name", f"{dataset}.parquet")
+        if st.button("Evaluate in the background", disabled=not picked):
+            target = workspace.predictions_dir / out
+            registry.submit(["evaluate", *picked, "--out", target], title=f"evaluate into {out}")
+
+st.subheader("Jobs")
+
+
+@st.fragment(run_every=3)
+def jobs_panel():
+    jobs = registry.refresh()
+    job_list(registry, jobs[:20])
+    for job in jobs[:20]:
+        for run_id in job.runs[-3:]:
+            meta, records = read_run(workspace, run_id)
+            if records:
+                st.plotly_chart(
+                    figures.training_curves(
+                        records,
+                        title=f"#{job.id} {run_id}",
+                        synthetic=bool(meta.get("synthetic")),
+                    ),
+                    key=f"curve-{job.id}-{run_id}",
+                )
+
+
+jobs_panel()

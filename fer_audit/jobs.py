@@ -1,0 +1,373 @@
+"""Background jobs: a SQLite registry in the workspace and a launcher of processes.
+
+A job is one `fer-audit` command line (e.g. `train --dataset syn --arch 3dcnn ...`).
+Each runs in its own process, in its own session (`start_new_session=True`), with
+its output in `jobs/<id>.log`, so it outlives the page that started it and the app
+itself. The registry (`jobs.sqlite`, WAL mode) holds per job: id, kind, title,
+arguments, status, pid, times, progress, message, log path and the run folders it
+touched.
+
+Statuses: queued -> running -> done | failed | cancelled. At most `max_running`
+jobs run at once; the rest wait queued and start when a slot frees (a finishing
+job starts the next one; so does every `refresh`). A running job whose process
+has vanished (SIGKILL, out of memory, machine restart) is marked failed by the
+next `refresh`, never left "running". Rerunning a job (`resume`) runs the same
+command again; the commands resume their own work (training continues from its
+last epoch, preprocessing skips cached clips).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from contextlib import closing, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from fer_audit.workspace import ENV_WORKSPACE, Workspace
+
+ENV_JOB_ID = "FER_AUDIT_JOB_ID"
+ENV_JOB_DB = "FER_AUDIT_JOB_DB"
+ACTIVE = ("queued", "running")
+FINISHED = ("done", "failed", "cancelled")
+VANISHED = (
+    "the job's process ended without reporting back (killed, e.g. by SIGKILL or the "
+    "out-of-memory killer, or the machine restarted); rerun it to resume"
+)
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    argv TEXT NOT NULL,
+    status TEXT NOT NULL,
+    pid INTEGER,
+    pid_start TEXT,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    progress REAL NOT NULL DEFAULT 0,
+    message TEXT NOT NULL DEFAULT '',
+    log_path TEXT NOT NULL,
+    exit_code INTEGER,
+    runs TEXT NOT NULL DEFAULT '[]',
+    attempts INTEGER NOT NULL DEFAULT 0
+)
+"""
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    title: str
+    argv: list[str]
+    status: str
+    pid: int | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    progress: float
+    message: str
+    log_path: Path
+    exit_code: int | None
+    runs: list[str]
+    attempts: int
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last `lines` lines of the job's log ('' before it has written any)."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def command(self) -> str:
+        return "fer-audit " + " ".join(self.argv)
+
+
+class JobRegistry:
+    """The job table of one workspace. Safe to use from several processes at once."""
+
+    def __init__(self, workspace: Workspace, *, max_running: int = 1) -> None:
+        self.workspace = workspace
+        self.path = workspace.jobs_db
+        self.max_running = max_running
+        workspace.root.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as db, db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def _execute(self, sql: str, params: Sequence = ()) -> sqlite3.Cursor:
+        with closing(self._connect()) as db, db:
+            return db.execute(sql, params)
+
+    # queries
+    def get(self, job_id: int) -> Job:
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no job {job_id} in {self.path}")
+        return _job(row)
+
+    def list(self, *, kind: str | None = None) -> list[Job]:
+        """Every job, newest first (optionally only those of one kind)."""
+        sql, params = "SELECT * FROM jobs", ()
+        if kind:
+            sql, params = sql + " WHERE kind = ?", (kind,)
+        with closing(self._connect()) as db:
+            rows = db.execute(sql + " ORDER BY id DESC", params).fetchall()
+        return [_job(r) for r in rows]
+
+    # changes
+    def submit(self, argv: Sequence[str], *, title: str | None = None) -> Job:
+        """Queue the command `fer-audit <argv>` and start it if a slot is free."""
+        argv = [str(a) for a in argv]
+        if not argv or argv[0].startswith("-"):
+            raise ValueError(f"a job needs a fer-audit command, not {argv!r}")
+        logs = self.workspace.root / "jobs"
+        logs.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as db, db:
+            cursor = db.execute(
+                "INSERT INTO jobs (kind, title, argv, status, created_at, log_path) "
+                "VALUES (?, ?, ?, 'queued', ?, '')",
+                (argv[0], title or " ".join(argv), json.dumps(argv), time.time()),
+            )
+            job_id = cursor.lastrowid
+            db.execute(
+                "UPDATE jobs SET log_path = ? WHERE id = ?", (str(logs / f"{job_id}.log"), job_id)
+            )
+        self.refresh()
+        return self.get(job_id)
+
+    def cancel(self, job_id: int) -> Job:
+        """Stop a queued or running job (SIGTERM to its process group)."""
+        job = self.get(job_id)
+        if not job.active:
+            raise ValueError(f"job {job_id} is {job.status}; only queued or running jobs cancel")
+        self._execute(
+            "UPDATE jobs SET status = 'cancelled', finished_at = ?, message = ? "
+            "WHERE id = ? AND status IN ('queued', 'running')",
+            (time.time(), "cancelled by the user", job_id),
+        )
+        if job.pid and _alive(job.pid, self._pid_start(job_id)):
+            with suppress(ProcessLookupError):
+                os.killpg(job.pid, signal.SIGTERM)
+        self.refresh()
+        return self.get(job_id)
+
+    def resume(self, job_id: int) -> Job:
+        """Queue a finished (failed, cancelled or done) job's command again."""
+        job = self.get(job_id)
+        if job.active:
+            raise ValueError(f"job {job_id} is still {job.status}")
+        self._execute(
+            "UPDATE jobs SET status = 'queued', pid = NULL, pid_start = NULL, "
+            "finished_at = NULL, exit_code = NULL, message = 'queued again' WHERE id = ?",
+            (job_id,),
+        )
+        self.refresh()
+        return self.get(job_id)
+
+    def refresh(self) -> list[Job]:
+        """Mark vanished processes failed, start queued jobs into free slots; returns
+        the jobs list."""
+        with closing(self._connect()) as db:
+            running = db.execute(
+                "SELECT id, pid, pid_start FROM jobs WHERE status = 'running'"
+            ).fetchall()
+        for row in running:
+            if not _alive(row["pid"], row["pid_start"]):
+                self._execute(
+                    "UPDATE jobs SET status = 'failed', finished_at = ?, message = ? "
+                    "WHERE id = ? AND status = 'running'",
+                    (time.time(), VANISHED, row["id"]),
+                )
+        self._start_queued()
+        return self.list()
+
+    def _start_queued(self) -> None:
+        while True:
+            with closing(self._connect()) as db, db:
+                db.execute("BEGIN IMMEDIATE")  # one launcher at a time claims a job
+                busy = db.execute("SELECT COUNT(*) FROM jobs WHERE status = 'running'")
+                if busy.fetchone()[0] >= self.max_running:
+                    return
+                row = db.execute(
+                    "SELECT * FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1"
+                ).fetchone()
+                if row is None:
+                    return
+                process = self._launch(_job(row))
+                db.execute(
+                    "UPDATE jobs SET status = 'running', pid = ?, pid_start = ?, "
+                    "started_at = ?, attempts = attempts + 1, message = 'started' "
+                    "WHERE id = ?",
+                    (process.pid, _process_start(process.pid), time.time(), row["id"]),
+                )
+            # reap the child when it ends, so it does not linger as a zombie
+            threading.Thread(target=process.wait, daemon=True).start()
+
+    def _launch(self, job: Job) -> subprocess.Popen:
+        env = os.environ | {
+            ENV_WORKSPACE: str(self.workspace.root),
+            ENV_JOB_ID: str(job.id),
+            ENV_JOB_DB: str(self.path),
+            "PYTHONUNBUFFERED": "1",
+        }
+        with open(job.log_path, "a") as log:
+            log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {job.command()}\n")
+            log.flush()
+            return subprocess.Popen(
+                [sys.executable, "-m", "fer_audit.jobs", str(job.id)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,  # relative paths resolve as for the launcher
+            )
+
+    def _pid_start(self, job_id: int) -> str | None:
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT pid_start FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return row["pid_start"] if row else None
+
+    # called from inside the job's process
+    def report(
+        self,
+        job_id: int,
+        *,
+        progress: float | None = None,
+        message: str | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        job = self.get(job_id)
+        runs = job.runs + ([run_id] if run_id and run_id not in job.runs else [])
+        self._execute(
+            "UPDATE jobs SET progress = ?, message = ?, runs = ? WHERE id = ?",
+            (
+                job.progress if progress is None else min(max(progress, 0.0), 1.0),
+                job.message if message is None else message,
+                json.dumps(runs),
+                job_id,
+            ),
+        )
+
+    def _finish(self, job_id: int, status: str, exit_code: int, message: str) -> None:
+        done = ", progress = 1" if status == "done" else ""
+        self._execute(
+            f"UPDATE jobs SET status = ?, exit_code = ?, finished_at = ?, message = ?{done} "
+            "WHERE id = ? AND status = 'running'",
+            (status, exit_code, time.time(), message, job_id),
+        )
+
+
+def report_progress(
+    fraction: float | None = None, message: str | None = None, *, run_id: str | None = None
+) -> None:
+    """Record the progress of the job this process runs; does nothing outside a job."""
+    job_id, db = os.environ.get(ENV_JOB_ID), os.environ.get(ENV_JOB_DB)
+    if not job_id or not db:
+        return
+    registry = JobRegistry(Workspace(Path(db).parent))
+    registry.report(int(job_id), progress=fraction, message=message, run_id=run_id)
+
+
+class _Cancelled(BaseException):
+    pass
+
+
+def _raise_cancelled(signum, frame):
+    raise _Cancelled
+
+
+def run_job(job_id: int) -> int:
+    """Run job `job_id` in this process (the launcher's entry point)."""
+    from fer_audit import cli
+
+    registry = JobRegistry(Workspace.from_env())
+    job = registry.get(job_id)
+    signal.signal(signal.SIGTERM, _raise_cancelled)
+    try:
+        code = cli.main(job.argv)
+        status = "done" if code == 0 else "failed"
+        message = "finished" if code == 0 else f"exited with code {code}; see the log"
+    except _Cancelled:
+        print("cancelled", flush=True)
+        code, status, message = 143, "cancelled", "cancelled by the user"
+    except Exception as exc:  # noqa: BLE001 - any failure must reach the registry
+        import traceback
+
+        traceback.print_exc()
+        code, status, message = 1, "failed", f"{type(exc).__name__}: {exc}"
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    registry._finish(job_id, status, code, message)
+    registry.refresh()  # start the next queued job
+    return code
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return Job(
+        id=row["id"],
+        kind=row["kind"],
+        title=row["title"],
+        argv=json.loads(row["argv"]),
+        status=row["status"],
+        pid=row["pid"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        progress=row["progress"],
+        message=row["message"],
+        log_path=Path(row["log_path"]),
+        exit_code=row["exit_code"],
+        runs=json.loads(row["runs"]),
+        attempts=row["attempts"],
+    )
+
+
+def _process_start(pid: int) -> str | None:
+    """The kernel's start time of `pid` (guards against a reused pid); None off Linux."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _alive(pid: int | None, started: str | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return True  # no /proc: trust the signal check
+    if fields[0] in ("Z", "X"):
+        return False
+    return started is None or fields[19] == started
+
+
+if __name__ == "__main__":
+    sys.exit(run_job(int(sys.argv[1])))

@@ -1,0 +1,131 @@
+"""Streamlit pieces the dashboard pages share (imported by the pages only; the rest of
+the library never imports Streamlit).
+
+Widgets keep their values across pages: a keyed widget's state is dropped when a page
+without it runs, so `keep` writes each key back at the top of every page using it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from fer_audit.fairness.audit import AuditResult
+from fer_audit.jobs import Job, JobRegistry
+from fer_audit.report.sources import (
+    AuditSource,
+    audit_source,
+    filter_result,
+    list_sources,
+    train_set_order,
+)
+from fer_audit.workspace import Workspace
+
+SYNTHETIC_BANNER = (
+    "SYNTHETIC DATA: generated cartoon faces with a deliberately planted bias, not people."
+)
+_SELECTION_KEYS = ("audit_source", "audit_n_boot", "audit_archs", "audit_sets")
+
+
+def keep(*keys: str) -> None:
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
+def synthetic_banner() -> None:
+    st.warning(SYNTHETIC_BANNER, icon=":material/science:")
+
+
+@st.cache_data(show_spinner="Computing the audit (bootstrap and permutation tests)...")
+def cached_audit(label: str, kind: str, path: str | None, mtime: float, n_boot: int):
+    return audit_source(AuditSource(label, kind, path), n_boot=n_boot)
+
+
+def audit_selection(workspace: Workspace) -> tuple[AuditResult, AuditResult] | None:
+    """Source, resamples, architectures and training sets; returns the whole audit and
+    the chosen part, or None (with the reason on the page) when nothing is chosen."""
+    keep(*_SELECTION_KEYS)
+    sources = list_sources(workspace)
+    if st.session_state.get("audit_source") not in sources:
+        st.session_state.pop("audit_source", None)
+    source = st.selectbox("Source", sources, format_func=lambda s: s.label, key="audit_source")
+    n_boot = st.select_slider(
+        "Bootstrap resamples",
+        [500, 1000, 2000, 5000],
+        key="audit_n_boot",
+        **_default("audit_n_boot", value=2000),
+    )
+    mtime = Path(source.path).stat().st_mtime if source.path else 0.0
+    try:
+        result = cached_audit(source.label, source.kind, source.path, mtime, n_boot)
+    except ValueError as exc:
+        st.error(f"This table cannot be audited: {exc}")
+        return None
+    if result.synthetic:
+        synthetic_banner()
+    runs = result.settings.get("runs", [])
+    arch_options = sorted({r["arch"] for r in runs})
+    set_options = train_set_order(r["train_set"] for r in runs)
+    for key, options in (("audit_archs", arch_options), ("audit_sets", set_options)):
+        chosen = st.session_state.get(key)
+        if chosen is not None and not set(chosen) <= set(options):
+            st.session_state.pop(key)  # a choice made for another source
+    left, right = st.columns(2)
+    archs = left.multiselect(
+        "Architectures",
+        arch_options,
+        key="audit_archs",
+        **_default("audit_archs", default=arch_options),
+    )
+    train_sets = right.multiselect(
+        "Training sets",
+        set_options,
+        key="audit_sets",
+        **_default("audit_sets", default=set_options),
+    )
+    if not archs or not train_sets:
+        st.info("Choose at least one architecture and one training set.")
+        return None
+    return result, filter_result(result, archs=archs, train_sets=train_sets)
+
+
+def _default(key: str, **default) -> dict:
+    """The default argument of a keyed widget, left out once the state holds its value
+    (Streamlit warns when both set it)."""
+    return {} if key in st.session_state else default
+
+
+STATUS_ICONS = {
+    "queued": ":material/schedule:",
+    "running": ":material/progress_activity:",
+    "done": ":material/check_circle:",
+    "failed": ":material/error:",
+    "cancelled": ":material/cancel:",
+}
+
+
+def job_list(registry: JobRegistry, jobs: list[Job], *, log_lines: int = 30) -> None:
+    """Each job: status, progress, message, command, log tail; cancel or rerun."""
+    if not jobs:
+        st.caption("No jobs yet.")
+        return
+    for job in jobs:
+        with st.container(border=True):
+            head, actions = st.columns([5, 1])
+            head.markdown(f"**#{job.id} {job.title}** · {job.status}", help=job.command())
+            head.caption(job.message or "")
+            if job.status == "running":
+                head.progress(job.progress, text=f"{job.progress:.0%}")
+            if job.active:
+                if actions.button("Cancel", key=f"cancel-{job.id}", icon=":material/stop:"):
+                    registry.cancel(job.id)
+                    st.rerun()
+            elif job.status != "done" and actions.button(
+                "Resume", key=f"resume-{job.id}", icon=":material/replay:"
+            ):
+                registry.resume(job.id)
+                st.rerun()
+            with st.expander("Log", icon=STATUS_ICONS[job.status]):
+                st.code(job.log_tail(log_lines) or "(empty)", language=None)
