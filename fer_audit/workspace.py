@@ -24,6 +24,13 @@ from fer_audit import atomic
 
 ENV_WORKSPACE = "FER_AUDIT_WORKSPACE"
 ENV_DATA_ROOTS = "FER_AUDIT_DATA_ROOTS"
+ENV_CHECKPOINTS = "FER_AUDIT_CHECKPOINTS"
+
+
+def checkpoints_dir() -> Path:
+    """Where imported models' run folders live: `$FER_AUDIT_CHECKPOINTS`, else
+    `./checkpoints` (the repository's folder when run from its root)."""
+    return Path(os.environ.get(ENV_CHECKPOINTS) or "checkpoints")
 
 
 class OutsideDataRootsError(PermissionError):

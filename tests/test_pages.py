@@ -1,0 +1,240 @@
+"""AppTest for the Reports, Data, Live demo and Train pages: their elements, their main
+interactions, readable errors for bad input, and jobs that outlive the page."""
+
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import make_sasefe, synthetic_workspace
+from fer_audit.data.registry import list_datasets, load_dataset
+from fer_audit.jobs import VANISHED, JobRegistry
+from fer_audit.video.clip import PreprocessSettings
+
+REPO = Path(__file__).resolve().parent.parent
+PRE = PreprocessSettings(k=10, margin=0, size=32, detector="none")
+
+
+def page(name: str, timeout: int = 120) -> AppTest:
+    return AppTest.from_file(str(REPO / "app_pages" / f"{name}.py"), default_timeout=timeout)
+
+
+@pytest.fixture
+def env(monkeypatch, workspace, tmp_path):
+    """The pages' workspace, data root and folder of imported models, all temporary."""
+    monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(workspace.root))
+    monkeypatch.setenv("FER_AUDIT_DATA_ROOTS", str(tmp_path / "data"))
+    monkeypatch.setenv("FER_AUDIT_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    (tmp_path / "data").mkdir()
+    return workspace
+
+
+@pytest.fixture(scope="module")
+def trained_space(tmp_path_factory):
+    """A synthetic workspace, preprocessed, with its split (no runs)."""
+    from fer_audit.workspace import Workspace
+
+    root = tmp_path_factory.mktemp("pages")
+    return synthetic_workspace(
+        Workspace(root / "workspace"), root / "syn", per_group=4, test_per_group=2, preprocess=PRE
+    )
+
+
+def wait_for(registry, job_id, condition, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = registry.refresh() and registry.get(job_id)
+        if condition(job):
+            return job
+        time.sleep(0.3)
+    raise AssertionError(f"timed out: {job}\n{job.log_tail()}")
+
+
+# ------------------------------------------------------------------ Reports
+
+
+def test_reports_page_offers_the_report_and_every_table(env):
+    app = page("reports").run()
+    assert not app.exception
+    assert app.title[0].value == "Reports"
+    labels = [b.label for b in app.get("download_button")]
+    assert labels[:2] == [
+        "Download the HTML report",
+        "Download everything (zip: report, CSVs, settings)",
+    ]
+    assert {"gaps.csv", "group_metrics.csv", "rankings.csv", "summary.csv"} <= set(labels)
+    confusion = next(b for b in app.get("download_button") if b.label == "confusion.csv")
+    assert confusion.proto.disabled  # the published results hold no confusion matrix
+    app.multiselect[1].set_value(["female"]).run()
+    assert "18 run(s)" not in app.caption[0].value and "6 run(s)" in app.caption[0].value
+
+
+# ------------------------------------------------------------------ Data
+
+
+def test_data_page_on_an_empty_workspace(env):
+    app = page("data").run()
+    assert not app.exception
+    assert app.title[0].value == "Data"
+    assert "No dataset registered yet" in app.info[0].value
+
+
+def test_a_bad_subject_table_shows_its_problems_and_registers_nothing(env, tmp_path):
+    make_sasefe(tmp_path / "data" / "sase", {"S1": "f", "S2": "m"}, table=False)
+    app = page("data").run()
+    app.selectbox[1].set_value(tmp_path / "data" / "sase").run()
+    app.radio[0].set_value("upload a CSV").run()
+    app.get("file_uploader")[0].set_value(
+        ("subjects.csv", b"subject,gender\nS1,f\nS2,\n", "text/csv")
+    ).run()
+    app.button[0].click().run()
+    assert not app.exception
+    assert "1 problem" in app.error[0].value and "S2" in app.error[0].value
+    assert list_datasets(env) == []
+
+    app.get("file_uploader")[0].set_value(
+        ("subjects.csv", b"subject,gender\nS1,f\nS2,m\n", "text/csv")
+    ).run()
+    app.button[0].click().run()
+    assert not app.error, [e.value for e in app.error]
+    assert "Registered sase: 24 videos of 2 subjects." in app.success[0].value
+    dataset = load_dataset(env, "sase")
+    assert (env.dataset_dir("sase") / "subjects.csv").read_text().splitlines()[1:] == [
+        "S1,female",
+        "S2,male",
+    ]
+    assert dataset.index.groupby("gender")["subject"].nunique().to_dict() == {
+        "female": 1,
+        "male": 1,
+    }
+
+
+def test_the_table_can_be_filled_in_on_the_page(env, tmp_path):
+    make_sasefe(tmp_path / "data" / "sase", {"S1": "f", "S2": "m"}, table=False)
+    app = page("data").run()
+    app.selectbox[1].set_value(tmp_path / "data" / "sase").run()
+    app.radio[0].set_value("fill in the table").run()
+    editor = app.data_editor[0]
+    assert list(editor.value["subject"]) == ["S1", "S2"]
+    app.button[0].click().run()  # genders left empty
+    assert "has no gender" in app.error[0].value
+    assert list_datasets(env) == []
+    app.session_state[editor.key] = {
+        "edited_rows": {0: {"gender": "Woman"}, 1: {"gender": "M"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    app.button[0].click().run()
+    assert "Registered sase" in app.success[0].value
+    assert load_dataset(env, "sase").meta["subjects_per_gender"] == {"female": 1, "male": 1}
+
+
+def test_data_page_summarises_and_preprocesses_in_the_background(env, tmp_path):
+    from fer_audit.data.registry import register_dataset
+
+    make_sasefe(tmp_path / "data" / "sase", {"S1": "f", "S2": "m"})
+    register_dataset(env, "sase", tmp_path / "data" / "sase", kind="sasefe")
+    app = page("data").run()
+    assert not app.exception
+    assert [m.value for m in app.metric][:2] == ["24", "2"]
+    per_gender = app.dataframe[0].value
+    assert per_gender.set_index("gender")["subjects"].to_dict() == {"female": 1, "male": 1}
+    assert "Not preprocessed yet." in [c.value for c in app.caption]
+    submit = next(b for b in app.button if "background" in b.label)
+    submit.click().run()
+    registry = JobRegistry(env)
+    job = registry.list()[0]
+    assert job.kind == "preprocess" and job.argv[1] == "sase"
+    done = wait_for(registry, job.id, lambda j: not j.active)
+    assert done.status == "done", done.log_tail()
+    app = page("data").run()
+    assert any("24 unreadable" in m.value for m in app.markdown)  # the files are empty
+    failures = app.dataframe[-1].value
+    assert set(failures["status"]) == {"unreadable"} and len(failures) == 24
+
+
+def test_registering_outside_the_data_roots_is_refused(env, tmp_path):
+    outside = make_sasefe(tmp_path / "elsewhere", {"S1": "f"})
+    (tmp_path / "data" / "link").symlink_to(outside)
+    paths = env.browse_data_roots()
+    assert tmp_path / "data" in paths and tmp_path / "data" / "link" not in paths
+
+
+# ------------------------------------------------------------------ Live demo
+
+
+def test_live_demo_reads_a_sample_clip_with_the_fer_model(env, fer_model, sample_set, tmp_path):
+    shutil.copytree(fer_model, tmp_path / "checkpoints" / "fermini")
+    app = page("demo", timeout=180).run()
+    assert not app.exception
+    assert app.title[0].value == "Live demo"
+    app.selectbox[0].set_value("single_face.mp4").run()
+    assert not app.exception
+    charts = app.get("plotly_chart")
+    assert len(charts) == 2  # video-level and per-keyframe probabilities
+    assert "happy" in charts[0].proto.spec  # a man breaking into a smile
+    (keyframes,) = app.get("image")  # the keyframes with their face boxes
+    assert len(keyframes.value) == 20 and keyframes.captions[0].endswith(" s")
+
+
+def test_live_demo_refuses_a_file_that_is_not_a_video(env, fer_model, tmp_path):
+    shutil.copytree(fer_model, tmp_path / "checkpoints" / "fermini")
+    app = page("demo").run()
+    app.radio[0].set_value("upload a clip").run()
+    app.get("file_uploader")[0].set_value(
+        ("clip.mp4", b"this is not a video" * 50, "video/mp4")
+    ).run()
+    assert not app.exception
+    assert "cannot be read" in app.error[0].value and "unreadable" in app.error[0].value
+
+
+def test_live_demo_without_models_offers_the_import(env):
+    app = page("demo").run()
+    assert not app.exception
+    assert "not imported yet" in app.info[0].value
+    assert "No model yet" in app.info[1].value
+
+
+# ------------------------------------------------------------------ Train
+
+
+def test_train_page_queues_a_job_that_outlives_the_page(monkeypatch, trained_space):
+    monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(trained_space.root))
+    app = page("train").run()
+    assert not app.exception
+    assert "SYNTHETIC dataset" in app.warning[0].value
+    app.number_input(key="epochs").set_value(2)
+    app.number_input(key="input_size").set_value(32)
+    app.button[0].click().run()
+    assert "Queued 1 job(s)." in app.success[0].value
+    del app  # the page's session ends; the job goes on
+    registry = JobRegistry(trained_space)
+    job = registry.list()[0]
+    assert job.kind == "train" and "--epochs" in job.argv
+    done = wait_for(registry, job.id, lambda j: not j.active, timeout=180)
+    assert done.status == "done", done.log_tail()
+    assert done.runs and (trained_space.runs_dir / done.runs[0] / "model.pt").exists()
+    app = page("train").run()
+    assert any(f"#{job.id} " in m.value and "done" in m.value for m in app.markdown)
+    assert len(app.get("plotly_chart")) >= 1  # its loss and accuracy curves
+
+
+def test_a_killed_job_shows_as_failed_on_the_page(monkeypatch, trained_space):
+    monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(trained_space.root))
+    app = page("train").run()
+    app.number_input(key="epochs").set_value(400)
+    app.number_input(key="input_size").set_value(32)
+    app.text_input(key="seeds").set_value("7")
+    app.button[0].click().run()
+    registry = JobRegistry(trained_space)
+    job = registry.list()[0]
+    running = wait_for(registry, job.id, lambda j: j.progress > 0, timeout=180)
+    os.kill(running.pid, signal.SIGKILL)
+    time.sleep(0.5)
+    app = page("train").run()
+    assert any(f"#{job.id} " in m.value and "failed" in m.value for m in app.markdown)
+    assert VANISHED in [c.value for c in app.caption]
