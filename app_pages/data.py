@@ -101,10 +101,9 @@ with datasets_tab:
         for bias in meta.get("synthetic_info", {}).get("planted_biases", []):
             st.caption(f"Planted bias: {bias['description']}.")
     st.caption(f"{meta['kind']} at `{meta['root']}`, registered {meta['registered_at']}")
-    left, mid, right = st.columns(3)
+    left, right = st.columns(2)
     left.metric("Videos", meta["n_videos"])
-    mid.metric("Subjects", meta["n_subjects"])
-    right.metric("Test split", summary.split)
+    right.metric("Subjects", meta["n_subjects"])
     per_gender, per_class = st.columns([1, 2])
     per_gender.markdown("**Subjects per gender**")
     per_gender.dataframe(summary.subjects_per_gender, hide_index=True)
@@ -117,6 +116,7 @@ with datasets_tab:
             st.dataframe(pd.DataFrame(meta.get("skipped", [])), hide_index=True)
 
     st.subheader("Test split")
+    st.write(f"Test subjects: {summary.split}.")
     with st.form("split"):
         per_group = st.number_input("Test subjects per gender", 1, 50, 5)
         seed = st.number_input("Seed", 0, 10_000, 0)

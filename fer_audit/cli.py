@@ -171,8 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
         "features once and train only the LSTM head (LSTM architectures)",
     )
     trn.add_argument("--scheme", default="paper4", choices=["paper4", "six"])
-    trn.add_argument("--k", type=int, default=20, choices=[10, 20, 50])
-    trn.add_argument("--margin", type=int, default=40, choices=[0, 25, 40, 65])
+    trn.add_argument("--k", type=int, default=20, help="keyframes of the preprocessing")
+    trn.add_argument("--margin", type=int, default=40, help="margin of the preprocessing")
     trn.add_argument("--size", type=int, default=224, help="crop size of the preprocessing")
     trn.add_argument("--detector", default="mtcnn", choices=["mtcnn", "none"])
     trn.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

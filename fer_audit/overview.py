@@ -10,6 +10,7 @@ from fer_audit.atomic import read_json
 from fer_audit.data.registry import Dataset, list_datasets, load_dataset
 from fer_audit.data.samples import samples_folder
 from fer_audit.data.splits import load_split
+from fer_audit.jobs import JobRegistry
 from fer_audit.workspace import Workspace
 
 
@@ -21,6 +22,7 @@ class Overview:
     predictions: int
     audits: int
     samples_fetched: bool
+    jobs: dict[str, int]  # status -> jobs
 
     @property
     def synthetic_datasets(self) -> list[str]:
@@ -62,7 +64,17 @@ def workspace_overview(workspace: Workspace) -> Overview:
         predictions=_count(workspace.predictions_dir, "*.parquet"),
         audits=_count(workspace.audits_dir, "*/audit.json"),
         samples_fetched=(samples_folder() / "provenance.json").exists(),
+        jobs=_job_counts(workspace),
     )
+
+
+def _job_counts(workspace: Workspace) -> dict[str, int]:
+    if not workspace.jobs_db.exists():
+        return {}
+    counts: dict[str, int] = {}
+    for job in JobRegistry(workspace).refresh():
+        counts[job.status] = counts.get(job.status, 0) + 1
+    return counts
 
 
 @dataclass(frozen=True)

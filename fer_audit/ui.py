@@ -7,6 +7,7 @@ without it runs, so `keep` writes each key back at the top of every page using i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -106,8 +107,15 @@ STATUS_ICONS = {
 }
 
 
-def job_list(registry: JobRegistry, jobs: list[Job], *, log_lines: int = 30) -> None:
-    """Each job: status, progress, message, command, log tail; cancel or rerun."""
+def job_list(
+    registry: JobRegistry,
+    jobs: list[Job],
+    *,
+    log_lines: int = 30,
+    details: Callable[[Job], None] | None = None,
+) -> None:
+    """Each job: status, progress, message, command, log tail, `details(job)` if given;
+    cancel or rerun."""
     if not jobs:
         st.caption("No jobs yet.")
         return
@@ -127,5 +135,7 @@ def job_list(registry: JobRegistry, jobs: list[Job], *, log_lines: int = 30) -> 
             ):
                 registry.resume(job.id)
                 st.rerun()
+            if details:
+                details(job)
             with st.expander("Log", icon=STATUS_ICONS[job.status]):
                 st.code(job.log_tail(log_lines) or "(empty)", language=None)

@@ -143,3 +143,31 @@ def test_cli_audit_errors(tmp_path, capsys):
     assert not (tmp_path / "a").exists()
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "r.html")]) == 2
     assert "holds no audit" in capsys.readouterr().err
+
+
+def test_exports_of_a_synthetic_audit_say_so_in_every_file(planted, reference):
+    import io
+    import zipfile
+
+    from fer_audit.report.export import export_name, export_zip
+
+    assert export_name(planted, "gaps", "csv") == "SYNTHETIC-gaps.csv"
+    assert export_name(reference, "gaps", "csv") == "gaps.csv"
+    bundle = zipfile.ZipFile(io.BytesIO(export_zip(planted)))
+    assert set(bundle.namelist()) == {
+        "README.txt",
+        "report.html",
+        "audit.json",
+        "confusion.csv",
+        "group_metrics.csv",
+        "gaps.csv",
+        "rankings.csv",
+        "summary.csv",
+    }
+    assert bundle.read("README.txt").decode().splitlines()[1].startswith("SYNTHETIC")
+    assert "SYNTHETIC DATA" in bundle.read("report.html").decode()
+    for name in ("confusion", "group_metrics", "gaps", "rankings", "summary"):
+        table = pd.read_csv(bundle.open(f"{name}.csv"))
+        assert table["synthetic"].all() and len(table) == len(getattr(planted, name))
+    real = pd.read_csv(io.StringIO(reference.table_csv("gaps")))
+    assert "synthetic" not in real.columns

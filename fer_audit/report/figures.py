@@ -314,7 +314,7 @@ def _demo_title(entry: dict, label: str) -> str:
     return f"SYNTHETIC-trained · {label}" if entry.get("synthetic") else label
 
 
-def keyframe_probabilities(entry: dict, *, label: str) -> go.Figure:
+def keyframe_probabilities(entry: dict, *, label: str = "") -> go.Figure:
     """A model's probability of each class at each keyframe of one clip (one entry of
     `predict_clip`'s "runs"); models without per-keyframe output show none."""
     figure = go.Figure()
@@ -333,7 +333,7 @@ def keyframe_probabilities(entry: dict, *, label: str) -> go.Figure:
                 )
             )
     figure.update_layout(
-        title=_demo_title(entry, label),
+        title=_demo_title(entry, label or "per keyframe"),
         xaxis_title="time of keyframe (s)",
         yaxis={"title": "probability", "range": [0, 1]},
         height=320,
@@ -342,7 +342,7 @@ def keyframe_probabilities(entry: dict, *, label: str) -> go.Figure:
     return figure
 
 
-def video_probabilities(entry: dict, *, label: str) -> go.Figure:
+def video_probabilities(entry: dict, *, label: str = "") -> go.Figure:
     """A model's video-level probability of each class for one clip."""
     classes = entry["classes"]
     values = [entry["video_probabilities"][c] for c in classes]
@@ -357,7 +357,7 @@ def video_probabilities(entry: dict, *, label: str) -> go.Figure:
         )
     )
     figure.update_layout(
-        title=_demo_title(entry, f"{label}: {entry['prediction']}"),
+        title=_demo_title(entry, f"{label + ': ' if label else ''}{entry['prediction']}"),
         xaxis={"title": "video-level probability", "range": [0, 1]},
         yaxis={"autorange": "reversed"},
         height=60 + 34 * len(classes),
