@@ -9,7 +9,7 @@ from fer_audit.overview import preprocessing_reports
 from fer_audit.report import figures
 from fer_audit.train.loop import read_run
 from fer_audit.ui import job_list
-from fer_audit.workspace import Workspace
+from fer_audit.workspace import OutsideDataRootsError, Workspace
 
 st.title("Train")
 workspace = Workspace.from_env()
@@ -60,8 +60,24 @@ else:
                 "Frozen backbone: cache per-frame features, train only the LSTM head "
                 "(LSTM architectures)"
             )
+            pretrained = st.checkbox(
+                "Start from the architecture's pretrained weights (ImageNet, VGGFace, "
+                "VGGFace2, Kinetics; the 3D CNN has none)"
+            )
+            weights = st.text_input(
+                "Weight file (optional; inside the data roots). Without it the torchvision "
+                "hub cache is used, and a missing file fails the job naming what to download.",
+                key="weights",
+            )
             if st.form_submit_button("Queue training", type="primary"):
                 chosen_seeds = [s.strip() for s in seeds.split(",") if s.strip()]
+                weights_path = None
+                try:
+                    if weights.strip():
+                        weights_path = workspace.resolve_data_path(weights.strip())
+                except OutsideDataRootsError as exc:
+                    st.error(str(exc))
+                    st.stop()
                 if not archs or not train_sets or not all(s.isdigit() for s in chosen_seeds):
                     st.error("Choose architectures and training sets, and seeds as numbers.")
                 else:
@@ -75,6 +91,8 @@ else:
                             argv += ["--size", settings["size"], "--detector", settings["detector"]]
                             argv += ["--input-size", input_size] if input_size else []
                             argv += ["--frozen-backbone"] if frozen else []
+                            argv += ["--pretrained"] if pretrained else []
+                            argv += ["--weights", weights_path] if weights_path else []
                             title = f"train {arch} {train_set} on {dataset}, seeds {seeds}"
                             registry.submit(argv, title=title)
                     st.success(f"Queued {len(archs) * len(train_sets)} job(s).")

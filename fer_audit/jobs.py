@@ -307,7 +307,7 @@ def run_job(job_id: int) -> int:
     try:
         code = cli.main(job.argv)
         status = "done" if code == 0 else "failed"
-        message = "finished" if code == 0 else f"exited with code {code}; see the log"
+        message = "finished" if code == 0 else _last_error(job) or f"exited with code {code}"
     except _Cancelled:
         print("cancelled", flush=True)
         code, status, message = 143, "cancelled", "cancelled by the user"
@@ -320,6 +320,16 @@ def run_job(job_id: int) -> int:
     registry._finish(job_id, status, code, message)
     registry.refresh()  # start the next queued job
     return code
+
+
+def _last_error(job: Job) -> str | None:
+    """The last `error:`/`failed:` line the command wrote to its log."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    lines = [
+        line for line in job.log_tail(200).splitlines() if line.startswith(("error:", "failed:"))
+    ]
+    return lines[-1] if lines else None
 
 
 def _job(row: sqlite3.Row) -> Job:

@@ -57,6 +57,7 @@ def test_a_failing_command_is_failed_with_its_error_in_the_log(prepared):
     done = wait_for(registry, job.id, lambda j: not j.active)
     assert (done.status, done.exit_code) == ("failed", 2)
     assert "error:" in done.log_tail() and "nosuch" in done.log_tail()
+    assert done.message.startswith("error:") and "nosuch" in done.message
 
 
 def test_bad_commands_are_refused_before_anything_is_queued(prepared):

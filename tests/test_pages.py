@@ -238,3 +238,22 @@ def test_a_killed_job_shows_as_failed_on_the_page(monkeypatch, trained_space):
     app = page("train").run()
     assert any(f"#{job.id} " in m.value and "failed" in m.value for m in app.markdown)
     assert VANISHED in [c.value for c in app.caption]
+
+
+def test_missing_pretrained_weights_fail_the_job_with_what_to_download(
+    monkeypatch, trained_space, tmp_path
+):
+    monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(trained_space.root))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # an empty hub cache
+    app = page("train").run()
+    app.multiselect[0].set_value(["vggface"])
+    app.number_input(key="input_size").set_value(32)
+    app.checkbox[1].check()  # pretrained
+    app.button[0].click().run()
+    registry = JobRegistry(trained_space)
+    job = registry.list()[0]
+    done = wait_for(registry, job.id, lambda j: not j.active, timeout=180)
+    assert done.status == "failed"
+    assert "VGGFace weights are not on this machine: download vgg_face_dag.pth" in done.message
+    app = page("train").run()
+    assert done.message in [c.value for c in app.caption]
