@@ -1,6 +1,9 @@
 # Everything the project needs is installed by these targets; nothing by hand.
-#   make run   create .venv if needed, install, start the dashboard on port 8501
-#   make test  create .venv if needed, install, lint, run the test suite
+#   make run         create .venv if needed, install, build the demo workspace the
+#                    first time (SYNTHETIC data, small models, their audit; minutes),
+#                    start the dashboard on port 8501
+#   make demo-reset  rebuild the demo workspace from scratch
+#   make test        create .venv if needed, install, lint, run the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,7 +12,7 @@ PORT ?= 8501
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install browser run test test-slow test-all lint clean
+.PHONY: install browser run demo demo-reset test test-slow test-all lint clean
 
 install: $(STAMP)
 
@@ -32,8 +35,14 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PIP) install --no-deps -e .
 	touch $(STAMP)
 
-run: install
+run: demo
 	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+demo: install
+	$(BIN)/fer-audit demo --if-missing
+
+demo-reset: install
+	$(BIN)/fer-audit demo --reset
 
 lint: install
 	$(BIN)/ruff check fer_audit tests app_pages benchmarks app.py

