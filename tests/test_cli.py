@@ -66,7 +66,7 @@ def test_synth_registers_a_synthetic_dataset(capsys, workspace, tmp_path):
         "syn",
     )
     assert code == 0
-    assert "planted bias: for female subjects 60% of sadness videos show the anger" in out
+    assert "planted bias: for female subjects 75% of sadness videos show one of" in out
     assert "syn (sasefe): 48 videos, 4 subjects (2 female, 2 male)  [SYNTHETIC]" in out
 
 

@@ -18,7 +18,10 @@ from fer_audit.fairness import AuditResult
 from fer_audit.jobs import JobRegistry
 from fer_audit.workspace import Workspace
 
-SMALL = DemoSettings(per_group=10, test_per_group=4, seeds=(1,), epochs=20, n_boot=1000)
+#: measured: Regular sadness TPR 0.0 (female) against 0.9 (male), gap -0.9 [-1.0, -0.7]
+SMALL = DemoSettings(
+    per_group=12, test_per_group=5, seeds=(1,), train_sets=("regular", "male"), n_boot=1000
+)
 
 
 @pytest.fixture(scope="module")

@@ -34,11 +34,11 @@ def test_output_is_what_the_sasefe_adapter_expects(small_dataset):
     }
     assert info["synthetic"] is True and "SYNTHETIC" in info["note"]
     assert info["planted_biases"][0]["description"] == (
-        "for female subjects 60% of sadness videos show the anger expression "
-        "(still labelled sadness)"
+        "for female subjects 75% of sadness videos show one of the anger, disgust or "
+        "contempt expressions (still labelled sadness)"
     )
     shown = info["displayed_as_other"]
-    assert shown and set(shown.values()) == {"anger"}
+    assert shown and set(shown.values()) <= {"anger", "disgust", "contempt"}
     female = {s for s, v in info["subjects"].items() if v["gender"] == "female"}
     assert all(
         key.split("/")[0] in female and key.split("/")[1] in ("N2S", "H2N2S") for key in shown
@@ -106,7 +106,10 @@ def test_generation_is_seeded_and_refuses_to_overwrite(small_dataset, tmp_path):
 
 def test_bias_parsing():
     assert PlantedBias.parse("Female:Sadness:0.4") == PlantedBias("female", "sadness", 0.4)
-    assert PlantedBias.parse("female:sadness:0.6:Anger") == synthetic.DEFAULT_BIAS
+    assert PlantedBias.parse("female:sadness:0.75:Anger+disgust+contempt") == (
+        synthetic.DEFAULT_BIAS
+    )
+    assert PlantedBias.parse("female:sadness:0.5:anger").shown == ("anger",)
     bad_ones = (
         "female:sadness",
         "female:boredom:0.4",
@@ -114,6 +117,7 @@ def test_bias_parsing():
         "female:sadness:1.5:anger",  # a share above 1
         "female:sadness:0.5:sadness",
         "female:sadness:0.5:boredom",
+        "female:sadness:0.5:anger+sadness",
         "a:b:c:d:e",
     )
     for bad in bad_ones:

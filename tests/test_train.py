@@ -187,3 +187,17 @@ def test_two_cpu_processes_with_gloo_train_one_run_and_agree(prepared):
     assert meta["world_size"] == 2 and meta["status"] == "done"
     assert "ranks agree: identical parameters on 2 processes" in (folder / "train.log").read_text()
     assert torch.load(folder / "model.pt", weights_only=True)
+
+
+def test_balanced_loss_weights_classes_by_inverse_frequency(prepared):
+    import numpy as np
+
+    from fer_audit.train.loop import class_weights
+
+    weights = class_weights(np.array([0, 1, 1, 1, 1, 1, 2, 2]), 4)
+    assert torch.allclose(weights, torch.tensor([2.0, 0.4, 1.0, 0.0]))
+    plain, balanced = config(), config(balanced_loss=True)
+    assert plain.run_id() == config().run_id() != balanced.run_id()
+    folder = train(prepared, config(epochs=1, balanced_loss=True))
+    meta = json.loads((folder / "run.json").read_text())
+    assert meta["hyperparameters"]["balanced_loss"] is True

@@ -13,12 +13,16 @@ A planted bias acts on one emotion of one group, in one of two ways:
   reaches only 40% of its usual intensity. Weak but still distinct, a model that
   sees such faces in training often learns them anyway, so the gap it leaves is
   small and depends on the draw.
-- display: `PlantedBias("female", "sadness", 0.6, shown_as="anger")`: 60% of female
-  subjects' sadness videos (each chosen by a seeded draw) show the anger expression
-  while still labelled sadness, as if those subjects displayed sadness the way
-  others display anger. No model can read those videos as sad, so sadness TPR is
-  lower for women (and upset FPR higher) by about the share, whatever the model.
-  This is the default: the gap it plants is one an audit must find.
+- display: `PlantedBias("female", "sadness", 0.75, shown_as="anger+disgust+contempt")`:
+  75% of female subjects' sadness videos (each chosen by a seeded draw) show one of
+  the anger, disgust or contempt expressions while still labelled sadness, as if
+  those subjects displayed sadness the way others display the Upset emotions. A
+  model sees each such look labelled upset five times as often as sadness, so it
+  reads those videos as upset: sadness TPR is lower for women (and upset FPR higher)
+  by about the share. This is the default: the gap it plants is one an audit must
+  find. (With a single shown emotion, e.g. `shown_as="anger"`, the look is labelled
+  sadness often enough that a model partly learns it from the women's hair, and the
+  gap it leaves depends on the draw.)
 
 The output folder holds subject folders `S01`, `S02`, ... with the twelve codes as
 H.264 `.mp4` files, `subjects.csv` (`subject,gender`), and `SYNTHETIC.json`, which
@@ -102,10 +106,10 @@ class PlantedBias:
     shown_as: str | None = None
 
     def __post_init__(self) -> None:
-        for name in (self.emotion, self.shown_as):
-            if name is not None and name not in SASEFE_EMOTIONS:
+        for name in (self.emotion, *self.shown):
+            if name not in SASEFE_EMOTIONS:
                 raise ValueError(f"bias emotion {name!r} is not one of {SASEFE_EMOTIONS}")
-        if self.shown_as == self.emotion:
+        if self.emotion in self.shown:
             raise ValueError(f"bias shows {self.emotion} as itself: choose another emotion")
         limit = 1 if self.shown_as else 2
         if not 0 <= self.factor <= limit:
@@ -114,7 +118,7 @@ class PlantedBias:
     @classmethod
     def parse(cls, text: str) -> PlantedBias:
         """From `group:emotion:factor[:shown_as]`, e.g. `female:sadness:0.4` (intensity)
-        or `female:sadness:0.6:anger` (display)."""
+        or `female:sadness:0.75:anger+disgust+contempt` (display)."""
         parts = [p.strip().lower() for p in text.split(":")]
         try:
             if len(parts) not in (3, 4):
@@ -123,15 +127,25 @@ class PlantedBias:
         except ValueError:
             raise ValueError(
                 f"bias {text!r} is not group:emotion:factor[:shown_as] "
-                f"(e.g. female:sadness:0.4 or female:sadness:0.6:anger)"
+                f"(e.g. female:sadness:0.4 or female:sadness:0.75:anger+disgust+contempt)"
             ) from None
         return cls(parts[0], parts[1], factor, parts[3] if len(parts) == 4 else None)
 
+    @property
+    def shown(self) -> tuple[str, ...]:
+        """The emotions a display bias shows instead (`anger+disgust`: one of them)."""
+        return tuple(self.shown_as.split("+")) if self.shown_as else ()
+
     def describe(self) -> str:
         if self.shown_as:
+            what = (
+                f"the {self.shown[0]} expression"
+                if len(self.shown) == 1
+                else f"one of the {', '.join(self.shown[:-1])} or {self.shown[-1]} expressions"
+            )
             return (
                 f"for {self.group} subjects {self.factor:.0%} of {self.emotion} videos "
-                f"show the {self.shown_as} expression (still labelled {self.emotion})"
+                f"show {what} (still labelled {self.emotion})"
             )
         return (
             f"for {self.group} subjects the {self.emotion} expression reaches "
@@ -142,8 +156,11 @@ class PlantedBias:
         return subject.gender == self.group and emotion == self.emotion
 
 
-#: The bias `fer-audit synth` and the demo plant unless told otherwise.
-DEFAULT_BIAS = PlantedBias("female", "sadness", 0.6, shown_as="anger")
+#: The bias `fer-audit synth` and the demo plant unless told otherwise. The displayed
+#: expressions are spread over the three emotions of the Upset class, so each of them
+#: is seen labelled upset five times as often as labelled sadness: a model cannot learn
+#: to read them as sad, even from the women's hair.
+DEFAULT_BIAS = PlantedBias("female", "sadness", 0.75, shown_as="anger+disgust+contempt")
 
 
 @dataclass(frozen=True)
@@ -279,7 +296,7 @@ def expression_track(
         if bias.shown_as is None:
             strength *= bias.factor
         elif displays_other(subject, code, bias, settings.seed):
-            shown = bias.shown_as
+            shown = displayed_emotion(subject, code, bias, settings.seed)
     t = np.linspace(0, 1, n_frames)
     target = _vector(shown) * strength
     ramp_up = np.clip((t - subject.onset) / subject.ramp, 0, 1)
@@ -297,6 +314,12 @@ def displays_other(subject: Subject, code: str, bias: PlantedBias, seed: int) ->
     return (
         bias.shown_as is not None and bias.applies(subject, CODES[code][0]) and (draw < bias.factor)
     )
+
+
+def displayed_emotion(subject: Subject, code: str, bias: PlantedBias, seed: int) -> str:
+    """Which of a display bias's emotions this video shows (a seeded draw)."""
+    choice = seeded_rng(seed, subject.name, code, "display-which").integers(len(bias.shown))
+    return bias.shown[int(choice)]
 
 
 def render_video(subject: Subject, code: str, settings: SyntheticSettings) -> np.ndarray:
@@ -465,7 +488,7 @@ def _marker(settings: SyntheticSettings, subjects: Sequence[Subject]) -> dict:
             for s in subjects
         },
         "displayed_as_other": {
-            f"{s.name}/{code}": bias.shown_as
+            f"{s.name}/{code}": displayed_emotion(s, code, bias, settings.seed)
             for s in subjects
             for code in CODES
             for bias in settings.biases

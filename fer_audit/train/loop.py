@@ -62,6 +62,9 @@ class TrainConfig:
     augment: bool = True
     frozen_backbone: bool = False
     val_fraction: float = 0.15
+    #: weight the loss by inverse class frequency (n / (classes * n_c)): under paper4,
+    #: Upset holds three emotions and would otherwise outweigh Sad three to one
+    balanced_loss: bool = False
 
     def resolved(self) -> TrainConfig:
         """The config with the architecture's defaults filled in."""
@@ -79,9 +82,10 @@ class TrainConfig:
         )
 
     def run_id(self) -> str:
-        text = json.dumps(
-            {**asdict(self), "preprocess": asdict(self.preprocess)}, sort_keys=True, default=str
-        )
+        payload = {**asdict(self), "preprocess": asdict(self.preprocess)}
+        if not self.balanced_loss:
+            del payload["balanced_loss"]  # run ids from before the option stay the same
+        text = json.dumps(payload, sort_keys=True, default=str)
         digest = hashlib.sha256(text.encode()).hexdigest()[:8]
         return f"{self.dataset}-{self.arch}-{self.train_set}-s{self.seed}-{digest}"
 
@@ -244,6 +248,9 @@ def _train_epoch(
     model, optimiser, scaler, data: ClipSet, config, epoch, augment, device, context=NO_DISTRIBUTION
 ):
     model.train()
+    weights = None
+    if config.balanced_loss:
+        weights = class_weights(data.labels, len(get_scheme(config.scheme).classes)).to(device)
     rng = seeded_rng(config.seed, "epoch", epoch)
     torch.manual_seed(int(rng.integers(2**31)) + context.rank)
     order = distributed.shard(rng.permutation(len(data)), context)
@@ -255,7 +262,7 @@ def _train_epoch(
         labels = torch.from_numpy(data.labels[indices]).to(device)
         with torch.autocast(device_type="cuda", enabled=device == "cuda"):
             logits = model(clips)
-            loss = F.cross_entropy(logits, labels)
+            loss = F.cross_entropy(logits, labels, weight=weights)
         optimiser.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimiser)
@@ -267,6 +274,13 @@ def _train_epoch(
         distributed.reduce_sum(total_loss, context) / seen,
         distributed.reduce_sum(float(correct), context) / seen,
     )
+
+
+def class_weights(labels: np.ndarray, num_classes: int) -> torch.Tensor:
+    """n / (classes * n_c) per class c (0 for a class with no example)."""
+    counts = np.bincount(labels, minlength=num_classes).astype(float)
+    weights = np.where(counts > 0, len(labels) / (num_classes * np.maximum(counts, 1)), 0.0)
+    return torch.tensor(weights, dtype=torch.float32)
 
 
 def predict_probabilities(model, data: ClipSet, batch_size: int, device: str) -> np.ndarray:
