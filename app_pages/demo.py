@@ -8,7 +8,13 @@ import streamlit as st
 from fer_audit.data import samples
 from fer_audit.data.index import VIDEO_EXTENSIONS
 from fer_audit.jobs import JobRegistry
-from fer_audit.predict import available_models, boxed_keyframes, load_any_run, model_file
+from fer_audit.predict import (
+    available_models,
+    boxed_keyframes,
+    load_any_run,
+    model_file,
+    predict_clip,
+)
 from fer_audit.report import figures
 from fer_audit.workspace import Workspace
 
@@ -86,8 +92,6 @@ if clip_bytes is None or not chosen:
 
 key = (hashlib.sha256(clip_bytes).hexdigest(), tuple(chosen))
 if st.session_state.get("demo_key") != key:
-    from fer_audit.predict import predict_clip
-
     with st.spinner("Finding keyframes and faces, then running each model..."):
         st.session_state["demo_result"] = predict_clip(
             clip_bytes, chosen, workspace=workspace, load=load, keep_clips=True

@@ -18,6 +18,7 @@ last epoch, preprocessing skips cached clips).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -126,13 +127,10 @@ class JobRegistry:
             raise KeyError(f"no job {job_id} in {self.path}")
         return _job(row)
 
-    def list(self, *, kind: str | None = None) -> list[Job]:
-        """Every job, newest first (optionally only those of one kind)."""
-        sql, params = "SELECT * FROM jobs", ()
-        if kind:
-            sql, params = sql + " WHERE kind = ?", (kind,)
+    def list(self) -> list[Job]:
+        """Every job, newest first."""
         with closing(self._connect()) as db:
-            rows = db.execute(sql + " ORDER BY id DESC", params).fetchall()
+            rows = db.execute("SELECT * FROM jobs ORDER BY id DESC").fetchall()
         return [_job(r) for r in rows]
 
     # changes
@@ -188,6 +186,12 @@ class JobRegistry:
     def refresh(self) -> list[Job]:
         """Mark vanished processes failed, start queued jobs into free slots; returns
         the jobs list."""
+        self.mark_vanished()
+        self._start_queued()
+        return self.list()
+
+    def mark_vanished(self) -> None:
+        """Mark failed every running job whose process is gone."""
         with closing(self._connect()) as db:
             running = db.execute(
                 "SELECT id, pid, pid_start FROM jobs WHERE status = 'running'"
@@ -199,8 +203,6 @@ class JobRegistry:
                     "WHERE id = ? AND status = 'running'",
                     (time.time(), VANISHED, row["id"]),
                 )
-        self._start_queued()
-        return self.list()
 
     def _start_queued(self) -> None:
         while True:
@@ -285,8 +287,13 @@ def report_progress(
     job_id, db = os.environ.get(ENV_JOB_ID), os.environ.get(ENV_JOB_DB)
     if not job_id or not db:
         return
-    registry = JobRegistry(Workspace(Path(db).parent))
-    registry.report(int(job_id), progress=fraction, message=message, run_id=run_id)
+    _registry_at(db).report(int(job_id), progress=fraction, message=message, run_id=run_id)
+
+
+@functools.cache
+def _registry_at(db: str) -> JobRegistry:
+    """One registry per process (it is reported to once per video or epoch)."""
+    return JobRegistry(Workspace(Path(db).parent))
 
 
 class _Cancelled(BaseException):

@@ -71,8 +71,10 @@ def workspace_overview(workspace: Workspace) -> Overview:
 def _job_counts(workspace: Workspace) -> dict[str, int]:
     if not workspace.jobs_db.exists():
         return {}
+    registry = JobRegistry(workspace)
+    registry.mark_vanished()  # a killed job counts as failed; nothing is started from here
     counts: dict[str, int] = {}
-    for job in JobRegistry(workspace).refresh():
+    for job in registry.list():
         counts[job.status] = counts.get(job.status, 0) + 1
     return counts
 

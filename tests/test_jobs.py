@@ -8,60 +8,39 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY_TRAIN_ARGS, synthetic_workspace
+from conftest import TINY_TRAIN_ARGS, wait_for_job
 from fer_audit.jobs import VANISHED, JobRegistry
-from fer_audit.video.clip import PreprocessSettings
 from fer_audit.workspace import Workspace
 
-PRE = PreprocessSettings(k=10, margin=0, size=32, detector="none")
 LONG_TRAIN = ["train", "--dataset", "syn", "--arch", "3dcnn", "--seed", "4", "--epochs",
               "400", "--patience", "400", *TINY_TRAIN_ARGS]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    root = tmp_path_factory.mktemp("jobs")
-    return synthetic_workspace(
-        Workspace(root / "workspace"), root / "syn", per_group=4, test_per_group=2, preprocess=PRE
-    )
-
-
-def wait_for(registry, job_id, condition, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        registry.refresh()
-        job = registry.get(job_id)
-        if condition(job):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"timed out; job is {job}; log:\n{job.log_tail()}")
-
-
-def test_a_job_runs_as_its_own_process_and_its_record_survives_a_restart(prepared):
-    registry = JobRegistry(prepared)
+def test_a_job_runs_as_its_own_process_and_its_record_survives_a_restart(tiny_workspace):
+    registry = JobRegistry(tiny_workspace)
     job = registry.submit(["datasets", "list"], title="list datasets")
     assert job.status == "running" and job.pid and job.pid != os.getpid()
     assert os.getsid(job.pid) == job.pid  # its own session: outlives the app
-    done = wait_for(registry, job.id, lambda j: not j.active)
+    done = wait_for_job(registry, job.id, lambda j: not j.active)
     assert (done.status, done.exit_code, done.progress) == ("done", 0, 1.0)
     assert "syn" in done.log_tail() and "SYNTHETIC" in done.log_tail()
-    again = JobRegistry(Workspace(prepared.root))  # a restarted app reads the same table
+    again = JobRegistry(Workspace(tiny_workspace.root))  # a restarted app reads the same table
     assert again.get(job.id) == done
-    with sqlite3.connect(prepared.jobs_db) as db:
+    with sqlite3.connect(tiny_workspace.jobs_db) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_a_failing_command_is_failed_with_its_error_in_the_log(prepared):
-    registry = JobRegistry(prepared)
+def test_a_failing_command_is_failed_with_its_error_in_the_log(tiny_workspace):
+    registry = JobRegistry(tiny_workspace)
     job = registry.submit(["datasets", "show", "nosuch"])
-    done = wait_for(registry, job.id, lambda j: not j.active)
+    done = wait_for_job(registry, job.id, lambda j: not j.active)
     assert (done.status, done.exit_code) == ("failed", 2)
     assert "error:" in done.log_tail() and "nosuch" in done.log_tail()
     assert done.message.startswith("error:") and "nosuch" in done.message
 
 
-def test_bad_commands_are_refused_before_anything_is_queued(prepared):
-    registry = JobRegistry(prepared)
+def test_bad_commands_are_refused_before_anything_is_queued(tiny_workspace):
+    registry = JobRegistry(tiny_workspace)
     before = len(registry.list())
     for bad in ([], ["--workspace", "x"]):
         with pytest.raises(ValueError, match="fer-audit command"):
@@ -71,19 +50,19 @@ def test_bad_commands_are_refused_before_anything_is_queued(prepared):
         registry.get(10_000)
 
 
-def test_a_killed_training_job_is_failed_then_resumes_and_cancels(prepared):
-    registry = JobRegistry(prepared)
+def test_a_killed_training_job_is_failed_then_resumes_and_cancels(tiny_workspace):
+    registry = JobRegistry(tiny_workspace)
     job = registry.submit(LONG_TRAIN)
-    training = wait_for(registry, job.id, lambda j: j.progress > 0 and j.runs, timeout=120)
+    training = wait_for_job(registry, job.id, lambda j: j.progress > 0 and j.runs, timeout=120)
     assert "epoch" in training.message and "n=" in training.message
     os.kill(training.pid, signal.SIGKILL)
-    failed = wait_for(registry, job.id, lambda j: j.status != "running")
+    failed = wait_for_job(registry, job.id, lambda j: j.status != "running")
     assert failed.status == "failed" and failed.message == VANISHED
 
     resumed = registry.resume(job.id)
     assert resumed.status == "running" and resumed.attempts == 2
-    run_log = prepared.runs_dir / training.runs[0] / "train.log"
-    wait_for(registry, job.id, lambda j: "resuming after epoch" in run_log.read_text())
+    run_log = tiny_workspace.runs_dir / training.runs[0] / "train.log"
+    wait_for_job(registry, job.id, lambda j: "resuming after epoch" in run_log.read_text())
     pid = registry.get(job.id).pid
     cancelled = registry.cancel(job.id)
     assert cancelled.status == "cancelled"
@@ -96,13 +75,13 @@ def test_a_killed_training_job_is_failed_then_resumes_and_cancels(prepared):
         registry.cancel(job.id)
 
 
-def test_jobs_wait_for_a_free_slot(prepared):
-    registry = JobRegistry(prepared, max_running=1)
+def test_jobs_wait_for_a_free_slot(tiny_workspace):
+    registry = JobRegistry(tiny_workspace, max_running=1)
     long = registry.submit(LONG_TRAIN[:5] + ["5"] + LONG_TRAIN[6:])
     queued = registry.submit(["datasets", "list"])
     assert queued.status == "queued"
     registry.cancel(long.id)
-    done = wait_for(registry, queued.id, lambda j: not j.active)
+    done = wait_for_job(registry, queued.id, lambda j: not j.active)
     assert done.status == "done"
 
 

@@ -10,13 +10,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import make_sasefe, synthetic_workspace
+from conftest import make_sasefe, wait_for_job
 from fer_audit.data.registry import list_datasets, load_dataset
 from fer_audit.jobs import VANISHED, JobRegistry
-from fer_audit.video.clip import PreprocessSettings
+from fer_audit.workspace import OutsideDataRootsError
 
 REPO = Path(__file__).resolve().parent.parent
-PRE = PreprocessSettings(k=10, margin=0, size=32, detector="none")
 
 
 def page(name: str, timeout: int = 120) -> AppTest:
@@ -31,27 +30,6 @@ def env(monkeypatch, workspace, tmp_path):
     monkeypatch.setenv("FER_AUDIT_CHECKPOINTS", str(tmp_path / "checkpoints"))
     (tmp_path / "data").mkdir()
     return workspace
-
-
-@pytest.fixture(scope="module")
-def trained_space(tmp_path_factory):
-    """A synthetic workspace, preprocessed, with its split (no runs)."""
-    from fer_audit.workspace import Workspace
-
-    root = tmp_path_factory.mktemp("pages")
-    return synthetic_workspace(
-        Workspace(root / "workspace"), root / "syn", per_group=4, test_per_group=2, preprocess=PRE
-    )
-
-
-def wait_for(registry, job_id, condition, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = registry.refresh() and registry.get(job_id)
-        if condition(job):
-            return job
-        time.sleep(0.3)
-    raise AssertionError(f"timed out: {job}\n{job.log_tail()}")
 
 
 # ------------------------------------------------------------------ Reports
@@ -149,7 +127,7 @@ def test_data_page_summarises_and_preprocesses_in_the_background(env, tmp_path):
     registry = JobRegistry(env)
     job = registry.list()[0]
     assert job.kind == "preprocess" and job.argv[1] == "sase"
-    done = wait_for(registry, job.id, lambda j: not j.active)
+    done = wait_for_job(registry, job.id, lambda j: not j.active)
     assert done.status == "done", done.log_tail()
     app = page("data").run()
     assert any("24 unreadable" in m.value for m in app.markdown)  # the files are empty
@@ -162,6 +140,8 @@ def test_registering_outside_the_data_roots_is_refused(env, tmp_path):
     (tmp_path / "data" / "link").symlink_to(outside)
     paths = env.browse_data_roots()
     assert tmp_path / "data" in paths and tmp_path / "data" / "link" not in paths
+    with pytest.raises(OutsideDataRootsError):  # what the Register button resolves
+        env.resolve_data_path(tmp_path / "data" / "link")
 
 
 # ------------------------------------------------------------------ Live demo
@@ -202,8 +182,8 @@ def test_live_demo_without_models_offers_the_import(env):
 # ------------------------------------------------------------------ Train
 
 
-def test_train_page_queues_a_job_that_outlives_the_page(monkeypatch, trained_space):
-    monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(trained_space.root))
+def test_train_page_queues_a_job_that_outlives_the_page(monkeypatch, tiny_workspace):
+    monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(tiny_workspace.root))
     app = page("train").run()
     assert not app.exception
     assert "SYNTHETIC dataset" in app.warning[0].value
@@ -212,27 +192,27 @@ def test_train_page_queues_a_job_that_outlives_the_page(monkeypatch, trained_spa
     app.button[0].click().run()
     assert "Queued 1 job(s)." in app.success[0].value
     del app  # the page's session ends; the job goes on
-    registry = JobRegistry(trained_space)
+    registry = JobRegistry(tiny_workspace)
     job = registry.list()[0]
     assert job.kind == "train" and "--epochs" in job.argv
-    done = wait_for(registry, job.id, lambda j: not j.active, timeout=180)
+    done = wait_for_job(registry, job.id, lambda j: not j.active, timeout=180)
     assert done.status == "done", done.log_tail()
-    assert done.runs and (trained_space.runs_dir / done.runs[0] / "model.pt").exists()
+    assert done.runs and (tiny_workspace.runs_dir / done.runs[0] / "model.pt").exists()
     app = page("train").run()
     assert any(f"#{job.id} " in m.value and "done" in m.value for m in app.markdown)
     assert len(app.get("plotly_chart")) >= 1  # its loss and accuracy curves
 
 
-def test_a_killed_job_shows_as_failed_on_the_page(monkeypatch, trained_space):
-    monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(trained_space.root))
+def test_a_killed_job_shows_as_failed_on_the_page(monkeypatch, tiny_workspace):
+    monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(tiny_workspace.root))
     app = page("train").run()
     app.number_input(key="epochs").set_value(400)
     app.number_input(key="input_size").set_value(32)
     app.text_input(key="seeds").set_value("7")
     app.button[0].click().run()
-    registry = JobRegistry(trained_space)
+    registry = JobRegistry(tiny_workspace)
     job = registry.list()[0]
-    running = wait_for(registry, job.id, lambda j: j.progress > 0, timeout=180)
+    running = wait_for_job(registry, job.id, lambda j: j.progress > 0, timeout=180)
     os.kill(running.pid, signal.SIGKILL)
     time.sleep(0.5)
     app = page("train").run()
@@ -241,18 +221,18 @@ def test_a_killed_job_shows_as_failed_on_the_page(monkeypatch, trained_space):
 
 
 def test_missing_pretrained_weights_fail_the_job_with_what_to_download(
-    monkeypatch, trained_space, tmp_path
+    monkeypatch, tiny_workspace, tmp_path
 ):
-    monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(trained_space.root))
+    monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(tiny_workspace.root))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # an empty hub cache
     app = page("train").run()
     app.multiselect[0].set_value(["vggface"])
     app.number_input(key="input_size").set_value(32)
     app.checkbox[1].check()  # pretrained
     app.button[0].click().run()
-    registry = JobRegistry(trained_space)
+    registry = JobRegistry(tiny_workspace)
     job = registry.list()[0]
-    done = wait_for(registry, job.id, lambda j: not j.active, timeout=180)
+    done = wait_for_job(registry, job.id, lambda j: not j.active, timeout=180)
     assert done.status == "failed"
     assert "VGGFace weights are not on this machine: download vgg_face_dag.pth" in done.message
     app = page("train").run()

@@ -7,25 +7,13 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import TINY_TRAIN_ARGS, synthetic_workspace
+from conftest import TINY_PREPROCESS, TINY_TRAIN_ARGS
 from fer_audit.data.registry import load_dataset
 from fer_audit.evaluate import evaluate_runs
 from fer_audit.fairness import audit
 from fer_audit.train import TrainConfig, run_folder, train
 from fer_audit.train.data import NotPreprocessed
 from fer_audit.video.clip import PreprocessSettings
-
-PRE = PreprocessSettings(k=10, margin=0, size=32, detector="none")
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    from fer_audit.workspace import Workspace
-
-    root = tmp_path_factory.mktemp("train")
-    return synthetic_workspace(
-        Workspace(root / "workspace"), root / "syn", per_group=4, test_per_group=2, preprocess=PRE
-    )
 
 
 def config(**overrides) -> TrainConfig:
@@ -36,14 +24,14 @@ def config(**overrides) -> TrainConfig:
         seed=3,
         epochs=3,
         input_size=32,
-        preprocess=PRE,
+        preprocess=TINY_PREPROCESS,
         batch_size=8,
     )
     return TrainConfig(**{**base, **overrides})
 
 
-def test_run_folder_holds_every_contract_file(prepared):
-    folder = train(prepared, config(epochs=2))
+def test_run_folder_holds_every_contract_file(tiny_workspace):
+    folder = train(tiny_workspace, config(epochs=2))
     meta = json.loads((folder / "run.json").read_text())
     assert meta["status"] == "done" and meta["epochs_done"] == 2
     assert meta["synthetic"] is True and meta["arch"] == "3dcnn"
@@ -57,8 +45,8 @@ def test_run_folder_holds_every_contract_file(prepared):
     assert torch.load(folder / "checkpoint.pt", weights_only=True)["model"]
 
 
-def test_resume_after_an_interruption_equals_an_uninterrupted_run(prepared):
-    whole = train(prepared, config(seed=5))
+def test_resume_after_an_interruption_equals_an_uninterrupted_run(tiny_workspace):
+    whole = train(tiny_workspace, config(seed=5))
     expected = torch.load(whole / "model.pt", weights_only=True)
     expected_metrics = (whole / "metrics.jsonl").read_text()
 
@@ -71,9 +59,9 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(prepared):
             raise KeyboardInterrupt("killed")
 
     with pytest.raises(KeyboardInterrupt):
-        train(prepared, config(seed=5), on_epoch=kill_after_first_epoch)
+        train(tiny_workspace, config(seed=5), on_epoch=kill_after_first_epoch)
     assert json.loads((whole / "run.json").read_text())["epochs_done"] == 1
-    resumed = train(prepared, config(seed=5))
+    resumed = train(tiny_workspace, config(seed=5))
     assert resumed == whole
     got = torch.load(resumed / "model.pt", weights_only=True)
     assert all(torch.equal(got[k], expected[k]) for k in expected)
@@ -86,31 +74,31 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(prepared):
     assert "resuming after epoch 1" in (resumed / "train.log").read_text()
 
 
-def test_a_finished_run_is_not_trained_again(prepared):
-    first = train(prepared, config(epochs=1, seed=9))
+def test_a_finished_run_is_not_trained_again(tiny_workspace):
+    first = train(tiny_workspace, config(epochs=1, seed=9))
     stamp = (first / "model.pt").stat().st_mtime_ns
-    assert train(prepared, config(epochs=1, seed=9)) == first
+    assert train(tiny_workspace, config(epochs=1, seed=9)) == first
     assert (first / "model.pt").stat().st_mtime_ns == stamp
 
 
-def test_missing_preprocessing_names_the_command(prepared):
+def test_missing_preprocessing_names_the_command(tiny_workspace):
     other = PreprocessSettings(k=20, margin=0, size=32, detector="none")
     with pytest.raises(NotPreprocessed, match="fer-audit preprocess syn --k 20"):
-        train(prepared, config(preprocess=other))
+        train(tiny_workspace, config(preprocess=other))
 
 
-def test_predictions_table_feeds_the_audit(prepared):
+def test_predictions_table_feeds_the_audit(tiny_workspace):
     folders = [
-        train(prepared, config(epochs=1, train_set=t, seed=1)) for t in ("regular", "female")
+        train(tiny_workspace, config(epochs=1, train_set=t, seed=1)) for t in ("regular", "female")
     ]
-    table, path = evaluate_runs(prepared, [f.name for f in folders])
+    table, path = evaluate_runs(tiny_workspace, [f.name for f in folders])
     assert path.suffix == ".parquet" and path.exists()
     assert set(table["train_set"]) == {"regular", "female"}
     assert table["synthetic"].all()
     probabilities = table[[c for c in table.columns if c.startswith("p_")]].to_numpy()
     assert np.allclose(probabilities.sum(1), 1, atol=1e-5)
     assert set(table["subject"]) == set(
-        json.loads((run_folder(prepared, folders[0].name) / "run.json").read_text())["split"][
+        json.loads((run_folder(tiny_workspace, folders[0].name) / "run.json").read_text())["split"][
             "run"
         ]["test"]
     )
@@ -119,11 +107,11 @@ def test_predictions_table_feeds_the_audit(prepared):
     assert set(result.rankings["train_set"]) == {"regular", "female"}
 
 
-def test_frozen_backbone_trains_only_the_head_on_cached_features(prepared):
-    folder = train(prepared, config(arch="resnet50", epochs=2, frozen_backbone=True, seed=4))
+def test_frozen_backbone_trains_only_the_head_on_cached_features(tiny_workspace):
+    folder = train(tiny_workspace, config(arch="resnet50", epochs=2, frozen_backbone=True, seed=4))
     meta = json.loads((folder / "run.json").read_text())
     assert meta["hyperparameters"]["frozen_backbone"] is True
-    cached = list((prepared.cache_dir / "features").glob("*.pt"))
+    cached = list((tiny_workspace.cache_dir / "features").glob("*.pt"))
     assert len(cached) == 2  # training and validation clips
     assert torch.load(cached[0], weights_only=True).shape[-1] == 2048
     trained = torch.load(folder / "model.pt", weights_only=True)
@@ -137,22 +125,22 @@ def test_frozen_backbone_trains_only_the_head_on_cached_features(prepared):
     assert all(torch.equal(trained[k], initial[k]) for k in backbone)
     assert not torch.equal(trained["classifier.weight"], initial["classifier.weight"])
     with pytest.raises(ValueError, match="needs a per-frame backbone"):
-        train(prepared, config(frozen_backbone=True))
+        train(tiny_workspace, config(frozen_backbone=True))
 
 
-def test_predict_one_clip_with_a_trained_run(prepared):
+def test_predict_one_clip_with_a_trained_run(tiny_workspace):
     from fer_audit.predict import predict_clip
 
-    folder = train(prepared, config(epochs=1, seed=1))
-    video = load_dataset(prepared, "syn").root / "S01" / "N2H.mp4"
-    result = predict_clip(video, [folder.name], workspace=prepared)
+    folder = train(tiny_workspace, config(epochs=1, seed=1))
+    video = load_dataset(tiny_workspace, "syn").root / "S01" / "N2H.mp4"
+    result = predict_clip(video, [folder.name], workspace=tiny_workspace)
     run = result["runs"][folder.name]
     assert run["status"] == "ok" and run["synthetic"] is True
     assert set(run["video_probabilities"]) == {"surprised", "upset", "sad", "happy"}
     assert run["keyframe_probabilities"] is None  # a 3D CNN sees the clip whole
 
 
-def test_two_cpu_processes_with_gloo_train_one_run_and_agree(prepared):
+def test_two_cpu_processes_with_gloo_train_one_run_and_agree(tiny_workspace):
     import subprocess
     import sys
 
@@ -166,7 +154,7 @@ def test_two_cpu_processes_with_gloo_train_one_run_and_agree(prepared):
         "-m",
         "fer_audit.cli",
         "--workspace",
-        str(prepared.root),
+        str(tiny_workspace.root),
         "train",
         "--dataset",
         "syn",
@@ -182,14 +170,14 @@ def test_two_cpu_processes_with_gloo_train_one_run_and_agree(prepared):
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    folder = next(p for p in prepared.runs_dir.glob("syn-3dcnn-regular-s11-*"))
+    folder = next(p for p in tiny_workspace.runs_dir.glob("syn-3dcnn-regular-s11-*"))
     meta = json.loads((folder / "run.json").read_text())
     assert meta["world_size"] == 2 and meta["status"] == "done"
     assert "ranks agree: identical parameters on 2 processes" in (folder / "train.log").read_text()
     assert torch.load(folder / "model.pt", weights_only=True)
 
 
-def test_balanced_loss_weights_classes_by_inverse_frequency(prepared):
+def test_balanced_loss_weights_classes_by_inverse_frequency(tiny_workspace):
     import numpy as np
 
     from fer_audit.train.loop import class_weights
@@ -198,6 +186,6 @@ def test_balanced_loss_weights_classes_by_inverse_frequency(prepared):
     assert torch.allclose(weights, torch.tensor([2.0, 0.4, 1.0, 0.0]))
     plain, balanced = config(), config(balanced_loss=True)
     assert plain.run_id() == config().run_id() != balanced.run_id()
-    folder = train(prepared, config(epochs=1, balanced_loss=True))
+    folder = train(tiny_workspace, config(epochs=1, balanced_loss=True))
     meta = json.loads((folder / "run.json").read_text())
     assert meta["hyperparameters"]["balanced_loss"] is True

@@ -88,7 +88,8 @@ class ClipResult:
     width: int = 0
     height: int = 0
     notes: list[str] = field(default_factory=list)
-    #: the keyframes themselves, long side at most PREVIEW_SIDE (not cached; for display)
+    #: the keyframes themselves, long side at most PREVIEW_SIDE, when asked for (not
+    #: cached; for display)
     previews: list[np.ndarray] = field(default_factory=list, repr=False)
     preview_scale: float = 1.0  # preview pixels per pixel of `boxes`
 
@@ -110,9 +111,14 @@ def make_detector(settings: PreprocessSettings, device: str = "auto"):
 
 
 def process_clip(
-    source: Source, settings: PreprocessSettings | None = None, *, detector=None
+    source: Source,
+    settings: PreprocessSettings | None = None,
+    *,
+    detector=None,
+    previews: bool = False,
 ) -> ClipResult:
-    """Keyframes and face crops of one clip (a path or the bytes of an upload).
+    """Keyframes and face crops of one clip (a path or the bytes of an upload); with
+    `previews` (fast mode), also the keyframes themselves, downscaled, for display.
 
     Never raises for a bad clip: the result's status says ok, no_face, unreadable or
     too_short, and `reason` says why (an unexpected decoder failure is `unreadable`,
@@ -129,7 +135,7 @@ def process_clip(
     try:
         if settings.mode == "paper":
             return _paper(video, settings, detector)
-        return _fast(video, settings, detector)
+        return _fast(video, settings, detector, previews=previews)
     except VideoError as exc:
         return _describe(ClipResult(exc.status, exc.reason), video)
 
@@ -141,7 +147,9 @@ def _describe(result: ClipResult, video: DecodedVideo) -> ClipResult:
     return result
 
 
-def _fast(video: DecodedVideo, settings: PreprocessSettings, detector) -> ClipResult:
+def _fast(
+    video: DecodedVideo, settings: PreprocessSettings, detector, *, previews: bool = False
+) -> ClipResult:
     keys = select_keyframes(video.thumbnails, video.times, k=settings.k, seed=settings.seed)
     frames = [video.rgb(int(i)) for i in keys]
     detections = detector.detect(frames)
@@ -152,9 +160,10 @@ def _fast(video: DecodedVideo, settings: PreprocessSettings, detector) -> ClipRe
         times=video.times[keys],
         face_found=found,
         probabilities=np.array([d.probability for d in detections]),
-        previews=[_preview(f) for f in frames],
-        preview_scale=min(1.0, PREVIEW_SIDE / max(frames[0].shape[:2])) if frames else 1.0,
     )
+    if previews and frames:
+        result.previews = [_preview(f) for f in frames]
+        result.preview_scale = min(1.0, PREVIEW_SIDE / max(frames[0].shape[:2]))
     _describe(result, video)
     if found.mean() < MIN_FACE_SHARE:
         result.status = "no_face"
