@@ -170,6 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="weight the loss by inverse class frequency (Upset holds three emotions)",
     )
     trn.add_argument(
+        "--lr-schedule",
+        choices=["constant", "cosine"],
+        default="constant",
+        help="constant (the paper's) or cosine decay to 0 over the epochs",
+    )
+    trn.add_argument(
         "--frozen-backbone",
         action="store_true",
         help="cache per-frame backbone "
@@ -438,6 +444,7 @@ def cmd_train(args: argparse.Namespace, workspace: Workspace) -> int:
             augment=not args.no_augment,
             frozen_backbone=args.frozen_backbone,
             balanced_loss=args.balanced_loss,
+            lr_schedule=args.lr_schedule,
         )
 
         def on_epoch(record, number=number, config=config):

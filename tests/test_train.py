@@ -189,3 +189,19 @@ def test_balanced_loss_weights_classes_by_inverse_frequency(tiny_workspace):
     folder = train(tiny_workspace, config(epochs=1, balanced_loss=True))
     meta = json.loads((folder / "run.json").read_text())
     assert meta["hyperparameters"]["balanced_loss"] is True
+
+
+def test_cosine_schedule_lowers_the_rate_each_epoch_and_names_a_new_run(tiny_workspace):
+    cosine = config(lr_schedule="cosine")
+    assert cosine.run_id() != config().run_id()
+    # a constant-rate run keeps the id it had before the option existed
+    tiny_k4 = PreprocessSettings(k=4, margin=0, size=32, detector="none")
+    assert config(preprocess=tiny_k4).run_id() == "syn-3dcnn-regular-s3-2de46856"
+    folder = train(tiny_workspace, cosine)
+    rates = [json.loads(line)["lr"] for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    assert rates == pytest.approx([5e-3, 3.75e-3, 1.25e-3])  # lr * (1 + cos(pi * (e-1) / 3)) / 2
+    assert json.loads((folder / "run.json").read_text())["hyperparameters"]["lr_schedule"] == (
+        "cosine"
+    )
+    with pytest.raises(ValueError, match="lr schedule 'step' is not one of constant, cosine"):
+        config(lr_schedule="step")

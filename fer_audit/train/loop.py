@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -39,6 +40,7 @@ from fer_audit.video.clip import PreprocessSettings
 from fer_audit.video.faces import resolve_device
 
 EpochCallback = Callable[[dict], None]
+LR_SCHEDULES = ("constant", "cosine")
 NO_DISTRIBUTION = distributed.DistContext()
 
 
@@ -65,6 +67,21 @@ class TrainConfig:
     #: weight the loss by inverse class frequency (n / (classes * n_c)): under paper4,
     #: Upset holds three emotions and would otherwise outweigh Sad three to one
     balanced_loss: bool = False
+    #: "constant" (the paper's) or "cosine": the rate of epoch e (1-based) is
+    #: lr * (1 + cos(pi * (e - 1) / epochs)) / 2, so the last epochs settle
+    lr_schedule: str = "constant"
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(
+                f"lr schedule {self.lr_schedule!r} is not one of {', '.join(LR_SCHEDULES)}"
+            )
+
+    def epoch_lr(self, epoch: int) -> float:
+        """The learning rate of `epoch` (1-based) under the schedule."""
+        if self.lr_schedule == "constant":
+            return self.lr
+        return self.lr * (1 + math.cos(math.pi * (epoch - 1) / self.epochs)) / 2
 
     def resolved(self) -> TrainConfig:
         """The config with the architecture's defaults filled in."""
@@ -83,8 +100,11 @@ class TrainConfig:
 
     def run_id(self) -> str:
         payload = {**asdict(self), "preprocess": asdict(self.preprocess)}
+        # run ids from before these options stay the same
         if not self.balanced_loss:
-            del payload["balanced_loss"]  # run ids from before the option stay the same
+            del payload["balanced_loss"]
+        if self.lr_schedule == "constant":
+            del payload["lr_schedule"]
         text = json.dumps(payload, sort_keys=True, default=str)
         digest = hashlib.sha256(text.encode()).hexdigest()[:8]
         return f"{self.dataset}-{self.arch}-{self.train_set}-s{self.seed}-{digest}"
@@ -166,6 +186,8 @@ def train(
     augment = Augment() if config.augment and not config.frozen_backbone else None
     for epoch in range(state["epoch"] + 1, config.epochs + 1):
         started = time.perf_counter()
+        for group in optimiser.param_groups:
+            group["lr"] = config.epoch_lr(epoch)
         train_loss, train_acc = _train_epoch(
             trained, optimiser, scaler, train_data, config, epoch, augment, device, context
         )
@@ -180,6 +202,7 @@ def train(
             "val_accuracy": val_acc,
             "n_train": len(train_set),
             "n_val": len(val_set),
+            "lr": config.epoch_lr(epoch),
             "seconds": round(time.perf_counter() - started, 3),
         }
         improved = _better(record, state["best"])
