@@ -74,7 +74,9 @@ if demo:
             f"the {len(others)} per-class TPR gaps of the other classes, "
             f"{int(includes_zero(others).sum())} have an interval that includes 0. A model "
             "trained on the Female set saw mostly upset-looking sad faces, so it may read "
-            "sadness poorly for both genders and leave no gap."
+            "sadness poorly for both genders and leave no gap. A model trained on one "
+            "gender may also read the other gender's faces differently in other classes: "
+            "such gaps were not planted, but learned."
         )
         st.dataframe(planted, hide_index=True)
 

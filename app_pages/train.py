@@ -56,6 +56,15 @@ else:
                 "Input size (px; 0 = the architecture's own)", 0, 448, 0, step=16, key="input_size"
             )
             device = right.selectbox("Device", ["auto", "cpu", "cuda"])
+            schedule = left.selectbox(
+                "Learning-rate schedule",
+                ["constant", "cosine"],
+                format_func=lambda s: {
+                    "constant": "constant (the paper's)",
+                    "cosine": "cosine decay to 0 (steadier last epochs)",
+                }[s],
+                key="lr_schedule",
+            )
             frozen = st.checkbox(
                 "Frozen backbone: cache per-frame features, train only the LSTM head "
                 "(LSTM architectures)"
@@ -90,6 +99,7 @@ else:
                             argv += ["--k", settings["k"], "--margin", settings["margin"]]
                             argv += ["--size", settings["size"], "--detector", settings["detector"]]
                             argv += ["--input-size", input_size] if input_size else []
+                            argv += ["--lr-schedule", schedule]
                             argv += ["--frozen-backbone"] if frozen else []
                             argv += ["--pretrained"] if pretrained else []
                             argv += ["--weights", weights_path] if weights_path else []

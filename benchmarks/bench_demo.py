@@ -51,6 +51,11 @@ def main() -> None:
                 .to_dict(orient="records"),
                 "planted_gap_interval_excludes_zero": int((planted["ci_high"] < 0).sum()),
                 "other_gaps_including_zero": f"{int(includes_zero(others).sum())}/{len(others)}",
+                "other_gaps_excluding_zero": others[~includes_zero(others)][
+                    ["train_set", "seed", "class", "value", "ci_low", "ci_high", "p_adjusted"]
+                ]
+                .round(3)
+                .to_dict(orient="records"),
                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
             },
             indent=2,

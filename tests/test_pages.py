@@ -189,12 +189,14 @@ def test_train_page_queues_a_job_that_outlives_the_page(monkeypatch, tiny_worksp
     assert "SYNTHETIC dataset" in app.warning[0].value
     app.number_input(key="epochs").set_value(2)
     app.number_input(key="input_size").set_value(32)
+    app.selectbox(key="lr_schedule").set_value("cosine")
     app.button[0].click().run()
     assert "Queued 1 job(s)." in app.success[0].value
     del app  # the page's session ends; the job goes on
     registry = JobRegistry(tiny_workspace)
     job = registry.list()[0]
     assert job.kind == "train" and "--epochs" in job.argv
+    assert job.argv[job.argv.index("--lr-schedule") + 1] == "cosine"
     done = wait_for_job(registry, job.id, lambda j: not j.active, timeout=180)
     assert done.status == "done", done.log_tail()
     assert done.runs and (tiny_workspace.runs_dir / done.runs[0] / "model.pt").exists()

@@ -66,7 +66,7 @@ ACTIONS = (
 EXPRESSIONS: dict[str, dict[str, float]] = {
     "neutral": {},
     "happiness": {"mouth_curve": 1.0, "mouth_open": 0.35, "eye_open": -0.35},
-    "sadness": {"mouth_curve": -0.9, "brow_tilt": 1.0, "eye_open": -0.35},
+    "sadness": {"mouth_curve": -1.1, "brow_tilt": 1.0, "eye_open": -0.45},
     "surprise": {"brow_raise": 1.0, "eye_open": 1.0, "mouth_open": 1.0},
     "anger": {"brow_raise": -0.9, "brow_tilt": -1.0, "eye_open": -0.4, "mouth_curve": -0.25},
     "disgust": {
@@ -404,7 +404,7 @@ def draw_face(
         )
         brow_y = eye_y - 0.16 - 0.12 * a["brow_raise"]
         inner, outer = ex - side * 0.18, ex + side * 0.2
-        tilt = 0.09 * a["brow_tilt"]  # positive: inner end up (sadness), negative: anger
+        tilt = 0.15 * a["brow_tilt"]  # positive: inner end up (sadness), negative: anger
         line((inner, brow_y - tilt), (outer, brow_y + tilt * 0.3), dark, width * 2)
     line((0, -0.05), (0, 0.18), tuple(int(c * 0.7) for c in subject.skin), width)
     if a["nose_wrinkle"] > 0.05:
