@@ -9,7 +9,7 @@ from fer_audit.data.index import DatasetError
 from fer_audit.data.registry import KINDS, draw_dataset_split, list_datasets, register_dataset
 from fer_audit.data.sasefe import subject_folders
 from fer_audit.jobs import JobRegistry
-from fer_audit.overview import dataset_summary
+from fer_audit.overview import dataset_summary, suggested_preprocessing
 from fer_audit.ui import job_list, synthetic_banner
 from fer_audit.workspace import OutsideDataRootsError, Workspace
 
@@ -136,12 +136,16 @@ with datasets_tab:
     if not summary.preprocessing:
         st.caption("Not preprocessed yet.")
     with st.form("preprocess"):
+        suggested = suggested_preprocessing(summary.dataset)
         k_col, margin_col, size_col, detector_col, workers_col = st.columns(5)
-        k = k_col.selectbox("Keyframes K", [10, 20, 50], index=1)
-        margin = margin_col.selectbox("MTCNN margin", [0, 25, 40, 65], index=2)
-        size = size_col.number_input("Crop size", 32, 448, 224, step=16)
+        ks, margins, detectors = [10, 20, 50], [0, 25, 40, 65], ["mtcnn", "none"]
+        k = k_col.selectbox("Keyframes K", ks, index=ks.index(suggested["k"]))
+        margin = margin_col.selectbox(
+            "MTCNN margin", margins, index=margins.index(suggested["margin"])
+        )
+        size = size_col.number_input("Crop size", 32, 448, suggested["size"], step=16)
         detector = detector_col.selectbox(
-            "Detector", ["mtcnn", "none"], index=1 if summary.dataset.synthetic else 0
+            "Detector", detectors, index=detectors.index(suggested["detector"])
         )
         workers = workers_col.number_input("Workers", 1, 64, 1)
         if st.form_submit_button("Preprocess in the background", type="primary"):

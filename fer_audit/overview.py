@@ -124,6 +124,16 @@ def dataset_summary(workspace: Workspace, name: str) -> DatasetSummary:
     )
 
 
+def suggested_preprocessing(dataset: Dataset) -> dict:
+    """Preprocessing defaults for the Data page's form: the paper's (K=20, margin 40,
+    224 px, MTCNN) for recordings; for synthetic drawn faces no detector (MTCNN rarely
+    finds cartoons), no margin, and crops no larger than the generated frames."""
+    if not dataset.synthetic:
+        return {"k": 20, "margin": 40, "size": 224, "detector": "mtcnn"}
+    frame = dataset.meta.get("synthetic_info", {}).get("settings", {}).get("size", 224)
+    return {"k": 20, "margin": 0, "size": max(32, min(224, int(frame))), "detector": "none"}
+
+
 def preprocessing_reports(workspace: Workspace, name: str) -> list[Preprocessed]:
     """The preprocessing reports of dataset `name`, newest first."""
     folder = workspace.cache_dir / "reports" / name

@@ -160,3 +160,29 @@ def test_train_queues_the_study_and_goes_on_past_a_failing_run(
         *common,
     )
     assert code == 1 and "failed: vgg16 female seed 0" in err  # no weights here: said, not faked
+
+
+def test_demo_options_default_to_the_demo_settings():
+    import re
+
+    from fer_audit.cli import build_parser, demo_settings
+    from fer_audit.demo import DemoSettings
+
+    parser = build_parser()
+    defaults = DemoSettings()
+    assert demo_settings(parser.parse_args(["demo"])) == defaults
+    chosen = demo_settings(parser.parse_args(["demo", "--epochs", "5", "--seeds", "3"]))
+    assert (chosen.epochs, chosen.patience, chosen.seeds) == (5, 5, (3,))
+    assert chosen.train_sets == defaults.train_sets
+    helps = {
+        a.dest: a.help
+        for a in parser._subparsers._group_actions[0].choices["demo"]._actions  # noqa: SLF001
+    }
+    for dest, value in {
+        "per_group": defaults.per_group,
+        "test_per_group": defaults.test_per_group,
+        "seeds": ",".join(map(str, defaults.seeds)),
+        "train_sets": ",".join(defaults.train_sets),
+        "epochs": defaults.epochs,
+    }.items():
+        assert re.search(rf"default {value}\b", helps[dest]), (dest, helps[dest])

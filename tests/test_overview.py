@@ -1,7 +1,7 @@
 from conftest import make_sasefe, touch
 from fer_audit.data.registry import load_dataset, register_dataset
 from fer_audit.data.splits import draw_test_split, save_split
-from fer_audit.overview import workspace_overview
+from fer_audit.overview import suggested_preprocessing, workspace_overview
 
 
 def test_empty_workspace(workspace):
@@ -28,3 +28,17 @@ def test_datasets_splits_and_runs_are_counted(workspace, tmp_path, sasefe_gender
     assert rows.loc["syn", "test split"] == "not drawn"
     assert overview.synthetic_datasets == ["syn"]
     assert overview.runs == 1
+
+
+def test_preprocessing_defaults_suit_the_dataset(workspace, tmp_path, sasefe_genders):
+    register_dataset(workspace, "sase", make_sasefe(tmp_path / "s", sasefe_genders), kind="sasefe")
+    touch(tmp_path / "syn" / "S1" / "N2A.mp4")
+    (tmp_path / "syn" / "subjects.csv").write_text("subject,gender\nS1,male\n")
+    (tmp_path / "syn" / "SYNTHETIC.json").write_text(
+        '{"synthetic": true, "settings": {"size": 48}}'
+    )
+    register_dataset(workspace, "syn", tmp_path / "syn", kind="sasefe")
+    paper = {"k": 20, "margin": 40, "size": 224, "detector": "mtcnn"}
+    assert suggested_preprocessing(load_dataset(workspace, "sase")) == paper
+    drawn = suggested_preprocessing(load_dataset(workspace, "syn"))
+    assert drawn == {"k": 20, "margin": 0, "size": 48, "detector": "none"}
