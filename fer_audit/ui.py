@@ -26,7 +26,8 @@ from fer_audit.workspace import Workspace
 SYNTHETIC_BANNER = (
     "SYNTHETIC DATA: generated cartoon faces with a deliberately planted bias, not people."
 )
-_SELECTION_KEYS = ("audit_source", "audit_n_boot", "audit_archs", "audit_sets")
+#: the audit selection's widget keys, kept across pages
+_SELECTION_PREFIX = "audit_"
 
 
 def keep(*keys: str) -> None:
@@ -47,7 +48,7 @@ def cached_audit(label: str, kind: str, path: str | None, mtime: float, n_boot: 
 def audit_selection(workspace: Workspace) -> tuple[AuditResult, AuditResult] | None:
     """Source, resamples, architectures and training sets; returns the whole audit and
     the chosen part, or None (with the reason on the page) when nothing is chosen."""
-    keep(*_SELECTION_KEYS)
+    keep(*[k for k in st.session_state if str(k).startswith(_SELECTION_PREFIX)])
     sources = list_sources(workspace)
     if st.session_state.get("audit_source") not in sources:
         st.session_state.pop("audit_source", None)
@@ -69,22 +70,19 @@ def audit_selection(workspace: Workspace) -> tuple[AuditResult, AuditResult] | N
     runs = result.settings.get("runs", [])
     arch_options = sorted({r["arch"] for r in runs})
     set_options = train_set_order(r["train_set"] for r in runs)
-    for key, options in (("audit_archs", arch_options), ("audit_sets", set_options)):
+    # one pair of filters per source: a browser keeps a keyed widget's choices when only
+    # its options change, so shared keys would show one source's choices on another
+    arch_key, sets_key = f"audit_archs:{source.label}", f"audit_sets:{source.label}"
+    for key, options in ((arch_key, arch_options), (sets_key, set_options)):
         chosen = st.session_state.get(key)
         if chosen is not None and not set(chosen) <= set(options):
-            st.session_state.pop(key)  # a choice made for another source
+            st.session_state.pop(key)  # the table changed since the choice was made
     left, right = st.columns(2)
     archs = left.multiselect(
-        "Architectures",
-        arch_options,
-        key="audit_archs",
-        **_default("audit_archs", default=arch_options),
+        "Architectures", arch_options, key=arch_key, **_default(arch_key, default=arch_options)
     )
     train_sets = right.multiselect(
-        "Training sets",
-        set_options,
-        key="audit_sets",
-        **_default("audit_sets", default=set_options),
+        "Training sets", set_options, key=sets_key, **_default(sets_key, default=set_options)
     )
     if not archs or not train_sets:
         st.info("Choose at least one architecture and one training set.")
