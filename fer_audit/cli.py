@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fer_audit.data import registry, samples, splits, synthetic
 from fer_audit.data.index import DatasetError
@@ -14,6 +15,9 @@ from fer_audit.fetch import WheelUnavailable
 from fer_audit.jobs import report_progress
 from fer_audit.version import code_version
 from fer_audit.workspace import Workspace
+
+if TYPE_CHECKING:
+    from fer_audit.demo import DemoSettings
 
 MAX_LISTED = 20
 
@@ -585,7 +589,7 @@ def cmd_demo(args: argparse.Namespace, workspace: Workspace) -> int:
     return 0
 
 
-def demo_settings(args: argparse.Namespace):
+def demo_settings(args: argparse.Namespace) -> DemoSettings:
     """DemoSettings with the options given on the command line, the rest its defaults."""
     from fer_audit.demo import DemoSettings
 
