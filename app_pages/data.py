@@ -139,13 +139,13 @@ with datasets_tab:
         suggested = suggested_preprocessing(summary.dataset)
         k_col, margin_col, size_col, detector_col, workers_col = st.columns(5)
         ks, margins, detectors = [10, 20, 50], [0, 25, 40, 65], ["mtcnn", "none"]
-        k = k_col.selectbox("Keyframes K", ks, index=ks.index(suggested["k"]))
+        k = k_col.selectbox("Keyframes K", ks, index=ks.index(suggested.k))
         margin = margin_col.selectbox(
-            "MTCNN margin", margins, index=margins.index(suggested["margin"])
+            "MTCNN margin", margins, index=margins.index(suggested.margin)
         )
-        size = size_col.number_input("Crop size", 32, 448, suggested["size"], step=16)
+        size = size_col.number_input("Crop size", 32, 448, suggested.size, step=16)
         detector = detector_col.selectbox(
-            "Detector", detectors, index=detectors.index(suggested["detector"])
+            "Detector", detectors, index=detectors.index(suggested.detector)
         )
         workers = workers_col.number_input("Workers", 1, 64, 1)
         if st.form_submit_button("Preprocess in the background", type="primary"):

@@ -7,7 +7,7 @@ from fer_audit.jobs import JobRegistry
 from fer_audit.models import MODELS
 from fer_audit.overview import preprocessing_reports
 from fer_audit.report import figures
-from fer_audit.train.loop import read_run
+from fer_audit.train.loop import LR_SCHEDULES, read_run
 from fer_audit.ui import job_list
 from fer_audit.workspace import OutsideDataRootsError, Workspace
 
@@ -58,7 +58,7 @@ else:
             device = right.selectbox("Device", ["auto", "cpu", "cuda"])
             schedule = left.selectbox(
                 "Learning-rate schedule",
-                ["constant", "cosine"],
+                LR_SCHEDULES,
                 format_func=lambda s: {
                     "constant": "constant (the paper's)",
                     "cosine": "cosine decay to 0 (steadier last epochs)",

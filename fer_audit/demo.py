@@ -31,6 +31,7 @@ from fer_audit.data.registry import list_datasets
 from fer_audit.data.samples import samples_folder
 from fer_audit.data.synthetic import DEFAULT_BIAS, SYNTHETIC_NOTE
 from fer_audit.jobs import Job, JobRegistry
+from fer_audit.labels import get_scheme
 from fer_audit.version import code_version
 from fer_audit.workspace import Workspace, checkpoints_dir
 
@@ -257,8 +258,8 @@ def _run_step(registry: JobRegistry, step: Step, log) -> tuple[float, Job | None
     return elapsed, job
 
 
-#: the class the planted emotion falls in under the demo's label scheme (paper4)
-PLANTED_CLASS = "sad"
+#: the class the planted emotion falls in under the label scheme the demo trains with
+PLANTED_CLASS = get_scheme("paper4").class_of(DEFAULT_BIAS.emotion)
 
 
 def planted_gap_table(result) -> pd.DataFrame:

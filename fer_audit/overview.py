@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -12,6 +13,9 @@ from fer_audit.data.samples import samples_folder
 from fer_audit.data.splits import load_split
 from fer_audit.jobs import JobRegistry
 from fer_audit.workspace import Workspace
+
+if TYPE_CHECKING:
+    from fer_audit.video.clip import PreprocessSettings
 
 
 @dataclass(frozen=True)
@@ -124,14 +128,18 @@ def dataset_summary(workspace: Workspace, name: str) -> DatasetSummary:
     )
 
 
-def suggested_preprocessing(dataset: Dataset) -> dict:
-    """Preprocessing defaults for the Data page's form: the paper's (K=20, margin 40,
-    224 px, MTCNN) for recordings; for synthetic drawn faces no detector (MTCNN rarely
-    finds cartoons), no margin, and crops no larger than the generated frames."""
+def suggested_preprocessing(dataset: Dataset) -> PreprocessSettings:
+    """Preprocessing defaults for the Data page's form: the paper's (PreprocessSettings'
+    own) for recordings; for synthetic drawn faces no detector (MTCNN rarely finds
+    cartoons), no margin, and crops no larger than the generated frames."""
+    from fer_audit.video.clip import PreprocessSettings  # keeps video imports off Home
+
+    paper = PreprocessSettings()
     if not dataset.synthetic:
-        return {"k": 20, "margin": 40, "size": 224, "detector": "mtcnn"}
-    frame = dataset.meta.get("synthetic_info", {}).get("settings", {}).get("size", 224)
-    return {"k": 20, "margin": 0, "size": max(32, min(224, int(frame))), "detector": "none"}
+        return paper
+    frame = dataset.meta.get("synthetic_info", {}).get("settings", {}).get("size", paper.size)
+    size = max(32, min(paper.size, int(frame)))
+    return replace(paper, margin=0, size=size, detector="none")
 
 
 def preprocessing_reports(workspace: Workspace, name: str) -> list[Preprocessed]:

@@ -2,6 +2,7 @@ from conftest import make_sasefe, touch
 from fer_audit.data.registry import load_dataset, register_dataset
 from fer_audit.data.splits import draw_test_split, save_split
 from fer_audit.overview import suggested_preprocessing, workspace_overview
+from fer_audit.video.clip import PreprocessSettings
 
 
 def test_empty_workspace(workspace):
@@ -38,7 +39,7 @@ def test_preprocessing_defaults_suit_the_dataset(workspace, tmp_path, sasefe_gen
         '{"synthetic": true, "settings": {"size": 48}}'
     )
     register_dataset(workspace, "syn", tmp_path / "syn", kind="sasefe")
-    paper = {"k": 20, "margin": 40, "size": 224, "detector": "mtcnn"}
+    paper = PreprocessSettings(k=20, margin=40, size=224, detector="mtcnn")
     assert suggested_preprocessing(load_dataset(workspace, "sase")) == paper
     drawn = suggested_preprocessing(load_dataset(workspace, "syn"))
-    assert drawn == {"k": 20, "margin": 0, "size": 48, "detector": "none"}
+    assert drawn == PreprocessSettings(k=20, margin=0, size=48, detector="none")
