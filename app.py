@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from fer_audit.ui import page_guard
+
 st.set_page_config(page_title="fer-audit", page_icon="⚖️", layout="wide")
 
 pages = [
@@ -12,4 +14,5 @@ pages = [
     st.Page("app_pages/demo.py", title="Live demo", icon=":material/videocam:"),
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
 ]
-st.navigation(pages).run()
+with page_guard():  # no traceback reaches a user: the message here, the details in the log
+    st.navigation(pages).run()

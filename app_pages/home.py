@@ -3,8 +3,10 @@
 import streamlit as st
 
 from fer_audit.demo import demo_record, includes_zero, planted_gap_table, unplanted_gaps
+from fer_audit.errors import DamagedFile
 from fer_audit.fairness import AuditResult
 from fer_audit.overview import workspace_overview
+from fer_audit.ui import show_damaged, show_damaged_list
 from fer_audit.workspace import Workspace
 
 st.title("fer-audit")
@@ -18,6 +20,7 @@ st.write(
 workspace = Workspace.from_env()
 overview = workspace_overview(workspace)
 st.caption(f"Workspace: `{overview.root}`")
+show_damaged_list(overview.problems, key="home-damaged")  # each named; the rest goes on
 
 columns = st.columns(5)
 columns[0].metric("Datasets", len(overview.datasets))
@@ -29,7 +32,8 @@ columns[4].metric("Jobs", sum(overview.jobs.values()), help=f"{active} running o
 
 st.subheader("Datasets")
 if overview.datasets.empty:
-    st.info("No dataset registered yet.")
+    unreadable = any(p.path.name == "dataset.json" for p in overview.problems)
+    st.info("No other dataset registered." if unreadable else "No dataset registered yet.")
 else:
     if overview.synthetic_datasets:
         st.warning(
@@ -44,7 +48,11 @@ else:
     )
     st.dataframe(table, hide_index=True, width="stretch")
 
-demo = demo_record(workspace)
+try:
+    demo = demo_record(workspace)
+except DamagedFile as exc:
+    show_damaged(exc, key="home-demo")
+    demo = None
 if demo:
     st.subheader("The demo workspace")
     settings = demo["settings"]
@@ -62,6 +70,9 @@ if demo:
     )
     try:
         result = AuditResult.load(demo["audit"])
+    except DamagedFile as exc:
+        show_damaged(exc, key="home-demo-audit")
+        st.caption("Or rebuild the demo with `make demo-reset`.")
     except (OSError, ValueError) as exc:
         st.error(f"The demo audit cannot be read ({exc}); rebuild it with `make demo-reset`.")
     else:

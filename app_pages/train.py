@@ -3,25 +3,30 @@
 import streamlit as st
 
 from fer_audit.data.registry import list_datasets
-from fer_audit.jobs import JobRegistry
+from fer_audit.errors import DamagedFile
 from fer_audit.models import MODELS
 from fer_audit.overview import preprocessing_reports
 from fer_audit.report import figures
-from fer_audit.train.loop import LR_SCHEDULES, read_run
-from fer_audit.ui import job_list
-from fer_audit.workspace import OutsideDataRootsError, Workspace
+from fer_audit.train.loop import LR_SCHEDULES, list_runs, read_run
+from fer_audit.ui import job_list, job_registry, page_guard, show_damaged_list
+from fer_audit.workspace import OutsideDataRootsError, UnsafeName, Workspace
 
 st.title("Train")
 workspace = Workspace.from_env()
-registry = JobRegistry(workspace)
+registry = job_registry(workspace)  # None (and the message) when jobs.sqlite is damaged
 st.caption(
     "Each job is a separate process (`fer-audit ...`, one at a time): it keeps running "
     "when this page or the app closes, and a rerun of a stopped job resumes it."
 )
 
-datasets = {meta["name"]: meta for meta in list_datasets(workspace)}
+damaged = []
+datasets = {meta["name"]: meta for meta in list_datasets(workspace, damaged=damaged)}
+show_damaged_list(damaged, key="train-damaged")  # each named; the others are listed
 if not datasets:
-    st.info("No dataset registered yet: register and preprocess one on the Data page.")
+    st.info(
+        f"No {'other ' if damaged else ''}dataset registered yet: register and preprocess "
+        "one on the Data page."
+    )
 else:
     dataset = st.selectbox("Dataset", list(datasets))
     if datasets[dataset].get("synthetic"):
@@ -29,11 +34,13 @@ else:
             "SYNTHETIC dataset: runs trained on it are labelled synthetic everywhere.",
             icon=":material/science:",
         )
+    damaged_reports = []
     usable = [
         r
-        for r in preprocessing_reports(workspace, dataset)
+        for r in preprocessing_reports(workspace, dataset, damaged=damaged_reports)
         if r.settings.get("mode", "fast") == "fast" and r.settings.get("seed", 0) == 0
     ]
+    show_damaged_list(damaged_reports, key="train-reports")
     if not usable:
         st.info(f"{dataset} is not preprocessed yet: preprocess it on the Data page first.")
     else:
@@ -84,11 +91,13 @@ else:
                 try:
                     if weights.strip():
                         weights_path = workspace.resolve_data_path(weights.strip())
-                except OutsideDataRootsError as exc:
+                except (OutsideDataRootsError, DamagedFile) as exc:
                     st.error(str(exc))
                     st.stop()
                 if not archs or not train_sets or not all(s.isdigit() for s in chosen_seeds):
                     st.error("Choose architectures and training sets, and seeds as numbers.")
+                elif registry is None:
+                    st.error("Nothing was queued: the job registry is damaged (see above).")
                 else:
                     settings = preprocessing.settings
                     for arch in archs:
@@ -107,20 +116,41 @@ else:
                             registry.submit(argv, title=title)
                     st.success(f"Queued {len(archs) * len(train_sets)} job(s).")
 
-    finished = sorted(p.parent.name for p in workspace.runs_dir.glob("*/model.pt"))
+    damaged_runs = []
+    list_runs(workspace, damaged=damaged_runs)
+    unreadable = {exc.path.parent.name for exc in damaged_runs}
+    finished = sorted(
+        p.parent.name
+        for p in workspace.runs_dir.glob("*/model.pt")
+        if p.parent.name not in unreadable
+    )
     with st.expander("Evaluate finished runs (predictions for the Audit page)"):
+        show_damaged_list(damaged_runs, key="train-runs")
         picked = st.multiselect("Runs", finished, default=finished)
         out = st.text_input("Predictions file name", f"{dataset}.parquet")
         if st.button("Evaluate in the background", disabled=not picked):
-            target = workspace.predictions_dir / out
-            registry.submit(["evaluate", *picked, "--out", target], title=f"evaluate into {out}")
+            try:
+                target = workspace.predictions_path(out.strip())
+            except UnsafeName as exc:
+                st.error(f"{exc}. The file is written into {workspace.predictions_dir}.")
+                target = None
+            if target is not None and registry is None:
+                st.error("Nothing was queued: the job registry is damaged (see above).")
+            elif target is not None:
+                registry.submit(
+                    ["evaluate", *picked, "--out", target], title=f"evaluate into {target.name}"
+                )
 
 st.subheader("Jobs")
 
 
 def curves(job):
     for run_id in job.runs[-3:]:
-        meta, records = read_run(workspace, run_id)
+        try:
+            meta, records = read_run(workspace, run_id)
+        except DamagedFile as exc:  # this run's curves only; the other jobs go on
+            st.error(str(exc), icon=":material/broken_image:")
+            continue
         if records:
             title = f"{run_id} (best val accuracy {meta.get('best_val_accuracy') or 0:.3f})"
             st.plotly_chart(
@@ -132,7 +162,11 @@ def curves(job):
 
 
 @st.fragment(run_every=3)
+@page_guard()
 def jobs_panel():
+    if registry is None:
+        st.caption("No job list: the job registry is damaged (see above).")
+        return
     job_list(registry, registry.refresh()[:20], details=curves)
 
 

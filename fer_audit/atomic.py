@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from fer_audit.errors import DamagedFile, one_line
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
@@ -52,5 +54,46 @@ def write_json(target: str | os.PathLike, obj: Any) -> None:
     write_text(target, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+#: what to do about a damaged file, by its name, when the reader gives no hint
+_HINTS = {
+    "run.json": "rerun the training with the same options (it resumes from its last "
+    "epoch and rewrites run.json), or delete the run's folder",
+    "dataset.json": "register the dataset again under the same name with --replace "
+    "(Data page: 'Replace a dataset of the same name'), or delete its folder",
+    "split.json": "delete it, then draw the test split again (fer-audit datasets split, "
+    "or the Data page)",
+    "settings.json": "repair the JSON by hand (it holds data_roots), or delete it to go "
+    "back to the defaults",
+    "audit.json": "run the audit again (fer-audit audit ... --out FOLDER), or delete the "
+    "audit's folder",
+    "demo.json": "rebuild the demo (make demo-reset)",
+}
+DEFAULT_HINT = "repair it, or delete it and redo the step that wrote it"
+
+
+def read_json_hint(path: str | os.PathLike) -> str:
+    """What to do about damaged `path`, by its name (run.json, dataset.json, ...)."""
+    return _HINTS.get(Path(path).name, DEFAULT_HINT)
+
+
+def read_json(
+    path: str | os.PathLike, *, hint: str | None = None, expect: type | None = dict
+) -> Any:
+    """The JSON in `path`; DamagedFile (naming the file and `hint`, what to do) when it
+    is not UTF-8 JSON, or its top level is not an `expect` (dict unless told; None
+    takes any). A missing file stays FileNotFoundError."""
+    path = Path(path)
+    what_to_do = hint or read_json_hint(path)
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise DamagedFile(path, what_to_do, "not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        found = "empty" if not exc.doc.strip() else f"not valid JSON: {one_line(exc)}"
+        raise DamagedFile(path, what_to_do, found) from None
+    if expect is not None and not isinstance(value, expect):
+        names = {dict: "object", list: "array", str: "string", bool: "boolean"}
+        got = names.get(type(value), "null" if value is None else "number")
+        wanted = names.get(expect, expect.__name__)
+        raise DamagedFile(path, what_to_do, f"a JSON {got} where an {wanted} belongs")
+    return value

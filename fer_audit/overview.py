@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import io
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -11,7 +12,9 @@ from fer_audit.atomic import read_json
 from fer_audit.data.registry import Dataset, list_datasets, load_dataset
 from fer_audit.data.samples import samples_folder
 from fer_audit.data.splits import load_split
+from fer_audit.errors import DamagedFile, one_line
 from fer_audit.jobs import JobRegistry
+from fer_audit.safe_csv import read_people_csv
 from fer_audit.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -27,6 +30,8 @@ class Overview:
     audits: int
     samples_fetched: bool
     jobs: dict[str, int]  # status -> jobs
+    #: files that cannot be read (each named, with what to do); the rest is listed
+    problems: list[DamagedFile] = field(default_factory=list)
 
     @property
     def synthetic_datasets(self) -> list[str]:
@@ -36,6 +41,11 @@ class Overview:
 
 
 def workspace_overview(workspace: Workspace) -> Overview:
+    """Counts and datasets of the workspace. A damaged file (a dataset's registration or
+    split, a run's run.json, an audit's audit.json, the job registry) is left out of
+    the counts and listed in `problems`; it never stops the overview."""
+    problems: list[DamagedFile] = []
+    metas = list_datasets(workspace, damaged=problems)
     rows = [
         {
             "name": meta["name"],
@@ -46,10 +56,10 @@ def workspace_overview(workspace: Workspace) -> Overview:
                 f"{n} {g}" for g, n in meta["subjects_per_gender"].items()
             ),
             "synthetic": bool(meta.get("synthetic")),
-            "test split": _split_summary(workspace, meta["name"]),
-            "registered": meta["registered_at"],
+            "test split": _split_summary(workspace, meta["name"], problems),
+            "registered": meta.get("registered_at", ""),
         }
-        for meta in list_datasets(workspace)
+        for meta in metas
     ]
     columns = [
         "name",
@@ -64,21 +74,27 @@ def workspace_overview(workspace: Workspace) -> Overview:
     return Overview(
         root=str(workspace.root),
         datasets=pd.DataFrame(rows, columns=columns),
-        runs=_count(workspace.runs_dir, "*/run.json"),
+        runs=_readable(workspace.runs_dir, "*/run.json", problems),
         predictions=_count(workspace.predictions_dir, "*.parquet"),
-        audits=_count(workspace.audits_dir, "*/audit.json"),
+        audits=_readable(workspace.audits_dir, "*/audit.json", problems),
         samples_fetched=(samples_folder() / "provenance.json").exists(),
-        jobs=_job_counts(workspace),
+        jobs=_job_counts(workspace, problems),
+        problems=problems,
     )
 
 
-def _job_counts(workspace: Workspace) -> dict[str, int]:
+def _job_counts(workspace: Workspace, problems: list[DamagedFile]) -> dict[str, int]:
     if not workspace.jobs_db.exists():
         return {}
-    registry = JobRegistry(workspace)
-    registry.mark_vanished()  # a killed job counts as failed; nothing is started from here
+    try:
+        registry = JobRegistry(workspace)
+        registry.mark_vanished()  # a killed job counts as failed; nothing is started here
+        jobs = registry.list()
+    except DamagedFile as exc:
+        problems.append(exc)
+        return {}
     counts: dict[str, int] = {}
-    for job in registry.list():
+    for job in jobs:
         counts[job.status] = counts.get(job.status, 0) + 1
     return counts
 
@@ -107,6 +123,8 @@ class DatasetSummary:
     videos: pd.DataFrame  # emotion x authenticity counts, with totals
     preprocessing: list[Preprocessed]  # one per preprocessing settings run, newest first
     split: str
+    #: the dataset's files that cannot be read (its split, preprocessing reports)
+    problems: list[DamagedFile] = field(default_factory=list)
 
 
 def dataset_summary(workspace: Workspace, name: str) -> DatasetSummary:
@@ -119,12 +137,14 @@ def dataset_summary(workspace: Workspace, name: str) -> DatasetSummary:
         .reset_index()
     )
     videos = pd.crosstab(index["emotion"], index["authenticity"], margins=True, margins_name="all")
+    problems: list[DamagedFile] = []
     return DatasetSummary(
         dataset=dataset,
         subjects_per_gender=per_gender,
         videos=videos.reset_index(),
-        preprocessing=preprocessing_reports(workspace, name),
-        split=_split_summary(workspace, name),
+        preprocessing=preprocessing_reports(workspace, name, damaged=problems),
+        split=_split_summary(workspace, name, problems),
+        problems=problems,
     )
 
 
@@ -142,30 +162,79 @@ def suggested_preprocessing(dataset: Dataset) -> PreprocessSettings:
     return replace(paper, margin=0, size=size, detector="none")
 
 
-def preprocessing_reports(workspace: Workspace, name: str) -> list[Preprocessed]:
-    """The preprocessing reports of dataset `name`, newest first."""
+def preprocessing_reports(
+    workspace: Workspace, name: str, *, damaged: list[DamagedFile] | None = None
+) -> list[Preprocessed]:
+    """The preprocessing reports of dataset `name`, newest first. A report that cannot be
+    read is added to `damaged` when a list is given (the others are still listed), else
+    raised (DamagedFile)."""
     folder = workspace.cache_dir / "reports" / name
     reports = sorted(folder.glob("*.csv"), key=lambda p: p.stat().st_mtime, reverse=True)
     found = []
     for path in reports:
-        settings_file = path.with_suffix(".json")
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-        found.append(
-            Preprocessed(
-                settings=read_json(settings_file) if settings_file.exists() else {},
-                counts=table["status"].value_counts().to_dict(),
-                problems=table.loc[table["status"] != "ok", ["video_id", "status", "reason"]],
-            )
-        )
+        try:
+            found.append(_read_report(path, name))
+        except DamagedFile as exc:
+            if damaged is None:
+                raise
+            damaged.append(exc)
     return found
 
 
-def _split_summary(workspace: Workspace, name: str) -> str:
-    split = load_split(workspace.dataset_dir(name))
+#: the columns of a preprocessing report the pages read
+_REPORT_COLUMNS = ("video_id", "status", "reason")
+
+
+def _read_report(path, name: str) -> Preprocessed:
+    settings_file = path.with_suffix(".json")
+    hint = (
+        f"write it again: preprocess {name} again with the same settings (cached clips "
+        "are skipped, so it is quick; or fer-audit preprocess ... --report-only), or "
+        "delete it and its .json"
+    )
+    raw = path.read_bytes()
+    if raw and not raw.endswith(b"\n"):
+        raise DamagedFile(path, hint, "truncated: its last line is incomplete")
+    try:
+        table = read_people_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
+    except (ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
+        raise DamagedFile(path, hint, f"not a readable CSV table: {one_line(exc)}") from None
+    missing = [c for c in _REPORT_COLUMNS if c not in table.columns]
+    if missing:
+        raise DamagedFile(path, hint, f"no {', '.join(missing)} column")
+    settings = read_json(settings_file, hint=hint) if settings_file.exists() else {}
+    return Preprocessed(
+        settings=settings,
+        counts=table["status"].value_counts().to_dict(),
+        problems=table.loc[table["status"] != "ok", list(_REPORT_COLUMNS)],
+    )
+
+
+def _split_summary(workspace: Workspace, name: str, problems: list[DamagedFile]) -> str:
+    try:
+        split = load_split(workspace.dataset_dir(name))
+    except DamagedFile as exc:
+        problems.append(exc)
+        return "DAMAGED: draw it again"
     if split is None:
         return "not drawn"
     sizes = " + ".join(f"{len(split.test_subjects[g])} {g}" for g in split.groups)
     return f"{sizes} (seed {split.seed})"
+
+
+def _readable(folder, pattern: str, problems: list[DamagedFile]) -> int:
+    """How many files match `pattern` and read as JSON; the others go to `problems`."""
+    count = 0
+    for path in sorted(folder.glob(pattern)) if folder.is_dir() else []:
+        try:
+            read_json(path)
+        except DamagedFile as exc:
+            problems.append(exc)
+        except OSError:
+            continue  # removed while counting
+        else:
+            count += 1
+    return count
 
 
 def _count(folder, pattern: str) -> int:

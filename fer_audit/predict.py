@@ -17,10 +17,11 @@ import numpy as np
 import torch
 
 from fer_audit import atomic
+from fer_audit.errors import DamagedFile
 from fer_audit.evaluate import load_run
 from fer_audit.models.fermini import FER_CLASSES, load_fer_run
 from fer_audit.video.clip import PreprocessSettings, process_clip
-from fer_audit.video.decode import Source
+from fer_audit.video.decode import MAX_CLIP_FRAMES, MAX_CLIP_SECONDS, Source
 from fer_audit.video.faces import resolve_device
 from fer_audit.workspace import checkpoints_dir
 
@@ -53,25 +54,41 @@ class ModelChoice:
     imported: bool
 
 
-def available_models(workspace, *, imported: Path | None = None) -> list[ModelChoice]:
+def available_models(
+    workspace, *, imported: Path | None = None, damaged: list[DamagedFile] | None = None
+) -> list[ModelChoice]:
     """Imported models (run folders under `imported`, default `checkpoints_dir()`, e.g.
     checkpoints/fermini), then the workspace's runs that have a model, by architecture,
-    training set and seed."""
+    training set and seed. A run.json that cannot be read is added to `damaged` when a
+    list is given (the other models are listed), else raised (DamagedFile)."""
     imported = imported or checkpoints_dir()
     choices = []
     folders = sorted(imported.glob("*/run.json")) if imported.is_dir() else []
     for meta_path in folders:
-        meta = atomic.read_json(meta_path)
-        if (meta_path.parent / "model.pt").exists():
+        meta = _run_json(meta_path, damaged)
+        if meta is not None and (meta_path.parent / "model.pt").exists():
             choices.append(_choice(meta, str(meta_path.parent.resolve()), "imported"))
     runs = []
     for meta_path in sorted(workspace.runs_dir.glob("*/run.json")):
-        meta = atomic.read_json(meta_path)
-        if (meta_path.parent / "model.pt").exists():
+        meta = _run_json(meta_path, damaged)
+        if meta is not None and (meta_path.parent / "model.pt").exists():
             runs.append(_choice(meta, meta_path.parent.name, meta.get("status", "?")))
     order = {"regular": 0, "female": 1, "male": 2}
     runs.sort(key=lambda c: (c.arch, order.get(c.train_set, 3), c.seed or 0, c.ref))
     return choices + runs
+
+
+def _run_json(path: Path, damaged: list[DamagedFile] | None) -> dict | None:
+    try:
+        meta = atomic.read_json(path)
+        if "arch" not in meta:
+            raise DamagedFile(path, atomic.read_json_hint(path), "no arch")
+    except DamagedFile as exc:
+        if damaged is None:
+            raise
+        damaged.append(exc)
+        return None
+    return meta
 
 
 def _choice(meta: dict, ref: str, status: str) -> ModelChoice:
@@ -89,7 +106,7 @@ def model_file(workspace, ref: str | Path) -> Path:
     folder = Path(ref)
     if (folder / "run.json").exists():
         return folder / "model.pt"
-    return workspace.runs_dir / str(ref) / "model.pt"
+    return workspace.run_dir(str(ref)) / "model.pt"
 
 
 def predict_clip(
@@ -100,9 +117,13 @@ def predict_clip(
     device: str = "auto",
     load: Callable = load_any_run,
     keep_clips: bool = False,
+    max_seconds: float = MAX_CLIP_SECONDS,
+    max_frames: int = MAX_CLIP_FRAMES,
 ) -> dict:
     """{"runs": {run: {status, reason, classes, video_probabilities, keyframe_probabilities,
-    frame_numbers, times, prediction}}}; a clip that cannot be read gets its status.
+    frame_numbers, times, prediction}}}; a clip that cannot be read gets its status, one
+    longer than `max_seconds` or `max_frames` (default 10 minutes, 36,000 frames) is
+    `too_long`.
 
     `load(workspace, ref)` gives (run.json, model, settings) (pass a cached loader to
     reuse models); with `keep_clips`, "clips" maps each run to its ClipResult."""
@@ -113,7 +134,18 @@ def predict_clip(
     for ref in refs:
         meta, model, settings = load(workspace, ref)
         if settings not in clips:
-            clips[settings] = process_clip(source, settings, previews=keep_clips)
+            # a clip that cannot be read, or is too long, is so for every setting
+            unusable = [c for c in clips.values() if c.status in ("unreadable", "too_long")]
+            if unusable:
+                clips[settings] = unusable[0]
+            else:
+                clips[settings] = process_clip(
+                    source,
+                    settings,
+                    previews=keep_clips,
+                    max_seconds=max_seconds,
+                    max_frames=max_frames,
+                )
         clip = clips[settings]
         entry = {
             "status": clip.status,

@@ -7,13 +7,19 @@ without it runs, so `keep` writes each key back at the top of every page using i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import logging
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import streamlit as st
+from streamlit.errors import FragmentHandledException
+from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
+from fer_audit.errors import DamagedFile, one_line
 from fer_audit.fairness.audit import AuditResult
-from fer_audit.jobs import Job, JobRegistry
+from fer_audit.jobs import Job, JobRegistry, move_registry_aside
 from fer_audit.report.sources import (
     AuditSource,
     audit_source,
@@ -28,6 +34,96 @@ SYNTHETIC_BANNER = (
 )
 #: the audit selection's widget keys, kept across pages
 _SELECTION_PREFIX = "audit_"
+_log = logging.getLogger("fer_audit")
+#: errors whose message is written for people; others also show their type
+_PLAIN_ERRORS = (ValueError, OSError)
+_MOVED = "_fer_audit_registry_moved"
+
+
+@contextlib.contextmanager
+def page_guard() -> Iterator[None]:
+    """Run a page (app.py wraps `st.navigation(...).run()`) or a fragment (as a
+    decorator, `@page_guard()` under `@st.fragment`) so that no user sees a traceback:
+    any exception is logged with its traceback to the server log (logger "fer_audit")
+    and shown as `st.error`, a DamagedFile's message as it is. Streamlit's own control
+    flow (st.rerun, st.stop, st.switch_page) passes through."""
+    try:
+        yield
+    except (ScriptControlException, FragmentHandledException):
+        raise  # a rerun or stop, or a fragment's error Streamlit has shown already
+    except Exception as exc:  # noqa: BLE001 - the last stop before the user's screen
+        _log.exception("error on a dashboard page")
+        show_error(exc)
+
+
+def show_error(exc: Exception, *, key: str = "guard") -> None:
+    """A damaged file's message as it is (with the offer to move a damaged job registry
+    aside); any other error in one line, pointing at the server log."""
+    if isinstance(exc, DamagedFile):
+        show_damaged(exc, key=key)
+        return
+    text = one_line(exc)
+    if not isinstance(exc, _PLAIN_ERRORS):
+        text = f"{type(exc).__name__}: {text}"
+    st.error(
+        f"Something went wrong on this page: {text.rstrip('.')}. The details are in the "
+        "server log.",
+        icon=":material/error:",
+    )
+
+
+def show_damaged(exc: DamagedFile, *, key: str) -> None:
+    """`exc`'s message; for the job registry, a confirmed offer to move it aside."""
+    st.error(str(exc), icon=":material/broken_image:")
+    if exc.path.name != "jobs.sqlite":
+        return
+    confirmed = st.checkbox(
+        f"Move {exc.path.name} aside: the job list starts again from scratch (the damaged "
+        "file is kept, renamed)",
+        key=f"{key}-move-confirm",
+    )
+    if st.button("Move it aside", key=f"{key}-move", disabled=not confirmed):
+        moved = move_registry_aside(Workspace(exc.path.parent))
+        st.session_state[_MOVED] = str(moved) if moved else ""
+        st.rerun()
+
+
+def job_registry(workspace: Workspace) -> JobRegistry | None:
+    """The workspace's job registry, or None (with the message and the offer to move it
+    aside on the page) when it is damaged."""
+    if _MOVED in st.session_state:
+        moved = st.session_state.pop(_MOVED)
+        if moved:
+            st.success(f"The damaged job registry was moved to {moved}; a new one starts empty.")
+        else:
+            st.info("The job registry reads fine now: nothing was moved.")
+    try:
+        return JobRegistry(workspace)
+    except DamagedFile as exc:
+        show_damaged(exc, key="job-registry")
+        return None
+
+
+def show_damaged_list(problems: list[DamagedFile], *, key: str) -> None:
+    """Each damaged item of a listing, as its own error."""
+    for i, exc in enumerate(problems):
+        show_damaged(exc, key=f"{key}-{i}")
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#|~:$!])")
+_LINE_START = re.compile(r"^(\s*)([-+=])", re.MULTILINE)  # lists, headings
+_ORDERED = re.compile(r"^(\s*\d+)([.)])", re.MULTILINE)  # numbered lists
+_WWW = re.compile(r"(www)\.", re.IGNORECASE)  # a bare www. link
+
+
+def plain_markdown(text: object) -> str:
+    """`text` with Markdown's active characters escaped, so a label from the data (a
+    group, a class, a training set) shows as typed: never a link, an image, a heading,
+    a list, an icon shortcode or a formula."""
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+    escaped = _LINE_START.sub(r"\1\\\2", escaped)
+    escaped = _ORDERED.sub(r"\1\\\2", escaped)
+    return _WWW.sub(r"\1\\.", escaped)
 
 
 def keep(*keys: str) -> None:
@@ -62,6 +158,9 @@ def audit_selection(workspace: Workspace) -> tuple[AuditResult, AuditResult] | N
     mtime = Path(source.path).stat().st_mtime if source.path else 0.0
     try:
         result = cached_audit(source.label, source.kind, source.path, mtime, n_boot)
+    except DamagedFile as exc:
+        show_damaged(exc, key="audit-source")
+        return None
     except ValueError as exc:
         st.error(f"This table cannot be audited: {exc}")
         return None
@@ -120,7 +219,9 @@ def job_list(
     for job in jobs:
         with st.container(border=True):
             head, actions = st.columns([5, 1])
-            head.markdown(f"**#{job.id} {job.title}** · {job.status}", help=job.command())
+            head.markdown(
+                f"**#{job.id} {plain_markdown(job.title)}** · {job.status}", help=job.command()
+            )
             head.caption(job.message or "")
             if job.status == "running":
                 head.progress(job.progress, text=f"{job.progress:.0%}")

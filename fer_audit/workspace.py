@@ -16,11 +16,17 @@ The workspace is `./workspace` unless `FER_AUDIT_WORKSPACE` names another folder
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from fer_audit import atomic
+from fer_audit.errors import DamagedFile
 
 ENV_WORKSPACE = "FER_AUDIT_WORKSPACE"
 ENV_DATA_ROOTS = "FER_AUDIT_DATA_ROOTS"
@@ -35,6 +41,42 @@ def checkpoints_dir() -> Path:
 
 class OutsideDataRootsError(PermissionError):
     """A folder was chosen that lies outside every configured data root."""
+
+
+#: the one pattern of every name a user gives: datasets, runs, audits, reports,
+#: predictions files (ids of jobs are numbers)
+NAME_RULE = (
+    "1 to 128 characters: letters, digits, '_', '-', '.' or '+', starting with a letter or digit"
+)
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}")
+
+
+class UnsafeName(ValueError):
+    """A name that is not plain, or a path that would leave its folder."""
+
+
+def check_name(name: object, *, what: str) -> str:
+    """`name` if it follows NAME_RULE (so it has no '/', no '..' of its own, no leading
+    '.'), else UnsafeName saying what is allowed."""
+    if not isinstance(name, str) or not _PLAIN_NAME.fullmatch(name):
+        raise UnsafeName(f"{what} name {name!r} is not allowed: use {NAME_RULE}")
+    return name
+
+
+def contained(folder: Path, name: str, *, what: str, suffix: str = "") -> Path:
+    """`folder/name` (plus `suffix` unless `name` ends with it), refused unless `name` is
+    plain and the path, resolved with its symlinks, stays inside `folder`."""
+    check_name(name, what=what)
+    leaf = name if not suffix or name.endswith(suffix) else f"{name}{suffix}"
+    path = Path(folder) / leaf
+    base, resolved = Path(folder).resolve(), path.resolve()
+    if resolved != base and base not in resolved.parents:
+        raise UnsafeName(f"{what} {name!r} points outside {folder} (a link?); refused")
+    return path
+
+
+class Busy(RuntimeError):
+    """Another process holds a workspace lock for longer than we wait."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +97,33 @@ class Workspace:
         return self.root / "datasets"
 
     def dataset_dir(self, name: str) -> Path:
-        return self.datasets_dir / name
+        return contained(self.datasets_dir, name, what="dataset")
+
+    def run_dir(self, run_id: str) -> Path:
+        return contained(self.runs_dir, run_id, what="run")
+
+    def predictions_path(self, name: str) -> Path:
+        """A predictions table in the workspace; `.parquet` is added when missing."""
+        return contained(self.predictions_dir, name, what="predictions", suffix=".parquet")
+
+    def audit_dir(self, name: str) -> Path:
+        return contained(self.audits_dir, name, what="audit")
+
+    @contextlib.contextmanager
+    def lock(self, name: str, *, timeout: float = 60.0) -> Iterator[None]:
+        """Hold the workspace lock `name` (e.g. `dataset-<name>`, `settings`): writes of
+        shared metadata by two processes never interleave; the second one waits up to
+        `timeout` seconds, then fails with Busy."""
+        path = contained(self.root / "locks", name, what="lock", suffix=".lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with FileLock(path, timeout=timeout):
+                yield
+        except Timeout:
+            raise Busy(
+                f"another fer-audit process has held {path} for over {timeout:.0f} s "
+                "(registering, splitting or saving settings); try again when it has finished"
+            ) from None
 
     @property
     def cache_dir(self) -> Path:
@@ -82,12 +150,30 @@ class Workspace:
         return self.root / "settings.json"
 
     def settings(self) -> dict:
-        if self.settings_path.exists():
-            return atomic.read_json(self.settings_path)
-        return {}
+        """settings.json ({} without one); DamagedFile naming it when it is not a JSON
+        object or its `data_roots` is not a list of folder names."""
+        if not self.settings_path.exists():
+            return {}
+        hint = (
+            'repair the JSON by hand, e.g. {"data_roots": ["/data"]}, or delete it '
+            "to go back to the defaults (only the workspace is a data root)"
+        )
+        settings = atomic.read_json(self.settings_path, hint=hint)
+        roots = settings.get("data_roots", [])
+        if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots):
+            raise DamagedFile(self.settings_path, hint, "data_roots is not a list of folders")
+        return settings
 
     def save_settings(self, settings: dict) -> None:
-        atomic.write_json(self.settings_path, settings)
+        with self.lock("settings"):
+            atomic.write_json(self.settings_path, settings)
+
+    def update_settings(self, **changes: object) -> dict:
+        """Read, change and write settings.json under its lock (no lost update)."""
+        with self.lock("settings"):
+            settings = {**self.settings(), **changes}
+            atomic.write_json(self.settings_path, settings)
+        return settings
 
     def data_roots(self) -> list[Path]:
         """Folders the dashboard may open datasets from.

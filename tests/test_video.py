@@ -114,7 +114,7 @@ def test_bad_inputs_get_a_status_and_a_reason(tmp_path):
 def test_an_unexpected_decoder_failure_is_unreadable_not_a_crash(tmp_path, monkeypatch):
     import fer_audit.video.clip as clip_module
 
-    def broken(source):
+    def broken(source, **options):
         raise ValueError("all input arrays must have the same shape")
 
     monkeypatch.setattr(clip_module, "decode", broken)

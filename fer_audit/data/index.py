@@ -34,13 +34,24 @@ VIDEO_EXTENSIONS: frozenset[str] = frozenset(
 )
 
 
+#: problems shown before "... and N more", on the command line and on the pages
+MAX_PROBLEMS_SHOWN = 30
+
+
+def first_problems(problems: list[str], limit: int = MAX_PROBLEMS_SHOWN) -> list[str]:
+    """The first `limit` problems, then "... and N more" when there are more."""
+    more = len(problems) - limit
+    return problems[:limit] + ([f"... and {more} more"] if more > 0 else [])
+
+
 class DatasetError(ValueError):
-    """A dataset that cannot be registered; `problems` lists every reason found."""
+    """A dataset that cannot be registered; `problems` lists every reason found (its
+    message shows the first MAX_PROBLEMS_SHOWN and a count of the rest)."""
 
     def __init__(self, summary: str, problems: Iterable[str] = ()):
         self.summary = summary
         self.problems = list(problems)
-        lines = [summary] + [f"  - {p}" for p in self.problems]
+        lines = [summary] + [f"  - {p}" for p in first_problems(self.problems)]
         super().__init__("\n".join(lines))
 
 

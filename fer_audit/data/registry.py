@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import re
 import tempfile
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -31,13 +30,20 @@ from fer_audit.data.index import (
 from fer_audit.data.manifest import read_manifest
 from fer_audit.data.ravdess import read_ravdess
 from fer_audit.data.sasefe import read_sasefe
-from fer_audit.data.splits import HeldOutSplit, draw_test_split, load_split, save_split, split_path
+from fer_audit.data.splits import (
+    DamagedDatasetFile,
+    HeldOutSplit,
+    draw_test_split,
+    load_split,
+    save_split,
+    split_path,
+)
 from fer_audit.data.subjects import check_allowed_genders, table_from_pairs
+from fer_audit.errors import DamagedFile
 from fer_audit.version import code_version
-from fer_audit.workspace import Workspace
+from fer_audit.workspace import UnsafeName, Workspace
 
 KINDS: tuple[str, ...] = ("sasefe", "ravdess", "cremad", "manifest")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,30 @@ def register_dataset(
     `replace` is false.
     """
     check_can_register(workspace, name, replace=replace)
+    with workspace.lock(f"dataset-{name}"):
+        # checked again under the lock: another process may have registered it meanwhile
+        check_can_register(workspace, name, replace=replace)
+        return _register(
+            workspace,
+            name,
+            path,
+            kind=kind,
+            subjects=subjects,
+            allowed_genders=allowed_genders,
+            subject_rows=subject_rows,
+        )
+
+
+def _register(
+    workspace: Workspace,
+    name: str,
+    path: str | Path,
+    *,
+    kind: str,
+    subjects: str | Path | None,
+    allowed_genders: Collection[str] | None,
+    subject_rows: Iterable[tuple[object, object]] | None,
+) -> tuple[Dataset, AdapterResult]:
     folder = workspace.dataset_dir(name)
     with tempfile.TemporaryDirectory() as staging:
         table_bytes = None
@@ -176,38 +206,81 @@ def _drop_stale_split(folder: Path, fingerprint: str, result: AdapterResult) -> 
 
 def check_can_register(workspace: Workspace, name: str, *, replace: bool = False) -> None:
     """DatasetError unless `name` is a valid name, free or allowed to be replaced."""
-    if not _NAME.match(name):
-        raise DatasetError(
-            f"dataset name {name!r} is not allowed: use letters, digits, '_', '-' or '.', "
-            f"starting with a letter or digit"
-        )
-    if (workspace.dataset_dir(name) / "dataset.json").exists() and not replace:
+    try:
+        folder = workspace.dataset_dir(name)
+    except UnsafeName as exc:
+        raise DatasetError(str(exc)) from None
+    if (folder / "dataset.json").exists() and not replace:
         raise DatasetError(f"dataset {name!r} is already registered (use --replace to redo it)")
 
 
+#: fields of dataset.json that readers rely on; a record without one is damaged
+META_FIELDS = ("name", "kind", "root", "n_videos", "n_subjects", "subjects_per_gender")
+
+
 def load_dataset(workspace: Workspace, name: str) -> Dataset:
+    """Dataset `name`: DatasetError when none is registered under it, DamagedDatasetFile
+    (a DatasetError too) naming dataset.json or index.csv when either cannot be read."""
     folder = workspace.dataset_dir(name)
     meta_path = folder / "dataset.json"
     if not meta_path.exists():
-        known = ", ".join(m["name"] for m in list_datasets(workspace)) or "none"
+        known = ", ".join(m["name"] for m in list_datasets(workspace, damaged=[])) or "none"
         raise DatasetError(f"no dataset named {name!r} in {workspace.root} (registered: {known})")
-    meta = atomic.read_json(meta_path)
-    index_bytes = (folder / "index.csv").read_bytes()
+    meta = _read_meta(meta_path)
+    index_path = folder / "index.csv"
+    again = (
+        f"register the dataset again: fer-audit datasets add {name} {meta['source']} "
+        f"--kind {meta['kind']} --replace (Data page: tick 'Replace a dataset of the same "
+        "name')"
+    )
+    try:
+        index_bytes = index_path.read_bytes()
+    except FileNotFoundError:
+        raise DamagedDatasetFile(index_path, again, "missing") from None
     if hashlib.sha256(index_bytes).hexdigest() != meta["index_sha256"]:
-        raise DatasetError(
-            f"dataset {name!r}: index.csv does not match dataset.json (being re-registered "
-            f"right now, or edited by hand); register it again with --replace"
+        raise DamagedDatasetFile(
+            index_path,
+            again,
+            "it does not match dataset.json: truncated, edited by hand, or being "
+            "re-registered right now",
         )
-    return Dataset(meta, read_index(folder / "index.csv"))
+    return Dataset(meta, read_index(index_path))
 
 
-def list_datasets(workspace: Workspace) -> list[dict]:
-    """The registration records of every dataset in the workspace, by name."""
+def _read_meta(meta_path: Path) -> dict:
+    """A dataset.json, checked for the fields readers rely on."""
+    name = meta_path.parent.name
+    hint = (
+        f"register the dataset again: fer-audit datasets add {name} FOLDER --kind KIND "
+        f"--replace (Data page: tick 'Replace a dataset of the same name'), or delete "
+        f"{meta_path.parent}"
+    )
+    try:
+        meta = atomic.read_json(meta_path, hint=hint)
+    except DamagedFile as exc:
+        raise DamagedDatasetFile(meta_path, hint, exc.detail) from None
+    missing = [f for f in (*META_FIELDS, "index_sha256") if f not in meta]
+    if missing:
+        raise DamagedDatasetFile(meta_path, hint, f"no {', '.join(missing)}")
+    meta.setdefault("source", meta["root"])
+    return meta
+
+
+def list_datasets(workspace: Workspace, *, damaged: list[DamagedFile] | None = None) -> list[dict]:
+    """The registration records of every dataset in the workspace, by name.
+
+    A dataset.json that cannot be read is added to `damaged` when a list is given (so a
+    listing shows it as an error and goes on), else raised (DamagedDatasetFile)."""
     if not workspace.datasets_dir.is_dir():
         return []
     metas = []
     for meta_path in sorted(workspace.datasets_dir.glob("*/dataset.json")):
-        metas.append(atomic.read_json(meta_path))
+        try:
+            metas.append(_read_meta(meta_path))
+        except DamagedFile as exc:
+            if damaged is None:
+                raise
+            damaged.append(exc)
     return metas
 
 
@@ -249,6 +322,13 @@ def draw_dataset_split(
 ) -> HeldOutSplit:
     """Draw dataset `name`'s test split (`per_group` subjects of each group) and save
     it, replacing any earlier one."""
+    with workspace.lock(f"dataset-{name}"):
+        return _draw_split(workspace, name, per_group=per_group, groups=groups, seed=seed)
+
+
+def _draw_split(
+    workspace: Workspace, name: str, *, per_group: int, groups: list[str] | None, seed: int
+) -> HeldOutSplit:
     dataset = load_dataset(workspace, name)
     split = draw_test_split(
         dataset.subjects(),

@@ -23,6 +23,7 @@ import pandas as pd
 from fer_audit import atomic
 from fer_audit.data.index import DatasetError
 from fer_audit.data.subjects import normalize_gender
+from fer_audit.errors import DamagedFile, one_line
 from fer_audit.seeding import seeded_rng
 
 REGULAR = "regular"
@@ -224,12 +225,31 @@ def save_split(dataset_dir: Path, split: HeldOutSplit) -> None:
     atomic.write_json(split_path(dataset_dir), split.to_dict())
 
 
+class DamagedDatasetFile(DamagedFile, DatasetError):
+    """A damaged file of a registered dataset (a DatasetError too, for the callers that
+    catch those)."""
+
+
 def load_split(dataset_dir: Path) -> HeldOutSplit | None:
-    """The dataset's test split, None when none was drawn; DatasetError if damaged."""
+    """The dataset's test split, None when none was drawn; DamagedDatasetFile (a DamagedFile
+    and a DatasetError) naming the file when it cannot be read."""
     path = split_path(dataset_dir)
     if not path.exists():
         return None
+    hint = (
+        f"delete it, then draw the test split again (fer-audit datasets split "
+        f"{Path(dataset_dir).name}, or the Data page)"
+    )
     try:
-        return HeldOutSplit.from_dict(atomic.read_json(path))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise DatasetError(f"{path} is damaged ({exc}); draw it again with --redraw") from None
+        data = atomic.read_json(path, hint=hint)
+    except DamagedFile as exc:
+        raise DamagedDatasetFile(path, hint, exc.detail) from None
+    try:
+        split = HeldOutSplit.from_dict(data)
+        if not all(isinstance(split.test_subjects[g], list) for g in split.groups):
+            raise TypeError("test_subjects is not a list per group")
+    except (KeyError, TypeError) as exc:
+        raise DamagedDatasetFile(
+            path, hint, f"a field is missing or wrong: {one_line(exc)}"
+        ) from None
+    return split

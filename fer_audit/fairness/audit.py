@@ -8,6 +8,7 @@ dashboard, the report and the command line read one shape whatever the source.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from fer_audit import atomic
+from fer_audit.errors import DamagedFile, one_line
 from fer_audit.fairness import intervals, metrics
 from fer_audit.fairness.gaps import CAVEAT, DEFINITIONS, PAPER_DEFINITIONS, gap_keys, gap_values
 from fer_audit.fairness.resample import (
@@ -26,6 +28,7 @@ from fer_audit.fairness.resample import (
     permutation_confusions,
 )
 from fer_audit.labels import get_scheme
+from fer_audit.safe_csv import read_people_csv, to_people_csv
 from fer_audit.version import code_version
 
 POOLED = "all"
@@ -70,7 +73,9 @@ class AuditResult:
     settings: dict = field(default_factory=dict)
 
     def save(self, folder: str | Path) -> Path:
-        """Write each table as CSV and the settings as audit.json (atomically)."""
+        """Write each table as CSV and the settings as audit.json (atomically). The
+        CSVs are for people too: text cells are neutralised for spreadsheets
+        (`fer_audit.safe_csv`), and `load` takes that off again."""
         folder = Path(folder)
         for name in TABLES:
             atomic.write_text(folder / f"{name}.csv", self.table_csv(name))
@@ -79,11 +84,12 @@ class AuditResult:
         return folder
 
     def table_csv(self, name: str) -> str:
-        """One table as CSV text; a synthetic audit's rows each say `synthetic=True`."""
+        """One table as CSV text, safe in a spreadsheet (`safe_csv.to_people_csv`); a
+        synthetic audit's rows each say `synthetic=True`."""
         table = getattr(self, name)
         if self.synthetic:
             table = table.assign(synthetic=True)
-        return table.to_csv(index=False)
+        return to_people_csv(table, index=False)
 
     def to_json_tables(self) -> dict:
         """Every table as a list of records (the JSON export), with the settings."""
@@ -94,18 +100,49 @@ class AuditResult:
 
     @classmethod
     def load(cls, folder: str | Path) -> AuditResult:
+        """The audit saved in `folder`; AuditError when there is none, DamagedFile naming
+        the file (audit.json, tables.json or a table's CSV) that cannot be read, or a
+        table whose rows do not match the count tables.json recorded (truncated)."""
         folder = Path(folder)
         if not (folder / "audit.json").exists():
             raise AuditError(f"{folder} holds no audit (audit.json missing)")
+        hint = (
+            f"run the audit again into this folder (fer-audit audit PREDICTIONS --out "
+            f"{folder}), or delete the folder"
+        )
+        settings = atomic.read_json(folder / "audit.json", hint=hint)
+        counts = _row_counts(folder / "tables.json", hint)
         tables = {}
         for name in TABLES:
             path = folder / f"{name}.csv"
-            tables[name] = pd.read_csv(path, dtype=_TEXT_COLUMNS) if path.exists() else None
-        return cls(**tables, settings=atomic.read_json(folder / "audit.json"))
+            tables[name] = _read_table(path, hint) if path.exists() else None
+            table, expected = tables[name], (counts or {}).get(name)
+            if table is not None and expected is not None and len(table) != expected:
+                raise DamagedFile(path, hint, f"{len(table)} rows where tables.json has {expected}")
+        return cls(**tables, settings=settings)
 
     @property
     def synthetic(self) -> bool:
         return bool(self.settings.get("synthetic"))
+
+
+def _read_table(path: Path, hint: str) -> pd.DataFrame:
+    """One saved table; DamagedFile when it is cut short or not CSV."""
+    raw = path.read_bytes()
+    if raw and not raw.endswith(b"\n"):
+        raise DamagedFile(path, hint, "truncated: its last line is incomplete")
+    try:
+        return read_people_csv(io.BytesIO(raw), dtype=_TEXT_COLUMNS)
+    except (ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
+        raise DamagedFile(path, hint, f"not a readable CSV table: {one_line(exc)}") from None
+
+
+def _row_counts(path: Path, hint: str) -> dict[str, int] | None:
+    """Rows per table as tables.json recorded them (None for an audit without it)."""
+    if not path.exists():
+        return None
+    tables = atomic.read_json(path, hint=hint)
+    return {name: len(rows) for name, rows in tables.items() if isinstance(rows, list)}
 
 
 # ---------------------------------------------------------------- predictions
@@ -165,9 +202,32 @@ def audit(
     )
     settings["classes"] = classes
     settings["subjects_per_group"] = _subjects_per_group(frame, group_names)
-    if "synthetic" in frame.columns and frame["synthetic"].astype(bool).any():
+    if is_synthetic(frame):
         settings["synthetic"] = True  # the table says so, whatever the caller passed
     return _assemble(parts, runs, settings)
+
+
+_TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
+
+
+def synthetic_flags(column: pd.Series) -> pd.Series:
+    """The `synthetic` column as booleans: true/false, 1/0 or yes/no (any case; real
+    booleans and the numbers 0 and 1 too). Anything else, an empty cell included, is
+    an AuditError naming the first such row: a wrong flag would mislabel the audit."""
+    text = column.map(lambda v: str(v).strip().lower() if not pd.isna(v) else "")
+    text = text.replace({"1.0": "1", "0.0": "0"})
+    bad = ~text.isin(_TRUE | _FALSE)
+    if bad.any():
+        row = bad.idxmax()
+        raise AuditError(
+            f"column synthetic holds {column[row]!r} (row {row}); use true/false, 1/0 or yes/no"
+        )
+    return text.isin(_TRUE)
+
+
+def is_synthetic(frame: pd.DataFrame) -> bool:
+    """Whether any row of the table is marked synthetic (strictly parsed)."""
+    return "synthetic" in frame.columns and bool(synthetic_flags(frame["synthetic"]).any())
 
 
 def _validated(

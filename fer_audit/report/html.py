@@ -11,6 +11,7 @@ import pandas as pd
 from fer_audit import atomic
 from fer_audit.fairness.audit import AuditResult
 from fer_audit.fairness.gaps import PAPER_DEFINITIONS
+from fer_audit.outputs import HTML_MARK
 from fer_audit.report import figures
 from fer_audit.report.sources import train_set_order
 from fer_audit.report.summary import summary_sentences
@@ -77,7 +78,7 @@ def render_report(result: AuditResult) -> str:
     fig = _Figures()
     title = "fer-audit report" + (" · SYNTHETIC DATA" if result.synthetic else "")
     parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+        f"<!doctype html><html><head><meta charset='utf-8'>{HTML_MARK}<title>{html.escape(title)}"
         f"</title><style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
     ]
     if result.synthetic:

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from fer_audit.fairness.audit import AuditResult, audit
+from fer_audit.errors import DamagedFile, one_line
+from fer_audit.fairness.audit import AuditError, AuditResult, audit
 from fer_audit.fairness.predictions import read_predictions
 from fer_audit.fairness.reference import CITATION, reference_audit
 
@@ -33,9 +34,16 @@ def list_sources(workspace) -> list[AuditSource]:
     sources = [AuditSource(f"Published results: {CITATION.split('. ')[0]} 2021", REFERENCE)]
     folder = workspace.predictions_dir
     if folder.is_dir():
-        tables = sorted(folder.glob("*.parquet"), key=lambda p: p.stat().st_mtime, reverse=True)
+        tables = sorted(folder.glob("*.parquet"), key=_mtime, reverse=True)
         sources += [AuditSource(f"Predictions: {p.name}", "predictions", str(p)) for p in tables]
     return sources
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # removed while listing
+        return 0.0
 
 
 def audit_source(
@@ -43,7 +51,19 @@ def audit_source(
 ) -> AuditResult:
     if source.kind == REFERENCE:
         return reference_audit(n_boot=n_boot, seed=seed, correction=correction)
-    frame, meta = read_predictions(Path(source.path))
+    path = Path(source.path)
+    try:
+        frame, meta = read_predictions(path)
+    except AuditError as exc:
+        if not path.is_file() or "not a readable" not in str(exc):
+            raise  # gone since it was listed, or a table the audit cannot use
+        # the file is there but is no table: damaged (or not written by fer-audit)
+        raise DamagedFile(
+            path,
+            "write it again (Train page: 'Evaluate finished runs', or fer-audit evaluate "
+            f"RUN... --out {path}), or delete it",
+            f"not a readable table: {one_line(str(exc).split(': ', 1)[-1])}",
+        ) from None
     return audit(frame, n_boot=n_boot, seed=seed, correction=correction, source=meta)
 
 

@@ -9,6 +9,8 @@ without it (recorded in run.json).
 from __future__ import annotations
 
 import hashlib
+import logging
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,8 @@ from torch import nn
 
 from fer_audit import atomic
 from fer_audit.train.data import ClipSet
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -52,8 +56,9 @@ def compute_features(
     """The backbone features of every clip, read from `cache_dir` when computed before."""
     digest = hashlib.sha256((key + "|" + ",".join(clips.rows["video_id"])).encode())
     path = cache_dir / "features" / f"{digest.hexdigest()[:24]}.pt"
-    if path.exists():
-        return FeatureSet(torch.load(path, weights_only=True), clips.labels, clips.excluded)
+    cached = _cached_features(path, expected=len(clips))
+    if cached is not None:
+        return FeatureSet(cached, clips.labels, clips.excluded)
     model.eval()
     chunks = []
     with torch.no_grad(), torch.autocast(device_type="cuda", enabled=device == "cuda"):
@@ -64,3 +69,18 @@ def compute_features(
     with atomic.atomic_path(path) as tmp:
         torch.save(features, tmp)
     return FeatureSet(features, clips.labels, clips.excluded)
+
+
+def _cached_features(path: Path, *, expected: int) -> torch.Tensor | None:
+    """The cached features, or None when there are none or the file is damaged (it is a
+    cache: a damaged entry is removed, logged and computed again)."""
+    if not path.exists():
+        return None
+    try:
+        features = torch.load(path, weights_only=True)
+        if isinstance(features, torch.Tensor) and len(features) == expected:
+            return features
+    except (RuntimeError, ValueError, EOFError, OSError, pickle.UnpicklingError) as exc:
+        logger.warning("feature cache %s is damaged (%s); computing it again", path, exc)
+    path.unlink(missing_ok=True)
+    return None

@@ -12,9 +12,11 @@ and checkpoint.pt (model, optimiser and history of the last finished epoch).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -28,8 +30,10 @@ import torch.nn.functional as F
 from fer_audit import atomic
 from fer_audit.data.registry import load_dataset
 from fer_audit.data.splits import load_split, run_split
+from fer_audit.errors import DamagedFile, one_line
 from fer_audit.labels import get_scheme
 from fer_audit.models import create_model, get_spec
+from fer_audit.models.weights import load_tensors
 from fer_audit.seeding import seeded_rng
 from fer_audit.train import distributed
 from fer_audit.train.data import ClipSet, load_clips
@@ -111,16 +115,75 @@ class TrainConfig:
 
 
 def run_folder(workspace, run_id: str) -> Path:
-    return workspace.runs_dir / run_id
+    """The run's folder; UnsafeName for an id that is not a plain name."""
+    return workspace.run_dir(run_id)
+
+
+#: what to do about a damaged run.json or metrics.jsonl
+RERUN = (
+    "rerun the training with the same options: it resumes from its checkpoint and "
+    "rewrites the file (Train page: Resume on its job), or delete the run's folder"
+)
 
 
 def read_run(workspace, run_id: str) -> tuple[dict, list[dict]]:
-    """A run's run.json ({} before it is written) and its metrics.jsonl records."""
+    """A run's run.json ({} before it is written) and its metrics.jsonl records;
+    DamagedFile naming the file that cannot be read."""
     folder = run_folder(workspace, run_id)
-    meta = atomic.read_json(folder / "run.json") if (folder / "run.json").exists() else {}
-    path = folder / "metrics.jsonl"
-    lines = path.read_text().splitlines() if path.exists() else []
-    return meta, [json.loads(line) for line in lines if line.strip()]
+    meta = read_run_json(folder) or {}
+    return meta, _read_metrics(folder / "metrics.jsonl")
+
+
+def read_run_json(folder: Path) -> dict | None:
+    """A run folder's run.json, None when there is none; DamagedFile when it cannot be
+    read or lacks the run's identity (run_id, arch)."""
+    path = Path(folder) / "run.json"
+    if not path.exists():
+        return None
+    meta = atomic.read_json(path, hint=RERUN)
+    missing = [k for k in ("run_id", "arch") if k not in meta]
+    if missing:
+        raise DamagedFile(path, RERUN, f"no {', '.join(missing)}")
+    return meta
+
+
+def _read_metrics(path: Path) -> list[dict]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    except UnicodeDecodeError:
+        raise DamagedFile(path, RERUN, "not UTF-8 text") from None
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DamagedFile(path, RERUN, f"line {number} is not JSON: {one_line(exc)}") from None
+        if not isinstance(record, dict) or "epoch" not in record:
+            raise DamagedFile(path, RERUN, f"line {number} is not an epoch's record")
+        records.append(record)
+    return records
+
+
+def list_runs(workspace, *, damaged: list[DamagedFile] | None = None) -> list[dict]:
+    """run.json of every run folder in the workspace, by run id. One that cannot be read
+    is added to `damaged` when a list is given (a listing shows it and goes on), else
+    raised."""
+    runs = []
+    for folder in sorted(p for p in workspace.runs_dir.glob("*") if p.is_dir()):
+        try:
+            meta = read_run_json(folder)
+        except DamagedFile as exc:
+            if damaged is None:
+                raise
+            damaged.append(exc)
+            continue
+        if meta is not None:
+            runs.append(meta)
+    return runs
 
 
 def train(
@@ -174,12 +237,22 @@ def train(
         momentum=config.momentum,
         weight_decay=config.weight_decay,
     )
-    state = _resume(folder, model, optimiser)
+    state, damaged_checkpoint = _resume(folder, model, optimiser)
     meta = _run_meta(config, dataset, split, sides, train_set, val_set, device)
     meta["world_size"] = context.world
     writer = _RunWriter(folder, meta, log, enabled=context.main)
+    if damaged_checkpoint:
+        writer.log(f"{damaged_checkpoint}; starting the run again from epoch 1")
     if state["done"]:
-        writer.log(f"run {folder.name} already finished; nothing to do")
+        problem = _unfinished_record(folder)
+        if problem is None:
+            writer.log(f"run {folder.name} already finished; nothing to do")
+            return folder
+        writer.log(
+            f"run {folder.name} finished, but {problem}: rewriting run.json and "
+            "metrics.jsonl from its checkpoint"
+        )
+        writer.repair(state)
         return folder
     writer.start(state)
     scaler = torch.amp.GradScaler("cuda", enabled=device == "cuda")
@@ -324,14 +397,43 @@ def evaluate_loss(model, data: ClipSet, batch_size: int, device: str) -> tuple[f
     return loss, float((probabilities.argmax(1) == labels).mean())
 
 
-def _resume(folder: Path, model, optimiser) -> dict:
+def _resume(folder: Path, model, optimiser) -> tuple[dict, str | None]:
+    """The state of the last finished epoch (model and optimiser loaded from
+    checkpoint.pt), or a fresh start; with a note when the checkpoint was damaged (it
+    is moved aside, and the run starts again: nothing of it was loaded)."""
+    fresh = {"epoch": 0, "best": None, "history": [], "done": False}
     path = folder / "checkpoint.pt"
     if not path.exists():
-        return {"epoch": 0, "best": None, "history": [], "done": False}
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        return fresh, None
+    try:
+        checkpoint = load_tensors(path)
+        state = json.loads(checkpoint["state"])
+        required = {"epoch", "best", "history", "done"}
+        if not isinstance(state, dict) or not required <= set(state):
+            raise ValueError("its training state is incomplete")
+    except (RuntimeError, ValueError, KeyError, TypeError, EOFError, pickle.UnpicklingError) as exc:
+        aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        with contextlib.suppress(FileNotFoundError):  # another rank moved it already
+            path.replace(aside)
+        return fresh, f"{path} is damaged ({one_line(exc)}), moved to {aside.name}"
     model.load_state_dict(checkpoint["model"])
     optimiser.load_state_dict(checkpoint["optimiser"])
-    return json.loads(checkpoint["state"])
+    return state, None
+
+
+def _unfinished_record(folder: Path) -> str | None:
+    """Why a run whose checkpoint says it is done does not look done on disk (run.json
+    damaged, missing or not "done"; metrics.jsonl damaged), or None."""
+    try:
+        meta = read_run_json(folder)
+        _read_metrics(folder / "metrics.jsonl")
+    except DamagedFile as exc:
+        return f"{exc.path.name} is damaged ({exc.detail})"
+    if meta is None:
+        return "run.json is missing"
+    if meta.get("status") != "done":
+        return f"run.json says {meta.get('status')!r}"
+    return None
 
 
 def _run_meta(config, dataset, split, sides, train_set, val_set, device) -> dict:
@@ -423,6 +525,17 @@ class _RunWriter:
             f"epoch {record['epoch']}: train loss {record['train_loss']:.4f} acc "
             f"{record['train_accuracy']:.3f}, val loss {record['val_loss']:.4f} acc "
             f"{record['val_accuracy']:.3f}" + (" (best)" if improved else "")
+        )
+
+    def repair(self, state: dict) -> None:
+        """Rewrite metrics.jsonl and run.json of a finished run from its checkpoint."""
+        if not self.enabled:
+            return
+        lines = "".join(json.dumps(r) + "\n" for r in state["history"])
+        atomic.write_text(self.folder / "metrics.jsonl", lines)
+        self._json(state, "done")
+        self.log(
+            f"repaired: done after {state['epoch']} epochs; best epoch {state['best']['epoch']}"
         )
 
     def finish(self, state: dict) -> None:

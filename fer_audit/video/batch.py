@@ -11,6 +11,7 @@ shard's entries.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from collections import Counter
@@ -23,9 +24,15 @@ from pathlib import Path
 import pandas as pd
 
 from fer_audit import atomic
+from fer_audit.data.index import first_problems
 from fer_audit.data.registry import load_dataset
+from fer_audit.errors import DamagedFile
+from fer_audit.procs import die_with_parent
+from fer_audit.safe_csv import to_people_csv
 from fer_audit.video.cache import ClipCache, content_hash
 from fer_audit.video.clip import ClipResult, PreprocessSettings, make_detector, process_clip
+
+logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str, str], None]  # done, total, video_id, status
 REPORT_COLUMNS = [
@@ -81,10 +88,12 @@ class PreprocessSummary:
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # id, status, reason
 
     def lines(self) -> list[str]:
-        """The counts, one line per video that is not ok (with its reason), the report."""
+        """The counts, a line per video that is not ok (with its reason; the first
+        MAX_PROBLEMS_SHOWN, then a count), the report, which lists every one."""
         counts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items()))
         lines = [f"{self.processed} processed, {self.skipped} already cached; {counts}"]
-        lines += [f"  {video}: {status}: {reason}" for video, status, reason in self.problems]
+        problems = [f"{video}: {status}: {reason}" for video, status, reason in self.problems]
+        lines += [f"  {line}" for line in first_problems(problems)]
         return [*lines, f"report: {self.report_path}"]
 
 
@@ -103,6 +112,13 @@ def _init_worker(settings: PreprocessSettings, device: str, cache_dir: str, thre
     _WORKER["settings"] = settings
     _WORKER["detector"] = make_detector(settings, device)
     _WORKER["cache"] = ClipCache(Path(cache_dir), settings)
+
+
+def _init_pool_worker(parent_pid: int, *init_args) -> None:
+    """A pool worker's start: it dies with the process that started it (a kill -9 of
+    `fer-audit preprocess` or of its job leaves no worker), then builds its detector."""
+    die_with_parent(parent_pid)
+    _init_worker(*init_args)
 
 
 def _work(item: tuple[str, str, str]) -> tuple[str, str, str]:
@@ -188,8 +204,12 @@ def _pool_pass(items, workers, init_args):
     when a worker died."""
     context = multiprocessing.get_context("spawn")
     pending = {}
+    # The workers are spawned by this (the submitting) thread, which outlives them.
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=init_args
+        workers,
+        mp_context=context,
+        initializer=_init_pool_worker,
+        initargs=(os.getpid(), *init_args),
     ) as pool:
         pending = {pool.submit(_work, item): item for item in items}
         try:
@@ -210,8 +230,17 @@ class HashMemo:
     reruns do not re-read every video."""
 
     def __init__(self, workspace, dataset: str):
+        self.workspace, self.dataset = workspace, dataset
         self.path = workspace.cache_dir / "hashes" / f"{dataset}.json"
-        self.memo = atomic.read_json(self.path) if self.path.exists() else {}
+        self.memo = self._read()
+
+    def _read(self) -> dict:
+        """The remembered hashes; a damaged memo is only a cache, so it starts afresh."""
+        try:
+            return atomic.read_json(self.path) if self.path.exists() else {}
+        except DamagedFile as exc:
+            logger.warning("%s; the hashes are computed again", exc)
+            return {}
 
     def get(self, path: Path) -> str | None:
         try:
@@ -224,8 +253,9 @@ class HashMemo:
             return None
 
     def save(self) -> None:
-        current = atomic.read_json(self.path) if self.path.exists() else {}
-        atomic.write_json(self.path, {**current, **self.memo})
+        """Merge into the memo on disk under its lock: shards saving at once lose nothing."""
+        with self.workspace.lock(f"hashes-{self.dataset}"):
+            atomic.write_json(self.path, {**self._read(), **self.memo})
 
 
 def build_report(workspace, dataset: str, settings: PreprocessSettings) -> pd.DataFrame:
@@ -258,7 +288,7 @@ def write_report(workspace, dataset: str, settings: PreprocessSettings) -> Path:
     path = report_path(workspace, dataset, settings)
     frame = build_report(workspace, dataset, settings)
     with atomic.atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
+        to_people_csv(frame, tmp, index=False)  # read by people, in spreadsheets
     atomic.write_json(path.with_suffix(".json"), asdict(settings))
     return path
 

@@ -3,13 +3,19 @@
 Two orders of work, both picking K representative frames by K-means:
 
 - `fast` (default): decode once keeping luma thumbnails, choose the K keyframes by
-  K-means on the whole-frame thumbnails, convert only those K frames to RGB, detect
-  faces on downscaled copies of them (boxes mapped back), crop at full resolution.
+  K-means on the whole-frame thumbnails, read only those K frames again (a second
+  decoding pass) in RGB, detect faces on downscaled copies of them (boxes mapped
+  back), crop at full resolution.
   A keyframe where no face is found borrows the box of the nearest keyframe that has
   one (`face_found` says which); with faces in fewer than half the keyframes the clip
   is `no_face`.
 - `paper`: the paper's order: MTCNN on every frame at full resolution, then K-means
-  on the face crops of the frames where a face was found.
+  on the face crops of the frames where a face was found. The detector runs on each
+  frame as it is decoded, keeping its box and a 32x32 grey copy of its crop (what
+  K-means reads); the chosen frames are read again to crop them.
+
+Neither order holds every frame: what they keep grows by about a kilobyte a frame
+at most (times and luma thumbnails, see `decode`; the paper order's 32x32 features).
 
 The two orders cluster different features (whole frames against face crops), so
 they pick similar moments, not the same frames: `benchmarks/bench_preprocess.py`
@@ -31,7 +37,7 @@ from fer_audit.video.decode import DecodedVideo, Source, VideoError, decode
 from fer_audit.video.faces import FaceDetector, WholeFrame, square_crop
 from fer_audit.video.keyframes import select_keyframes
 
-STATUSES = ("ok", "no_face", "unreadable", "too_short")
+STATUSES = ("ok", "no_face", "unreadable", "too_short", "too_long")
 #: below this share of keyframes with a face, a clip is `no_face`
 PREVIEW_SIDE = 320
 MIN_FACE_SHARE = 0.5
@@ -116,25 +122,31 @@ def process_clip(
     *,
     detector=None,
     previews: bool = False,
+    max_seconds: float | None = None,
+    max_frames: int | None = None,
 ) -> ClipResult:
     """Keyframes and face crops of one clip (a path or the bytes of an upload); with
     `previews` (fast mode), also the keyframes themselves, downscaled, for display.
 
-    Never raises for a bad clip: the result's status says ok, no_face, unreadable or
-    too_short, and `reason` says why (an unexpected decoder failure is `unreadable`,
-    with the error's type and message).
+    Never raises for a bad clip: the result's status says ok, no_face, unreadable,
+    too_short or too_long (beyond `max_seconds` or `max_frames`, when given), and
+    `reason` says why (an unexpected decoder failure is `unreadable`, with the
+    error's type and message).
     """
     settings = settings or PreprocessSettings()
     detector = detector or make_detector(settings)
+    faces = _PaperFaces(detector, settings) if settings.mode == "paper" else None
     try:
-        video = decode(source)
+        video = decode(source, max_seconds=max_seconds, max_frames=max_frames, on_frame=faces)
     except VideoError as exc:
         return ClipResult(exc.status, exc.reason)
     except Exception as exc:  # a decoder can fail in many ways; one clip must not stop a batch
+        if faces is not None and faces.busy:  # the detector failed, not the decoder
+            raise
         return ClipResult("unreadable", f"decoding failed: {type(exc).__name__}: {exc}")
     try:
-        if settings.mode == "paper":
-            return _paper(video, settings, detector)
+        if faces is not None:
+            return _paper(video, settings, faces)
         return _fast(video, settings, detector, previews=previews)
     except VideoError as exc:
         return _describe(ClipResult(exc.status, exc.reason), video)
@@ -151,7 +163,7 @@ def _fast(
     video: DecodedVideo, settings: PreprocessSettings, detector, *, previews: bool = False
 ) -> ClipResult:
     keys = select_keyframes(video.thumbnails, video.times, k=settings.k, seed=settings.seed)
-    frames = [video.rgb(int(i)) for i in keys]
+    frames = video.rgb_frames(keys)
     detections = detector.detect(frames)
     found = np.array([d.box is not None for d in detections])
     result = ClipResult(
@@ -212,28 +224,52 @@ def _fill_missing_boxes(boxes: list, times: np.ndarray) -> np.ndarray:
     return out
 
 
-def _paper(video: DecodedVideo, settings: PreprocessSettings, detector) -> ClipResult:
-    crops, boxes, probs, kept = [], [], [], []
-    for index in range(video.n_frames):
-        frame = video.rgb(index)
-        (detection,) = detector.detect([frame])
-        if detection.box is None:
-            continue
-        kept.append(index)
-        boxes.append(detection.box)
-        probs.append(detection.probability)
-        crops.append(square_crop(frame, detection.box, margin=settings.margin, size=settings.size))
+class _PaperFaces:
+    """The paper order's pass over every frame, as it is decoded: the detector on the
+    frame at full resolution; of each frame with a face, its index, box, probability
+    and the 32x32 grey copy of its crop that K-means reads (not the crop itself)."""
+
+    def __init__(self, detector, settings: PreprocessSettings):
+        self.detector, self.settings = detector, settings
+        self.kept: list[int] = []
+        self.boxes: list[np.ndarray] = []
+        self.probabilities: list[float] = []
+        self.features: list[np.ndarray] = []
+        self.busy = False  # inside the detector (an error there is not the decoder's)
+
+    def __call__(self, index: int, time: float, frame) -> None:
+        self.busy = True
+        rgb = frame.to_ndarray(format="rgb24")
+        (detection,) = self.detector.detect([rgb])
+        if detection.box is not None:
+            self.kept.append(index)
+            self.boxes.append(detection.box)
+            self.probabilities.append(detection.probability)
+            self.features.append(_feature(self.crop(rgb, detection.box)))
+        self.busy = False
+
+    def crop(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray:
+        return square_crop(frame, box, margin=self.settings.margin, size=self.settings.size)
+
+
+def _feature(crop: np.ndarray) -> np.ndarray:
+    return cv2.resize(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), (32, 32))
+
+
+def _paper(video: DecodedVideo, settings: PreprocessSettings, faces: _PaperFaces) -> ClipResult:
     result = _describe(ClipResult("ok"), video)
-    if not kept:
+    if not faces.kept:
         result.status, result.reason = "no_face", f"no face in any of {video.n_frames} frames"
         return result
-    kept_arr = np.asarray(kept)
-    features = np.stack([cv2.resize(cv2.cvtColor(c, cv2.COLOR_RGB2GRAY), (32, 32)) for c in crops])
+    kept_arr = np.asarray(faces.kept)
+    features = np.stack(faces.features)
     chosen = select_keyframes(features, video.times[kept_arr], k=settings.k, seed=settings.seed)
     result.frame_numbers = kept_arr[chosen]
     result.times = video.times[result.frame_numbers]
-    result.crops = np.stack([crops[i] for i in chosen])
-    result.boxes = np.stack([boxes[i] for i in chosen])
-    result.probabilities = np.asarray([probs[i] for i in chosen])
+    boxes = [faces.boxes[i] for i in chosen]
+    frames = video.rgb_frames(result.frame_numbers)
+    result.crops = np.stack([faces.crop(f, b) for f, b in zip(frames, boxes, strict=True)])
+    result.boxes = np.stack(boxes)
+    result.probabilities = np.asarray([faces.probabilities[i] for i in chosen])
     result.face_found = np.ones(len(chosen), bool)
     return result
