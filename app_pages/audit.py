@@ -6,7 +6,7 @@ from fer_audit.fairness.gaps import CAVEAT, PAPER_DEFINITIONS, STANDARD_DEFINITI
 from fer_audit.report import figures
 from fer_audit.report.sources import train_set_order
 from fer_audit.report.summary import summary_sentences
-from fer_audit.ui import audit_selection, plain_markdown
+from fer_audit.ui import audit_selection, plain_markdown_list
 from fer_audit.workspace import Workspace
 
 st.title("Audit")
@@ -19,7 +19,7 @@ result, chosen = selection
 set_options = train_set_order(r["train_set"] for r in chosen.settings["runs"])
 
 st.subheader("Summary")
-st.markdown(plain_markdown("\n".join(summary_sentences(chosen))))
+st.markdown(plain_markdown_list(summary_sentences(chosen)))
 st.info(
     CAVEAT + " Intervals of absolute aggregates (worst, mean, EQOD, DP) cannot contain "
     "zero: read their adjusted p-values.",

@@ -14,6 +14,7 @@ from fer_audit.ui import (
     job_list,
     job_registry,
     page_guard,
+    plain_markdown,
     show_damaged,
     show_damaged_list,
     synthetic_banner,
@@ -36,10 +37,12 @@ else:
     )
 
 
-def show_error(exc: Exception) -> None:
+def show_problems(exc: Exception) -> None:
+    """The error's summary and its first problems, as plain text."""
     problems = getattr(exc, "problems", [])
     summary = getattr(exc, "summary", str(exc))
-    st.error(summary + "".join(f"\n- {p}" for p in first_problems(problems)))
+    lines = [plain_markdown(p) for p in first_problems(problems)]
+    st.error(plain_markdown(summary) + "".join(f"\n- {line}" for line in lines))
 
 
 datasets_tab, register_tab = st.tabs(["Datasets", "Register a dataset"])
@@ -92,7 +95,7 @@ with register_tab:
                 workspace, name.strip(), folder, kind=kind, replace=replace, subject_rows=rows
             )
         except (DatasetError, OutsideDataRootsError, OSError, Busy) as exc:
-            show_error(exc)
+            show_problems(exc)
         else:
             st.success(
                 f"Registered {dataset.name}: {len(dataset.index)} videos of "
@@ -141,7 +144,7 @@ with datasets_tab:
             st.dataframe(pd.DataFrame(meta.get("skipped", [])), hide_index=True)
 
     st.subheader("Test split")
-    st.write(f"Test subjects: {summary.split}.")
+    st.write(f"Test subjects: {plain_markdown(summary.split)}.")
     with st.form("split"):
         per_group = st.number_input("Test subjects per gender", 1, 50, 5)
         seed = st.number_input("Seed", 0, 10_000, 0)
@@ -150,7 +153,7 @@ with datasets_tab:
                 draw_dataset_split(workspace, chosen, per_group=int(per_group), seed=int(seed))
                 st.rerun()
             except (DatasetError, ValueError) as exc:
-                show_error(exc)
+                show_problems(exc)
 
     st.subheader("Preprocessing")
     for report in summary.preprocessing:

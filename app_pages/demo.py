@@ -112,7 +112,7 @@ result = st.session_state["demo_result"]
 runs = result["runs"]
 failed = {r: e for r, e in runs.items() if e["status"] != "ok"}
 for run, entry in failed.items():
-    st.error(f"{clip_name} cannot be read by {run}: {entry['status']}: {entry['reason']}")
+    st.error(plain_markdown(f"{clip_name} cannot be read by {run}: {entry['reason']}"))
 if len(failed) == len(runs):
     st.stop()
 

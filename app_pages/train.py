@@ -7,8 +7,9 @@ from fer_audit.errors import DamagedFile
 from fer_audit.models import MODELS
 from fer_audit.overview import preprocessing_reports
 from fer_audit.report import figures
+from fer_audit.seeding import parse_seeds
 from fer_audit.train.loop import LR_SCHEDULES, list_runs, read_run
-from fer_audit.ui import job_list, job_registry, page_guard, show_damaged_list
+from fer_audit.ui import job_list, job_registry, page_guard, plain_markdown, show_damaged_list
 from fer_audit.workspace import OutsideDataRootsError, UnsafeName, Workspace
 
 st.title("Train")
@@ -86,16 +87,20 @@ else:
                 key="weights",
             )
             if st.form_submit_button("Queue training", type="primary"):
-                chosen_seeds = [s.strip() for s in seeds.split(",") if s.strip()]
                 weights_path = None
                 try:
                     if weights.strip():
                         weights_path = workspace.resolve_data_path(weights.strip())
                 except (OutsideDataRootsError, DamagedFile) as exc:
-                    st.error(str(exc))
+                    st.error(plain_markdown(exc))
                     st.stop()
-                if not archs or not train_sets or not all(s.isdigit() for s in chosen_seeds):
-                    st.error("Choose architectures and training sets, and seeds as numbers.")
+                try:
+                    chosen_seeds = [str(seed) for seed in parse_seeds(seeds)]
+                except ValueError as exc:
+                    st.error(f"Seeds: {exc}.")
+                    st.stop()
+                if not archs or not train_sets:
+                    st.error("Choose at least one architecture and one training set.")
                 elif registry is None:
                     st.error("Nothing was queued: the job registry is damaged (see above).")
                 else:
@@ -132,7 +137,12 @@ else:
             try:
                 target = workspace.predictions_path(out.strip())
             except UnsafeName as exc:
-                st.error(f"{exc}. The file is written into {workspace.predictions_dir}.")
+                st.error(
+                    plain_markdown(
+                        f"{exc}. Nothing was queued; predictions files are kept in "
+                        f"{workspace.predictions_dir}."
+                    )
+                )
                 target = None
             if target is not None and registry is None:
                 st.error("Nothing was queued: the job registry is damaged (see above).")

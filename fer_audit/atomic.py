@@ -56,8 +56,8 @@ def write_json(target: str | os.PathLike, obj: Any) -> None:
 
 #: what to do about a damaged file, by its name, when the reader gives no hint
 _HINTS = {
-    "run.json": "rerun the training with the same options (it resumes from its last "
-    "epoch and rewrites run.json), or delete the run's folder",
+    "run.json": "rerun the training with the same options: it resumes from its checkpoint "
+    "and rewrites the file (Train page: Resume on its job), or delete the run's folder",
     "dataset.json": "register the dataset again under the same name with --replace "
     "(Data page: 'Replace a dataset of the same name'), or delete its folder",
     "split.json": "delete it, then draw the test split again (fer-audit datasets split, "

@@ -10,19 +10,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fer_audit.data import registry, samples, splits, synthetic
-from fer_audit.data.index import DatasetError
+from fer_audit.data.index import MAX_PROBLEMS_SHOWN, DatasetError
 from fer_audit.fetch import WheelUnavailable
 from fer_audit.jobs import report_progress
 from fer_audit.outputs import check_output
 from fer_audit.seeding import MAX_SEED, parse_seeds
 from fer_audit.version import code_version
+from fer_audit.video.decode import MAX_CLIP_SECONDS, clock
+from fer_audit.video.faces import MARGINS
+from fer_audit.video.keyframes import KS
 from fer_audit.workspace import Busy, Workspace
 
 if TYPE_CHECKING:
     from fer_audit.demo import DemoSettings
 
-#: problems listed on the command line before "... and N more" (as on the pages)
-MAX_LISTED = 30
 #: upper bounds of resource options: beyond them a run would only exhaust the machine
 MAX_BOOTSTRAP = 100_000
 MAX_WORKERS = 64
@@ -35,7 +36,8 @@ def bounded(low: float, high: float, kind: type = int) -> Callable[[str], float]
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+            what = "whole number" if kind is int else "number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {what}") from None
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{value} is out of range: use {low} to {high}")
         return value
@@ -122,14 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--k",
         type=int,
         default=20,
-        choices=[10, 20, 50],
+        choices=KS,
         help="keyframes: 10, 20 (skips the first second) or 50 (20 + 30)",
     )
     pre.add_argument(
         "--margin",
         type=int,
         default=40,
-        choices=[0, 25, 40, 65],
+        choices=MARGINS,
         help="MTCNN margin, as in the paper",
     )
     pre.add_argument(
@@ -235,8 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
         "features once and train only the LSTM head (LSTM architectures)",
     )
     trn.add_argument("--scheme", default="paper4", choices=["paper4", "six"])
-    trn.add_argument("--k", type=int, default=20, help="keyframes of the preprocessing")
-    trn.add_argument("--margin", type=int, default=40, help="margin of the preprocessing")
+    trn.add_argument("--k", type=int, default=20, choices=KS, help="keyframes of the preprocessing")
+    trn.add_argument(
+        "--margin", type=int, default=40, choices=MARGINS, help="margin of the preprocessing"
+    )
     trn.add_argument(
         "--size", type=bounded(16, 1024), default=224, help="crop size of the preprocessing"
     )
@@ -256,7 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     _force(evl)
     evl.set_defaults(handler=cmd_evaluate)
 
-    prd = commands.add_parser("predict", help="one clip through one or more runs (JSON out)")
+    prd = commands.add_parser(
+        "predict",
+        help=f"one clip (at most {clock(MAX_CLIP_SECONDS)} long) through one or more runs "
+        "(JSON out)",
+    )
     prd.add_argument("video", type=Path)
     prd.add_argument(
         "--run",
@@ -363,7 +371,7 @@ def cmd_datasets_add(args: argparse.Namespace, workspace: Workspace) -> int:
     )
     print(describe_dataset(dataset.meta))
     skipped = [{"path": s.path, "reason": s.reason} for s in result.skipped]
-    _print_skipped(skipped, args.name, MAX_LISTED)
+    _print_skipped(skipped, args.name, MAX_PROBLEMS_SHOWN)
     for note in result.notes:
         print(f"note: {note}")
     return 0
@@ -404,7 +412,7 @@ def cmd_datasets_show(args: argparse.Namespace, workspace: Workspace) -> int:
         "videos per emotion: "
         + ", ".join(f"{e} {n}" for e, n in dataset.meta["videos_per_emotion"].items())
     )
-    _print_skipped(dataset.meta["skipped"], args.name, None if args.all else MAX_LISTED)
+    _print_skipped(dataset.meta["skipped"], args.name, None if args.all else MAX_PROBLEMS_SHOWN)
     for note in dataset.meta["notes"]:
         print(f"note: {note}")
     split = splits.load_split(workspace.dataset_dir(args.name))

@@ -8,7 +8,12 @@ and exits 2, and the dashboard shows the message as it is.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
+
+Item = TypeVar("Item")
+Read = TypeVar("Read")
 
 
 class DamagedFile(ValueError):
@@ -30,3 +35,25 @@ def one_line(exc: BaseException, limit: int = 200) -> str:
     """An exception's message on one line, shortened to `limit` characters."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def read_all(
+    items: Iterable[Item],
+    read: Callable[[Item], Read | None],
+    damaged: list[DamagedFile] | None,
+) -> list[Read]:
+    """`read(item)` of every item, leaving out those read as None. A DamagedFile is
+    added to `damaged` when a list is given (so a listing shows it as an error for that
+    item and goes on), else raised."""
+    found = []
+    for item in items:
+        try:
+            value = read(item)
+        except DamagedFile as exc:
+            if damaged is None:
+                raise
+            damaged.append(exc)
+            continue
+        if value is not None:
+            found.append(value)
+    return found

@@ -16,27 +16,33 @@ import torch
 from fer_audit import atomic
 from fer_audit.data.registry import load_dataset
 from fer_audit.data.splits import balanced_subset
+from fer_audit.errors import DamagedFile, one_line
 from fer_audit.labels import get_scheme
 from fer_audit.models import create_model
-from fer_audit.models.weights import load_tensors
 from fer_audit.outputs import PARQUET_KEY, check_output
+from fer_audit.safe_load import load_tensors
 from fer_audit.train.data import load_clips
-from fer_audit.train.loop import predict_probabilities, run_folder
+from fer_audit.train.loop import MODEL_KEYS, RERUN, predict_probabilities, read_run_json, run_folder
 from fer_audit.version import code_version
 from fer_audit.video.clip import PreprocessSettings
 from fer_audit.video.faces import resolve_device
 
 
 def load_run(workspace, run_id: str) -> tuple[dict, torch.nn.Module]:
-    """run.json and the best model of a finished training run."""
+    """run.json and the best model of a finished training run; DamagedFile when either
+    cannot be read or the weights do not fit the architecture run.json names."""
     folder = run_folder(workspace, run_id)
-    if not (folder / "run.json").exists():
+    meta = read_run_json(folder, required=MODEL_KEYS)
+    if meta is None:
         raise ValueError(f"no run {run_id!r} in {workspace.runs_dir}")
-    meta = atomic.read_json(folder / "run.json")
     if not (folder / "model.pt").exists():
         raise ValueError(f"run {run_id} has no model yet (status {meta.get('status')})")
     model = create_model(meta["arch"], len(meta["classes"]), input_size=meta["input_size"])
-    model.load_state_dict(load_tensors(folder / "model.pt"))
+    try:
+        model.load_state_dict(load_tensors(folder / "model.pt"))
+    except (RuntimeError, KeyError, TypeError) as exc:  # wrong names or shapes
+        detail = f"its tensors do not fit a {meta['arch']} model: {one_line(exc, 120)}"
+        raise DamagedFile(folder / "model.pt", RERUN, detail) from None
     return meta, model.eval()
 
 

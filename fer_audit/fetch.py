@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fer_audit.procs import die_with_parent
+
 ENV_CACHE = "FER_AUDIT_CACHE"
 
 
@@ -36,7 +38,14 @@ def download_wheel(package: str, version: str, dest: Path, *, timeout_s: float =
         f"{package}=={version}",
     ]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+        parent = os.getpid()
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            preexec_fn=lambda: die_with_parent(parent),  # also after kill -9 of a job
+        )
     except subprocess.TimeoutExpired:
         raise WheelUnavailable(
             f"downloading {package}=={version} timed out after {timeout_s:.0f} s"

@@ -131,6 +131,26 @@ class Job:
         return "fer-audit " + " ".join(self.argv)
 
 
+#: how the lines of a traceback after its first begin (frames, code, chained causes)
+_TRACEBACK_BODY = (" ", "\t", "During handling", "The above exception")
+
+
+def without_tracebacks(text: str) -> str:
+    """`text` (a job's log) with each Python traceback cut down to its last line, the
+    error itself: what a dashboard user is shown (the log file keeps everything)."""
+    kept, inside = [], False
+    for line in text.splitlines():
+        if line.startswith("Traceback (most recent call last):"):
+            inside = True
+            kept.append("(traceback left out here; it is in the job's log file)")
+        elif inside and (not line.strip() or line.startswith(_TRACEBACK_BODY)):
+            continue
+        else:
+            inside = False
+            kept.append(line)
+    return "\n".join(kept)
+
+
 class JobRegistry:
     """The job table of one workspace. Safe to use from several processes at once."""
 

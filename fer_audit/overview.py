@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -12,9 +11,9 @@ from fer_audit.atomic import read_json
 from fer_audit.data.registry import Dataset, list_datasets, load_dataset
 from fer_audit.data.samples import samples_folder
 from fer_audit.data.splits import load_split
-from fer_audit.errors import DamagedFile, one_line
+from fer_audit.errors import DamagedFile, read_all
 from fer_audit.jobs import JobRegistry
-from fer_audit.safe_csv import read_people_csv
+from fer_audit.safe_csv import read_saved_csv
 from fer_audit.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -170,15 +169,7 @@ def preprocessing_reports(
     raised (DamagedFile)."""
     folder = workspace.cache_dir / "reports" / name
     reports = sorted(folder.glob("*.csv"), key=lambda p: p.stat().st_mtime, reverse=True)
-    found = []
-    for path in reports:
-        try:
-            found.append(_read_report(path, name))
-        except DamagedFile as exc:
-            if damaged is None:
-                raise
-            damaged.append(exc)
-    return found
+    return read_all(reports, lambda path: _read_report(path, name), damaged)
 
 
 #: the columns of a preprocessing report the pages read
@@ -192,13 +183,7 @@ def _read_report(path, name: str) -> Preprocessed:
         "are skipped, so it is quick; or fer-audit preprocess ... --report-only), or "
         "delete it and its .json"
     )
-    raw = path.read_bytes()
-    if raw and not raw.endswith(b"\n"):
-        raise DamagedFile(path, hint, "truncated: its last line is incomplete")
-    try:
-        table = read_people_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
-    except (ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
-        raise DamagedFile(path, hint, f"not a readable CSV table: {one_line(exc)}") from None
+    table = read_saved_csv(path, hint=hint, dtype=str, keep_default_na=False)
     missing = [c for c in _REPORT_COLUMNS if c not in table.columns]
     if missing:
         raise DamagedFile(path, hint, f"no {', '.join(missing)} column")

@@ -16,10 +16,10 @@ import cv2
 import numpy as np
 import torch
 
-from fer_audit import atomic
-from fer_audit.errors import DamagedFile
+from fer_audit.errors import DamagedFile, read_all
 from fer_audit.evaluate import load_run
 from fer_audit.models.fermini import FER_CLASSES, load_fer_run
+from fer_audit.train.loop import read_run_json
 from fer_audit.video.clip import PreprocessSettings, process_clip
 from fer_audit.video.decode import MAX_CLIP_FRAMES, MAX_CLIP_SECONDS, Source
 from fer_audit.video.faces import resolve_device
@@ -33,8 +33,8 @@ def load_any_run(workspace, ref: str | Path):
     """(run.json, model, preprocessing settings) of a run id or a run folder."""
     folder = Path(ref)
     if (folder / "run.json").exists():
-        meta = atomic.read_json(folder / "run.json")
-        if meta.get("arch") == "fermini":
+        meta = read_run_json(folder, required=("arch",))
+        if meta["arch"] == "fermini":
             return meta, load_fer_run(folder), FERMINI_SETTINGS
         ref = folder.name
     meta, model = load_run(workspace, str(ref))
@@ -62,33 +62,20 @@ def available_models(
     training set and seed. A run.json that cannot be read is added to `damaged` when a
     list is given (the other models are listed), else raised (DamagedFile)."""
     imported = imported or checkpoints_dir()
-    choices = []
-    folders = sorted(imported.glob("*/run.json")) if imported.is_dir() else []
-    for meta_path in folders:
-        meta = _run_json(meta_path, damaged)
-        if meta is not None and (meta_path.parent / "model.pt").exists():
-            choices.append(_choice(meta, str(meta_path.parent.resolve()), "imported"))
-    runs = []
-    for meta_path in sorted(workspace.runs_dir.glob("*/run.json")):
-        meta = _run_json(meta_path, damaged)
-        if meta is not None and (meta_path.parent / "model.pt").exists():
-            runs.append(_choice(meta, meta_path.parent.name, meta.get("status", "?")))
+    folders = sorted(p.parent for p in imported.glob("*/model.pt")) if imported.is_dir() else []
+    choices = read_all(folders, lambda f: _model_choice(f, str(f.resolve()), "imported"), damaged)
+    folders = sorted(p.parent for p in workspace.runs_dir.glob("*/model.pt"))
+    runs = read_all(folders, lambda f: _model_choice(f, f.name, None), damaged)
     order = {"regular": 0, "female": 1, "male": 2}
     runs.sort(key=lambda c: (c.arch, order.get(c.train_set, 3), c.seed or 0, c.ref))
     return choices + runs
 
 
-def _run_json(path: Path, damaged: list[DamagedFile] | None) -> dict | None:
-    try:
-        meta = atomic.read_json(path)
-        if "arch" not in meta:
-            raise DamagedFile(path, atomic.read_json_hint(path), "no arch")
-    except DamagedFile as exc:
-        if damaged is None:
-            raise
-        damaged.append(exc)
-        return None
-    return meta
+def _model_choice(folder: Path, ref: str, status: str | None) -> ModelChoice | None:
+    """The choice of a folder with a model.pt (None without a run.json); `status` None
+    takes the run's own."""
+    meta = read_run_json(folder, required=("arch",))
+    return None if meta is None else _choice(meta, ref, status or meta.get("status", "?"))
 
 
 def _choice(meta: dict, ref: str, status: str) -> ModelChoice:

@@ -16,9 +16,13 @@ one quote off exactly the cells that start with quotes followed by one of them.
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from fer_audit.errors import DamagedFile, one_line
 
 #: the first characters that make a spreadsheet read a cell as a formula
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -78,3 +82,15 @@ def read_people_csv(path_or_buffer, **kwargs) -> pd.DataFrame:
     """`pd.read_csv(path_or_buffer, **kwargs)` of a file written by `to_people_csv`,
     with the values as they were before neutralising."""
     return restored(pd.read_csv(path_or_buffer, **kwargs))
+
+
+def read_saved_csv(path: Path, *, hint: str, **kwargs) -> pd.DataFrame:
+    """`read_people_csv` of a file fer-audit wrote; DamagedFile (naming the file and
+    `hint`, what to do) when it is cut short or not CSV."""
+    raw = Path(path).read_bytes()
+    if raw and not raw.endswith(b"\n"):
+        raise DamagedFile(path, hint, "truncated: its last line is incomplete")
+    try:
+        return read_people_csv(io.BytesIO(raw), **kwargs)
+    except (ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
+        raise DamagedFile(path, hint, f"not a readable CSV table: {one_line(exc)}") from None

@@ -19,7 +19,7 @@ from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlExcepti
 
 from fer_audit.errors import DamagedFile, one_line
 from fer_audit.fairness.audit import AuditResult
-from fer_audit.jobs import Job, JobRegistry, move_registry_aside
+from fer_audit.jobs import Job, JobRegistry, move_registry_aside, without_tracebacks
 from fer_audit.report.sources import (
     AuditSource,
     audit_source,
@@ -66,7 +66,8 @@ def show_error(exc: Exception, *, key: str = "guard") -> None:
     if not isinstance(exc, _PLAIN_ERRORS):
         text = f"{type(exc).__name__}: {text}"
     st.error(
-        f"Something went wrong on this page: {text.rstrip('.')}. The details are in the "
+        f"Something went wrong on this page: {plain_markdown(text.rstrip('.'))}. The "
+        "details are in the "
         "server log.",
         icon=":material/error:",
     )
@@ -74,7 +75,7 @@ def show_error(exc: Exception, *, key: str = "guard") -> None:
 
 def show_damaged(exc: DamagedFile, *, key: str) -> None:
     """`exc`'s message; for the job registry, a confirmed offer to move it aside."""
-    st.error(str(exc), icon=":material/broken_image:")
+    st.error(plain_markdown(exc), icon=":material/broken_image:")
     if exc.path.name != "jobs.sqlite":
         return
     confirmed = st.checkbox(
@@ -110,10 +111,14 @@ def show_damaged_list(problems: list[DamagedFile], *, key: str) -> None:
         show_damaged(exc, key=f"{key}-{i}")
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#|~:$!])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#|~$!])")
+_SHORTCODE = re.compile(r":(?=[A-Za-z])")  # :smile:, :red[...], :material/x:
 _LINE_START = re.compile(r"^(\s*)([-+=])", re.MULTILINE)  # lists, headings
 _ORDERED = re.compile(r"^(\s*\d+)([.)])", re.MULTILINE)  # numbered lists
-_WWW = re.compile(r"(www)\.", re.IGNORECASE)  # a bare www. link
+#: GFM turns bare addresses into links after escapes are read, so escaping cannot stop
+#: it: an invisible word joiner inside "://", "www." and "@" can
+_AUTOLINK = re.compile(r"(:)(//)|(www)(\.)|(@)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
 
 
 def plain_markdown(text: object) -> str:
@@ -121,9 +126,22 @@ def plain_markdown(text: object) -> str:
     group, a class, a training set) shows as typed: never a link, an image, a heading,
     a list, an icon shortcode or a formula."""
     escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+    escaped = _SHORTCODE.sub(r"\\:", escaped)
     escaped = _LINE_START.sub(r"\1\\\2", escaped)
     escaped = _ORDERED.sub(r"\1\\\2", escaped)
-    return _WWW.sub(r"\1\\.", escaped)
+    return _AUTOLINK.sub(
+        lambda m: WORD_JOINER.join(g for g in m.groups() if g) + WORD_JOINER, escaped
+    )
+
+
+def plain_markdown_list(lines: list[str]) -> str:
+    """Lines as Markdown, each escaped with `plain_markdown`, keeping a leading "- " as
+    a list item."""
+    shown = [
+        f"- {plain_markdown(line[2:])}" if line.startswith("- ") else plain_markdown(line)
+        for line in lines
+    ]
+    return "\n".join(shown)
 
 
 def keep(*keys: str) -> None:
@@ -162,7 +180,7 @@ def audit_selection(workspace: Workspace) -> tuple[AuditResult, AuditResult] | N
         show_damaged(exc, key="audit-source")
         return None
     except ValueError as exc:
-        st.error(f"This table cannot be audited: {exc}")
+        st.error(f"This table cannot be audited: {plain_markdown(exc)}")
         return None
     if result.synthetic:
         synthetic_banner()
@@ -222,7 +240,7 @@ def job_list(
             head.markdown(
                 f"**#{job.id} {plain_markdown(job.title)}** · {job.status}", help=job.command()
             )
-            head.caption(job.message or "")
+            head.caption(plain_markdown(job.message or ""))
             if job.status == "running":
                 head.progress(job.progress, text=f"{job.progress:.0%}")
             if job.active:
@@ -237,4 +255,4 @@ def job_list(
             if details:
                 details(job)
             with st.expander("Log", icon=STATUS_ICONS[job.status]):
-                st.code(job.log_tail(log_lines) or "(empty)", language=None)
+                st.code(without_tracebacks(job.log_tail(log_lines)) or "(empty)", language=None)

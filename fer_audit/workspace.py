@@ -17,8 +17,10 @@ The workspace is `./workspace` unless `FER_AUDIT_WORKSPACE` names another folder
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,27 +48,35 @@ class OutsideDataRootsError(PermissionError):
 #: the one pattern of every name a user gives: datasets, runs, audits, reports,
 #: predictions files (ids of jobs are numbers)
 NAME_RULE = (
-    "1 to 128 characters: letters, digits, '_', '-', '.' or '+', starting with a letter or digit"
+    "1 to 100 characters: letters, digits, '_', '-', '.' or '+', starting with a letter or digit"
 )
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}")
+MAX_NAME = 100
+#: ids fer-audit builds from names (run ids, default file names): the same characters,
+#: longer, within the 255 bytes a file name may have
+MAX_ID = 240
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 
 
 class UnsafeName(ValueError):
     """A name that is not plain, or a path that would leave its folder."""
 
 
-def check_name(name: object, *, what: str) -> str:
+def check_name(name: object, *, what: str, max_length: int = MAX_NAME) -> str:
     """`name` if it follows NAME_RULE (so it has no '/', no '..' of its own, no leading
-    '.'), else UnsafeName saying what is allowed."""
-    if not isinstance(name, str) or not _PLAIN_NAME.fullmatch(name):
-        raise UnsafeName(f"{what} name {name!r} is not allowed: use {NAME_RULE}")
+    '.'), at most `max_length` long, else UnsafeName saying what is allowed."""
+    plain = isinstance(name, str) and _PLAIN_NAME.fullmatch(name)
+    if not plain or len(name) > max_length:
+        rule = NAME_RULE.replace(str(MAX_NAME), str(max_length))
+        raise UnsafeName(f"{what} name {name!r:.150} is not allowed: use {rule}")
     return name
 
 
-def contained(folder: Path, name: str, *, what: str, suffix: str = "") -> Path:
+def contained(
+    folder: Path, name: str, *, what: str, suffix: str = "", max_length: int = MAX_NAME
+) -> Path:
     """`folder/name` (plus `suffix` unless `name` ends with it), refused unless `name` is
     plain and the path, resolved with its symlinks, stays inside `folder`."""
-    check_name(name, what=what)
+    check_name(name, what=what, max_length=max_length)
     leaf = name if not suffix or name.endswith(suffix) else f"{name}{suffix}"
     path = Path(folder) / leaf
     base, resolved = Path(folder).resolve(), path.resolve()
@@ -77,6 +87,16 @@ def contained(folder: Path, name: str, *, what: str, suffix: str = "") -> Path:
 
 class Busy(RuntimeError):
     """Another process holds a workspace lock for longer than we wait."""
+
+
+_THREAD = threading.local()
+
+
+def _held_locks() -> set[Path]:
+    """The workspace locks this thread holds."""
+    if not hasattr(_THREAD, "held"):
+        _THREAD.held = set()
+    return _THREAD.held
 
 
 @dataclass(frozen=True)
@@ -100,29 +120,41 @@ class Workspace:
         return contained(self.datasets_dir, name, what="dataset")
 
     def run_dir(self, run_id: str) -> Path:
-        return contained(self.runs_dir, run_id, what="run")
+        return contained(self.runs_dir, run_id, what="run", max_length=MAX_ID)
 
     def predictions_path(self, name: str) -> Path:
         """A predictions table in the workspace; `.parquet` is added when missing."""
-        return contained(self.predictions_dir, name, what="predictions", suffix=".parquet")
+        return contained(
+            self.predictions_dir, name, what="predictions", suffix=".parquet", max_length=MAX_ID
+        )
 
     def audit_dir(self, name: str) -> Path:
-        return contained(self.audits_dir, name, what="audit")
+        return contained(self.audits_dir, name, what="audit", max_length=MAX_ID)
 
     @contextlib.contextmanager
     def lock(self, name: str, *, timeout: float = 60.0) -> Iterator[None]:
         """Hold the workspace lock `name` (e.g. `dataset-<name>`, `settings`): writes of
         shared metadata by two processes never interleave; the second one waits up to
         `timeout` seconds, then fails with Busy."""
-        path = contained(self.root / "locks", name, what="lock", suffix=".lock")
+        digest = hashlib.sha256(name.encode()).hexdigest()[:24]  # any name, one plain file
+        path = self.root / "locks" / f"{digest}.lock"
+        held = _held_locks()
+        if path in held:  # taken further up this thread: flock would wait for itself
+            yield
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             with FileLock(path, timeout=timeout):
-                yield
+                held.add(path)
+                try:
+                    yield
+                finally:
+                    held.discard(path)
         except Timeout:
             raise Busy(
-                f"another fer-audit process has held {path} for over {timeout:.0f} s "
-                "(registering, splitting or saving settings); try again when it has finished"
+                f"another fer-audit process has held the workspace lock {name!r} for over "
+                f"{timeout:.0f} s (registering, splitting or saving settings; lock file "
+                f"{path}); try again when it has finished"
             ) from None
 
     @property

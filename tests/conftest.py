@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,6 +17,12 @@ import pytest
 from fer_audit.data.sasefe import CODES
 from fer_audit.video.clip import PreprocessSettings
 from fer_audit.workspace import Workspace
+
+
+def shown(markdown: str) -> str:
+    """Page text as a reader sees it: the Markdown source of an element (what AppTest
+    gives) without the escapes and word joiners that keep data labels plain text."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
 
 
 def touch(path: Path, data: bytes = b"\x00video") -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -73,7 +74,6 @@ def test_a_link_out_of_the_folder_is_refused(tmp_path):
         ["datasets", "split", "{name}"],
         ["preprocess", "{name}"],
         ["train", "--dataset", "{name}", "--arch", "3dcnn"],
-        ["train", "--dataset", "sase", "--arch", "3dcnn", "--train-set", "{name}"],
         ["evaluate", "{name}"],
         ["predict", "{data}/S01/N2A.mp4", "--run", "{name}"],
         ["synth", "{tmp}/synth", "--per-group", "1", "--register", "{name}"],
@@ -92,6 +92,25 @@ def test_every_command_refuses_a_traversal_name_and_writes_nothing(
         assert "not allowed" in err and "Traceback" not in err, err
     assert files_under(tmp_path) - before <= files_under(registered.root / "locks")
     assert not (tmp_path / "escaped").exists() and not (tmp_path.parent / "escaped").exists()
+
+
+def test_labels_and_long_names_from_the_data_still_make_valid_ids(registered, tmp_path):
+    from fer_audit.train.loop import TrainConfig
+    from fer_audit.video.clip import PreprocessSettings
+
+    for label in ("männlich", "non binary", "../../escaped", "x" * 300):
+        config = TrainConfig(
+            dataset="sase", arch="3dcnn", train_set=label, preprocess=PreprocessSettings()
+        ).resolved()
+        folder = registered.run_dir(config.run_id())
+        assert folder.parent == registered.runs_dir
+        other = TrainConfig(**{**config.__dict__, "train_set": label + "!"})
+        assert other.run_id() != config.run_id()
+    long_name = "d" * 100
+    register_dataset(registered, long_name, tmp_path / "sase", kind="sasefe")
+    assert load_dataset(registered, long_name).name == long_name
+    with pytest.raises(Exception, match="not allowed"):
+        register_dataset(registered, "d" * 101, tmp_path / "sase", kind="sasefe")
 
 
 def test_a_dataset_name_linked_out_of_the_workspace_is_refused(capsys, registered, tmp_path):
@@ -189,13 +208,28 @@ def test_concurrent_registrations_of_one_name_never_overwrite_silently(workspace
     assert dataset.meta["source"] == str(Path(winner).resolve())
 
 
-def test_concurrent_replacements_leave_one_whole_registration(workspace, two_folders):
-    outcomes = _race(workspace, two_folders, replace=True)
-    assert [kind for kind, _ in outcomes] == ["ok", "ok"], outcomes
-    dataset = load_dataset(workspace, "same")
-    assert len(dataset.index) == dataset.meta["n_videos"]
-    expected = {str(f.resolve()): len(list(f.glob("*/*.mp4"))) for f in two_folders}
-    assert expected[dataset.meta["source"]] == len(dataset.index)
+def _load_when_told(root: str, results) -> None:
+    results.put(("reading", ""))
+    try:
+        results.put(("ok", len(load_dataset(Workspace(root), "sase").index)))
+    except Exception as exc:  # the test reports whatever happened
+        results.put((type(exc).__name__, str(exc)))
+
+
+def test_a_reader_during_a_registration_waits_for_it(registered):
+    index = registered.dataset_dir("sase") / "index.csv"
+    whole = index.read_bytes()
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    with registered.lock("dataset-sase"):  # as a registration holds it while writing
+        index.write_bytes(whole[: len(whole) // 2])  # what a reader sees mid-way
+        reader = context.Process(target=_load_when_told, args=(str(registered.root), results))
+        reader.start()
+        assert results.get(timeout=60)[0] == "reading"
+        time.sleep(0.5)
+        index.write_bytes(whole)
+    assert results.get(timeout=60) == ("ok", 240)
+    reader.join(timeout=30)
 
 
 def test_a_held_lock_makes_the_second_writer_fail_clearly(workspace, tmp_path, sasefe_genders):
@@ -229,12 +263,12 @@ def test_settings_updates_from_two_processes_are_both_kept(workspace):
         process.start()
     for process in processes:
         process.join(timeout=60)
-    assert {k: len(v) for k, v in workspace.settings().items()} == dict.fromkeys("abcd", 40)
+    assert {k: len(v) for k, v in workspace.settings().items()} == dict.fromkeys("abcd", 15)
 
 
 def _update_settings(root: str, key: str) -> None:
     workspace = Workspace(root)
-    for step in range(40):
+    for step in range(15):
         current = workspace.settings().get(key, [])
         workspace.update_settings(**{key: [*current, step]})
 
@@ -247,7 +281,7 @@ def _update_settings(root: str, key: str) -> None:
         (["preprocess", "x", "--workers", "100000"], "out of range"),
         (["preprocess", "x", "--workers", "0"], "out of range"),
         (["preprocess", "x", "--size", "100000"], "out of range"),
-        (["train", "--dataset", "x", "--arch", "3dcnn", "--epochs", "1e9"], "not a int"),
+        (["train", "--dataset", "x", "--arch", "3dcnn", "--epochs", "1e9"], "not a whole number"),
         (["train", "--dataset", "x", "--arch", "3dcnn", "--seeds", "1,-2"], "not '-2'"),
         (["train", "--dataset", "x", "--arch", "3dcnn", "--input-size", "99999"], "out of range"),
         (["synth", "x", "--duration", "36000"], "out of range"),
@@ -351,8 +385,9 @@ def test_labels_from_the_data_show_as_text_in_page_markdown(monkeypatch, workspa
     from fer_audit.ui import plain_markdown
 
     link = "[win](http://evil.example)"
-    assert plain_markdown(f"{link} :red[x] $y$") == (
-        r"\[win\]\(http\://evil.example\) \:red\[x\] \$y\$"
+    joiner = "\u2060"
+    assert plain_markdown(f"{link} :red[x] $y$ 11:00") == (
+        rf"\[win\]\(http:{joiner}//{joiner}evil.example\) \:red\[x\] \$y\$ 11:00"
     )
     table = simulated(6, female_sad_tpr=0.3, seed=0).assign(arch="x", train_set="regular")
     table["gender"] = table["gender"].replace({"female": link})
@@ -365,3 +400,75 @@ def test_labels_from_the_data_show_as_text_in_page_markdown(monkeypatch, workspa
     assert not app.exception
     summary = app.markdown[0].value
     assert "evil" in summary and link not in summary and r"\[win\]" in summary
+
+
+def test_a_run_json_without_its_model_keys_or_a_foreign_model_is_named(capsys, workspace):
+    import json
+
+    import torch
+
+    folder = workspace.run_dir("r1")
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({"status": "done"}))
+    torch.save({"x": torch.zeros(1)}, folder / "model.pt")
+    code, _, err = run(capsys, workspace, "evaluate", "r1")
+    assert code == 2 and "run.json is damaged (no run_id, arch, classes" in err
+    assert "Traceback" not in err
+    meta = {"run_id": "r1", "arch": "3dcnn", "classes": ["a", "b"], "input_size": 32}
+    (folder / "run.json").write_text(json.dumps({**meta, "preprocessing": {}}))
+    code, _, err = run(capsys, workspace, "evaluate", "r1")
+    assert code == 2 and "model.pt is damaged (its tensors do not fit a 3dcnn model" in err
+    assert not workspace.predictions_dir.exists()
+
+
+def test_job_logs_on_the_pages_leave_tracebacks_out(monkeypatch, workspace):
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import wait_for_job
+    from fer_audit.jobs import JobRegistry
+
+    registry = JobRegistry(workspace)
+    job = wait_for_job(
+        registry, registry.submit(["datasets", "show", "none"]).id, lambda j: not j.active
+    )
+    job.log_path.write_text(
+        'start\nTraceback (most recent call last):\n  File "/srv/secret/x.py", line 1, in f\n'
+        "    meta['arch']\nKeyError: 'arch'\nnext line\n"
+    )
+    monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(workspace.root))
+    app = AppTest.from_file(str(REPO / "app_pages" / "train.py"), default_timeout=120).run()
+    assert not app.exception
+    logs = [code.value for code in app.code]
+    assert any("KeyError: 'arch'" in log and "next line" in log for log in logs), logs
+    assert not any("Traceback" in log or "/srv/secret" in log for log in logs)
+
+
+@pytest.mark.browser
+def test_no_label_from_the_data_becomes_a_link_on_the_audit_page(
+    streamlit_server, browser_page, workspace, tmp_path
+):
+    from test_fairness import simulated
+
+    table = simulated(6, female_sad_tpr=0.3, seed=0).assign(arch="x", train_set="regular")
+    labels = {
+        "female": '<a href="http://evil.example">x</a> www.evil.example',
+        "male": "[m](http://evil.example)",
+    }
+    table["gender"] = table["gender"].replace(labels)
+    workspace.predictions_dir.mkdir(parents=True)
+    table.to_parquet(workspace.predictions_dir / "hostile.parquet")
+    page = browser_page
+    page.goto(streamlit_server)
+    page.get_by_role("link", name="Audit", exact=True).click()
+    page.get_by_role("heading", name="Audit").wait_for(timeout=60_000)
+    page.get_by_role("combobox").first.click()
+    page.get_by_role("option", name="Predictions: hostile.parquet").click()
+    page.get_by_role("heading", name="Summary").wait_for(timeout=60_000)
+    page.wait_for_selector(".js-plotly-plot", timeout=120_000)
+    page.wait_for_timeout(1000)
+    summary = page.get_by_test_id("stMarkdown").filter(has_text="evil").first
+    assert "[m](http://evil.example)" in summary.inner_text().replace("\u2060", "")
+    assert summary.locator("li").count() >= 1  # the summary is still a list
+    evil = page.locator("a[href*='evil'], svg a, .js-plotly-plot a[href]")
+    assert evil.count() == 0, [evil.nth(i).get_attribute("href") for i in range(evil.count())]
+    page.screenshot(path=str(tmp_path / "hostile-audit.png"), full_page=True)

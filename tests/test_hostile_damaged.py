@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import TINY_PREPROCESS, TINY_TRAIN_ARGS
+from conftest import TINY_PREPROCESS, TINY_TRAIN_ARGS, shown
 from fer_audit import atomic, cli
 from fer_audit.errors import DamagedFile
 from fer_audit.jobs import JobRegistry, move_registry_aside
@@ -114,7 +114,7 @@ def rendered(app: AppTest) -> str:
     texts = []
     for kind in _TEXT_ELEMENTS:
         for element in app.get(kind):
-            texts.append(str(getattr(element, "value", "") or element.proto))
+            texts.append(shown(str(getattr(element, "value", "") or element.proto)))
     return "\n".join(texts)
 
 
@@ -124,10 +124,11 @@ def check_page(app: AppTest, *, names: Path, still: str | None) -> str:
     assert not app.exception, [e.value for e in app.exception]
     text = rendered(app)
     assert "Traceback" not in text and 'File "' not in text
-    crashed = [e.value for e in app.error if "Something went wrong" in e.value]
+    shown_errors = [shown(e.value) for e in app.error]
+    crashed = [e for e in shown_errors if "Something went wrong" in e]
     assert not crashed, crashed  # the damaged file is the only problem shown
-    errors = [e.value for e in app.error if str(names) in e.value]
-    assert errors, f"no error names {names}: {[e.value for e in app.error]}"
+    errors = [e for e in shown_errors if str(names) in e]
+    assert errors, f"no error names {names}: {shown_errors}"
     assert "is damaged" in errors[0]
     assert still is None or still in text, f"{still!r} is not on the page"
     return errors[0]

@@ -27,16 +27,12 @@ from fer_audit.cli import main
 from fer_audit.fairness import AuditResult, audit
 from fer_audit.models import create_model
 from fer_audit.models.fermini import load_fer_run
-from fer_audit.models.weights import (
-    UnsafeFile,
-    load_tensors,
-    read_array_pickle,
-    vggface2_pickle,
-)
+from fer_audit.models.weights import vggface2_pickle
 from fer_audit.report import figures
 from fer_audit.report.export import export_zip
 from fer_audit.report.html import render_report
 from fer_audit.safe_csv import neutralise, read_people_csv, restore, to_people_csv
+from fer_audit.safe_load import UnsafeFile, load_tensors, read_array_pickle
 
 # ---------------------------------------------------------------- payloads
 
@@ -142,7 +138,7 @@ def test_a_pickle_that_would_forge_numpy_objects_is_refused(tmp_path):
     path.write_bytes(FORGED_OBJECT)
     script = (
         "import sys\n"
-        "from fer_audit.models.weights import UnsafeFile, read_array_pickle\n"
+        "from fer_audit.safe_load import UnsafeFile, read_array_pickle\n"
         "try:\n"
         "    read_array_pickle(sys.argv[1])\n"
         "except UnsafeFile as exc:\n"
@@ -446,3 +442,17 @@ def test_preprocessing_reports_are_safe_in_spreadsheets(workspace, monkeypatch):
     assert written["video_id"] == "'=cmd|' /C calc'!A0"
     assert (written["subject"], written["reason"]) == ("'@evil", "'-2+3")
     assert written["n_frames"] == "-1" and written["status"] == "ok"  # a number stays one
+
+
+@pytest.mark.parametrize("builder", ["bytes", "bytearray"])
+def test_a_tiny_pickle_cannot_make_the_reader_allocate_gigabytes(builder, tmp_path):
+    from fer_audit.safe_load import UnsafeFile, read_array_pickle
+
+    # {"w": bytearray(2**31 - 1)}: 40 bytes that would allocate 2 GB when unpickled
+    payload = (
+        b"\x80\x02}U\x01w" + f"c__builtin__\n{builder}\n".encode() + b"J\xff\xff\xff\x7f\x85Rs."
+    )
+    path = tmp_path / "bomb.pkl"
+    path.write_bytes(payload)
+    with pytest.raises(UnsafeFile, match=f"__builtin__.{builder}"):
+        read_array_pickle(path)

@@ -102,6 +102,9 @@ class Recorder(WholeFrame):
         return super().detect(frames)
 
 
+SLOW = pytest.mark.slow
+
+
 def in_memory(path: Path):
     """(times, luma thumbnails, RGB frames): every frame held, as `decode` did before it
     streamed (the sample clips are yuv420p and within 1280 pixels: no reformatting)."""
@@ -118,7 +121,14 @@ def in_memory(path: Path):
 
 
 @pytest.mark.network
-@pytest.mark.parametrize("name", list(VIDEOS))
+@pytest.mark.parametrize(
+    "name",
+    # two clips by default (a face throughout; a face that leaves); all five when slow
+    [
+        n if n in ("single_face.mp4", "face_noface.mov") else pytest.param(n, marks=SLOW)
+        for n in VIDEOS
+    ],
+)
 def test_keyframes_and_their_frames_match_the_in_memory_path(sample_set, name):
     path = sample_set.video(name)
     times, thumbs, rgb = in_memory(path)
@@ -172,7 +182,7 @@ def test_a_clip_beyond_the_cap_is_too_long_with_a_readable_reason(tmp_path):
     clip = write_clip(tmp_path / "30s.mp4", 60, 2, size=(64, 48))  # 30 s at 2 fps
     stated = process_clip(clip, NONE, max_seconds=20)  # the header says 30 s: no decoding
     assert stated.status == "too_long"
-    assert stated.reason == "clip is 0:30 long; fer-audit reads clips up to 0:20"
+    assert stated.reason == "the file says the clip is 0:30 long; fer-audit reads clips up to 0:20"
     decoded = process_clip(clip, NONE, max_seconds=29.2)  # within the header's slack
     assert decoded.status == "too_long"
     assert decoded.reason == "clip is over 0:29 long; fer-audit reads clips up to 0:29"

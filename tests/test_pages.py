@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import make_sasefe, wait_for_job
+from conftest import make_sasefe, shown, wait_for_job
 from fer_audit.data.registry import list_datasets, load_dataset
 from fer_audit.jobs import VANISHED, JobRegistry
 from fer_audit.workspace import OutsideDataRootsError
@@ -169,7 +169,8 @@ def test_live_demo_refuses_a_file_that_is_not_a_video(env, fer_model, tmp_path):
         ("clip.mp4", b"this is not a video" * 50, "video/mp4")
     ).run()
     assert not app.exception
-    assert "cannot be read" in app.error[0].value and "unreadable" in app.error[0].value
+    message = shown(app.error[0].value)
+    assert "clip.mp4 cannot be read by fermini: not a readable video" in message
 
 
 def test_live_demo_without_models_offers_the_import(env):
@@ -219,7 +220,7 @@ def test_a_killed_job_shows_as_failed_on_the_page(monkeypatch, tiny_workspace):
     time.sleep(0.5)
     app = page("train").run()
     assert any(f"#{job.id} " in m.value and "failed" in m.value for m in app.markdown)
-    assert VANISHED in [c.value for c in app.caption]
+    assert VANISHED in [shown(c.value) for c in app.caption]
 
 
 def test_missing_pretrained_weights_fail_the_job_with_what_to_download(
@@ -238,7 +239,7 @@ def test_missing_pretrained_weights_fail_the_job_with_what_to_download(
     assert done.status == "failed"
     assert "VGGFace weights are not on this machine: download vgg_face_dag.pth" in done.message
     app = page("train").run()
-    assert done.message in [c.value for c in app.caption]
+    assert done.message in [shown(c.value) for c in app.caption]
 
 
 def test_the_audit_selection_carries_over_to_the_reports_page(env):

@@ -39,7 +39,7 @@ from fer_audit.data.splits import (
     split_path,
 )
 from fer_audit.data.subjects import check_allowed_genders, table_from_pairs
-from fer_audit.errors import DamagedFile
+from fer_audit.errors import DamagedFile, read_all
 from fer_audit.version import code_version
 from fer_audit.workspace import UnsafeName, Workspace
 
@@ -226,7 +226,17 @@ def load_dataset(workspace: Workspace, name: str) -> Dataset:
     if not meta_path.exists():
         known = ", ".join(m["name"] for m in list_datasets(workspace, damaged=[])) or "none"
         raise DatasetError(f"no dataset named {name!r} in {workspace.root} (registered: {known})")
-    meta = _read_meta(meta_path)
+    try:
+        return _read_registration(folder, name)
+    except DamagedDatasetFile:
+        # a registration being written right now looks damaged: read it once more when
+        # the writer has finished (writers hold this lock)
+        with workspace.lock(f"dataset-{name}"):
+            return _read_registration(folder, name)
+
+
+def _read_registration(folder: Path, name: str) -> Dataset:
+    meta = _read_meta(folder / "dataset.json")
     index_path = folder / "index.csv"
     again = (
         f"register the dataset again: fer-audit datasets add {name} {meta['source']} "
@@ -239,10 +249,7 @@ def load_dataset(workspace: Workspace, name: str) -> Dataset:
         raise DamagedDatasetFile(index_path, again, "missing") from None
     if hashlib.sha256(index_bytes).hexdigest() != meta["index_sha256"]:
         raise DamagedDatasetFile(
-            index_path,
-            again,
-            "it does not match dataset.json: truncated, edited by hand, or being "
-            "re-registered right now",
+            index_path, again, "it does not match dataset.json: truncated or edited by hand"
         )
     return Dataset(meta, read_index(index_path))
 
@@ -262,6 +269,8 @@ def _read_meta(meta_path: Path) -> dict:
     missing = [f for f in (*META_FIELDS, "index_sha256") if f not in meta]
     if missing:
         raise DamagedDatasetFile(meta_path, hint, f"no {', '.join(missing)}")
+    if meta["name"] != name:  # the folder's name was checked; the file's is not
+        raise DamagedDatasetFile(meta_path, hint, f"it names another dataset, {meta['name']!r:.60}")
     meta.setdefault("source", meta["root"])
     return meta
 
@@ -273,15 +282,7 @@ def list_datasets(workspace: Workspace, *, damaged: list[DamagedFile] | None = N
     listing shows it as an error and goes on), else raised (DamagedDatasetFile)."""
     if not workspace.datasets_dir.is_dir():
         return []
-    metas = []
-    for meta_path in sorted(workspace.datasets_dir.glob("*/dataset.json")):
-        try:
-            metas.append(_read_meta(meta_path))
-        except DamagedFile as exc:
-            if damaged is None:
-                raise
-            damaged.append(exc)
-    return metas
+    return read_all(sorted(workspace.datasets_dir.glob("*/dataset.json")), _read_meta, damaged)
 
 
 def data_fingerprint(index: pd.DataFrame, root: Path) -> str:

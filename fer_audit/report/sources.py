@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fer_audit.errors import DamagedFile, one_line
-from fer_audit.fairness.audit import AuditError, AuditResult, audit
+from fer_audit.fairness.audit import AuditResult, UnreadableTable, audit
 from fer_audit.fairness.predictions import read_predictions
 from fer_audit.fairness.reference import CITATION, reference_audit
 
@@ -54,10 +54,7 @@ def audit_source(
     path = Path(source.path)
     try:
         frame, meta = read_predictions(path)
-    except AuditError as exc:
-        if not path.is_file() or "not a readable" not in str(exc):
-            raise  # gone since it was listed, or a table the audit cannot use
-        # the file is there but is no table: damaged (or not written by fer-audit)
+    except UnreadableTable as exc:  # there, but no table: damaged (or not fer-audit's)
         raise DamagedFile(
             path,
             "write it again (Train page: 'Evaluate finished runs', or fer-audit evaluate "

@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import pickle
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,10 +31,10 @@ import torch.nn.functional as F
 from fer_audit import atomic
 from fer_audit.data.registry import load_dataset
 from fer_audit.data.splits import load_split, run_split
-from fer_audit.errors import DamagedFile, one_line
+from fer_audit.errors import DamagedFile, one_line, read_all
 from fer_audit.labels import get_scheme
 from fer_audit.models import create_model, get_spec
-from fer_audit.models.weights import load_tensors
+from fer_audit.safe_load import load_tensors
 from fer_audit.seeding import seeded_rng
 from fer_audit.train import distributed
 from fer_audit.train.data import ClipSet, load_clips
@@ -111,7 +112,14 @@ class TrainConfig:
             del payload["lr_schedule"]
         text = json.dumps(payload, sort_keys=True, default=str)
         digest = hashlib.sha256(text.encode()).hexdigest()[:8]
-        return f"{self.dataset}-{self.arch}-{self.train_set}-s{self.seed}-{digest}"
+        return f"{self.dataset}-{self.arch}-{_id_part(self.train_set)}-s{self.seed}-{digest}"
+
+
+def _id_part(label: str) -> str:
+    """A group label from the data as part of a run id: characters outside plain names
+    become '_', at most 40 (the digest keeps ids of different labels apart); plain
+    labels such as female, male or regular are unchanged."""
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", label)[:40] or "_"
 
 
 def run_folder(workspace, run_id: str) -> Path:
@@ -120,10 +128,7 @@ def run_folder(workspace, run_id: str) -> Path:
 
 
 #: what to do about a damaged run.json or metrics.jsonl
-RERUN = (
-    "rerun the training with the same options: it resumes from its checkpoint and "
-    "rewrites the file (Train page: Resume on its job), or delete the run's folder"
-)
+RERUN = atomic.read_json_hint("run.json")
 
 
 def read_run(workspace, run_id: str) -> tuple[dict, list[dict]]:
@@ -134,14 +139,18 @@ def read_run(workspace, run_id: str) -> tuple[dict, list[dict]]:
     return meta, _read_metrics(folder / "metrics.jsonl")
 
 
-def read_run_json(folder: Path) -> dict | None:
+#: what run.json must hold for its model to be loaded
+MODEL_KEYS = ("run_id", "arch", "classes", "input_size", "preprocessing")
+
+
+def read_run_json(folder: Path, required: tuple[str, ...] = ("run_id", "arch")) -> dict | None:
     """A run folder's run.json, None when there is none; DamagedFile when it cannot be
-    read or lacks the run's identity (run_id, arch)."""
+    read or lacks one of the `required` keys (by default the run's identity)."""
     path = Path(folder) / "run.json"
     if not path.exists():
         return None
     meta = atomic.read_json(path, hint=RERUN)
-    missing = [k for k in ("run_id", "arch") if k not in meta]
+    missing = [k for k in required if k not in meta]
     if missing:
         raise DamagedFile(path, RERUN, f"no {', '.join(missing)}")
     return meta
@@ -172,18 +181,8 @@ def list_runs(workspace, *, damaged: list[DamagedFile] | None = None) -> list[di
     """run.json of every run folder in the workspace, by run id. One that cannot be read
     is added to `damaged` when a list is given (a listing shows it and goes on), else
     raised."""
-    runs = []
-    for folder in sorted(p for p in workspace.runs_dir.glob("*") if p.is_dir()):
-        try:
-            meta = read_run_json(folder)
-        except DamagedFile as exc:
-            if damaged is None:
-                raise
-            damaged.append(exc)
-            continue
-        if meta is not None:
-            runs.append(meta)
-    return runs
+    folders = sorted(p for p in workspace.runs_dir.glob("*") if p.is_dir())
+    return read_all(folders, read_run_json, damaged)
 
 
 def train(

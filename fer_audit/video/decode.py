@@ -167,7 +167,13 @@ def iter_frames(
         if max_seconds is not None:
             stated = _stated_seconds(container, stream)
             if stated is not None and stated > max_seconds + _HEADER_SLACK_S:
-                raise _too_long(clock(stated), max_seconds)
+                # a quick no before decoding minutes of video; the message says whose word
+                # it is, in case the header is wrong
+                raise VideoError(
+                    "too_long",
+                    f"the file says the clip is {clock(stated)} long; fer-audit reads clips "
+                    f"up to {clock(max_seconds)}",
+                )
         base = float(stream.time_base) if stream.time_base else None
         rate = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
         index, start, last = 0, None, None
