@@ -87,22 +87,25 @@ else:
                 key="weights",
             )
             if st.form_submit_button("Queue training", type="primary"):
-                weights_path = None
+                problems, weights_path, chosen_seeds = [], None, []
                 try:
                     if weights.strip():
                         weights_path = workspace.resolve_data_path(weights.strip())
                 except (OutsideDataRootsError, DamagedFile) as exc:
-                    st.error(plain_markdown(exc))
-                    st.stop()
+                    problems.append(str(exc))
                 try:
                     chosen_seeds = [str(seed) for seed in parse_seeds(seeds)]
                 except ValueError as exc:
-                    st.error(f"Seeds: {exc}.")
-                    st.stop()
+                    problems.append(f"Seeds: {exc}.")
                 if not archs or not train_sets:
-                    st.error("Choose at least one architecture and one training set.")
-                elif registry is None:
-                    st.error("Nothing was queued: the job registry is damaged (see above).")
+                    problems.append("Choose at least one architecture and one training set.")
+                if registry is None:
+                    problems.append("The job registry is damaged (see above).")
+                if problems:
+                    st.error(
+                        "Nothing was queued. "
+                        + " ".join(plain_markdown(problem) for problem in problems)
+                    )
                 else:
                     settings = preprocessing.settings
                     for arch in archs:
@@ -117,7 +120,10 @@ else:
                             argv += ["--frozen-backbone"] if frozen else []
                             argv += ["--pretrained"] if pretrained else []
                             argv += ["--weights", weights_path] if weights_path else []
-                            title = f"train {arch} {train_set} on {dataset}, seeds {seeds}"
+                            title = (
+                                f"train {arch} {train_set} on {dataset}, "
+                                f"seeds {','.join(chosen_seeds)}"
+                            )
                             registry.submit(argv, title=title)
                     st.success(f"Queued {len(archs) * len(train_sets)} job(s).")
 

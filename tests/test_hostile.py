@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO, make_sasefe
+from conftest import REPO, TINY_PREPROCESS, make_sasefe
 from fer_audit.cli import main
 from fer_audit.data.registry import load_dataset, register_dataset
 from fer_audit.fairness.audit import AuditError, synthetic_flags
@@ -344,9 +344,11 @@ def test_page_text_inputs_refuse_names_that_leave_the_workspace(
     streamlit_server, browser_page, workspace, tmp_path, sasefe_genders
 ):
     from fer_audit.jobs import JobRegistry
+    from fer_audit.video.batch import preprocess_dataset
 
     make_sasefe(tmp_path / "data", sasefe_genders)  # the data root is a SASE-FE folder
     register_dataset(workspace, "sase", tmp_path / "data", kind="sasefe")
+    preprocess_dataset(workspace, "sase", TINY_PREPROCESS)  # every clip unreadable: a report
     (workspace.runs_dir / "sase-3dcnn-regular-s1-0").mkdir(parents=True)
     (workspace.runs_dir / "sase-3dcnn-regular-s1-0" / "model.pt").write_bytes(b"")
     before = files_under(tmp_path) - files_under(workspace.root)
@@ -362,6 +364,16 @@ def test_page_text_inputs_refuse_names_that_leave_the_workspace(
     page.get_by_text("is not allowed").first.wait_for(timeout=60_000)
 
     page.get_by_role("link", name="Train", exact=True).click()
+    for label, typed, refusal in [
+        ("Seeds (comma-separated)", "1,-2", "seeds must be whole numbers from 0"),
+        ("Weight file", "../../../etc/passwd", "outside the configured data roots"),
+    ]:
+        field = page.get_by_label(label)
+        field.fill(typed)
+        field.press("Tab")
+        page.get_by_role("button", name="Queue training").click()
+        page.get_by_text(refusal).first.wait_for(timeout=60_000)
+        field.fill("1" if label.startswith("Seeds") else "")
     page.get_by_text("Evaluate finished runs").click()
     out = page.get_by_label("Predictions file name")
     out.fill("../../escaped.parquet")
