@@ -66,9 +66,8 @@ def show_error(exc: Exception, *, key: str = "guard") -> None:
     if not isinstance(exc, _PLAIN_ERRORS):
         text = f"{type(exc).__name__}: {text}"
     st.error(
-        f"Something went wrong on this page: {plain_markdown(text.rstrip('.'))}. The "
-        "details are in the "
-        "server log.",
+        f"Something went wrong on this page: {plain_markdown(text.rstrip('.'))}. "
+        "The details are in the server log.",
         icon=":material/error:",
     )
 
