@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -119,13 +120,14 @@ class Job:
     def active(self) -> bool:
         return self.status in ACTIVE
 
-    def log_tail(self, lines: int = 40) -> str:
-        """The last `lines` lines of the job's log ('' before it has written any)."""
+    def log_tail(self, lines: int | None = 40) -> str:
+        """The last `lines` lines of the job's log (all with None; '' before it has
+        written any)."""
         try:
             text = self.log_path.read_text(errors="replace")
         except FileNotFoundError:
             return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return "\n".join(text.splitlines()[-lines:] if lines else text.splitlines())
 
     def command(self) -> str:
         return "fer-audit " + " ".join(self.argv)
@@ -133,6 +135,7 @@ class Job:
 
 #: how the lines of a traceback after its first begin (frames, code, chained causes)
 _TRACEBACK_BODY = (" ", "\t", "During handling", "The above exception")
+_FRAME = re.compile(r'\s+File ".*", line \d+')
 
 
 def without_tracebacks(text: str) -> str:
@@ -140,14 +143,16 @@ def without_tracebacks(text: str) -> str:
     error itself: what a dashboard user is shown (the log file keeps everything)."""
     kept, inside = [], False
     for line in text.splitlines():
-        if line.startswith("Traceback (most recent call last):"):
+        starts = line.startswith("Traceback (most recent call last):")
+        if starts or _FRAME.match(line):  # a frame: its "Traceback" line may be cut off
+            if not inside:
+                kept.append("(traceback left out here; it is in the job's log file)")
             inside = True
-            kept.append("(traceback left out here; it is in the job's log file)")
-        elif inside and (not line.strip() or line.startswith(_TRACEBACK_BODY)):
             continue
-        else:
-            inside = False
-            kept.append(line)
+        if inside and (not line.strip() or line.startswith(_TRACEBACK_BODY)):
+            continue
+        inside = False
+        kept.append(line)
     return "\n".join(kept)
 
 

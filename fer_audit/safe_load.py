@@ -180,6 +180,14 @@ def _latin1_encode(text, encoding="latin1", errors="strict") -> bytes:
     return text.encode("latin1")
 
 
+def _empty_bytes(*args) -> bytes:
+    """`bytes()` as Python 3 pickles b"" at protocol 2; with any argument (a number
+    would allocate that many bytes) refused."""
+    if args:
+        raise _Refused("bytes() of an argument")
+    return b""
+
+
 _CORE = ("numpy.core.multiarray", "numpy._core.multiarray")
 _NUMERIC = ("numpy.core.numeric", "numpy._core.numeric")
 #: every global `_ArraysOnly` knows, and what it gets instead of numpy's own
@@ -190,10 +198,11 @@ _ALLOWED_GLOBALS = {
     ("numpy", "ndarray"): _NDARRAY,
     ("numpy", "dtype"): _DtypeSpec,
     ("_codecs", "encode"): _latin1_encode,
+    **{(m, "bytes"): _empty_bytes for m in ("builtins", "__builtin__")},
     **{
         (module, c.__name__): c
         for module in ("builtins", "__builtin__")  # Python 3's and Python 2's spelling
-        # no bytes or bytearray: called with a number they allocate that many bytes
+        # no bytearray, and bytes only empty: called with a number they allocate that much
         for c in (dict, list, tuple, set, frozenset)
     },
 }

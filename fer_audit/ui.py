@@ -111,26 +111,39 @@ def show_damaged_list(problems: list[DamagedFile], *, key: str) -> None:
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#|~$!])")
-_SHORTCODE = re.compile(r":(?=[A-Za-z])")  # :smile:, :red[...], :material/x:
 _LINE_START = re.compile(r"^(\s*)([-+=])", re.MULTILINE)  # lists, headings
 _ORDERED = re.compile(r"^(\s*\d+)([.)])", re.MULTILINE)  # numbered lists
-#: GFM turns bare addresses into links after escapes are read, so escaping cannot stop
-#: it: an invisible word joiner inside "://", "www." and "@" can
-_AUTOLINK = re.compile(r"(:)(//)|(www)(\.)|(@)", re.IGNORECASE)
+#: Streamlit reads these after escapes are gone, so escaping cannot stop them; an
+#: invisible word joiner inside the marker can: GFM's bare links ("http://", "www.",
+#: an e-mail address), emoji shortcodes (:smile:, :100:), colour and icon directives
+#: (:red[...], :material/x:). Times such as 11:00 are left alone.
+_ACTIVE = re.compile(
+    r"(?<=[A-Za-z]):(?=//)|(?<![^\s*_~(])(?P<www>w)ww\.|(?<=[\w.+-])(?P<at>@)(?=[\w-]+\.)"
+    r"|:(?=[A-Za-z+/-]|\d+:)",
+    re.IGNORECASE,
+)
 WORD_JOINER = "\u2060"
 
 
 def plain_markdown(text: object) -> str:
     """`text` with Markdown's active characters escaped, so a label from the data (a
     group, a class, a training set) shows as typed: never a link, an image, a heading,
-    a list, an icon shortcode or a formula."""
+    a list, an emoji or icon shortcode or a formula."""
     escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
-    escaped = _SHORTCODE.sub(r"\\:", escaped)
     escaped = _LINE_START.sub(r"\1\\\2", escaped)
     escaped = _ORDERED.sub(r"\1\\\2", escaped)
-    return _AUTOLINK.sub(
-        lambda m: WORD_JOINER.join(g for g in m.groups() if g) + WORD_JOINER, escaped
-    )
+    return _ACTIVE.sub(_break, escaped)
+
+
+def _break(match: re.Match) -> str:
+    """The marker with a word joiner where it stops Streamlit's reading: after the
+    first w of www., before an @, after a colon."""
+    text = match.group(0)
+    if match.group("www"):
+        return text[0] + WORD_JOINER + text[1:]
+    if match.group("at"):
+        return WORD_JOINER + text
+    return text + WORD_JOINER
 
 
 def plain_markdown_list(lines: list[str]) -> str:
@@ -237,7 +250,8 @@ def job_list(
         with st.container(border=True):
             head, actions = st.columns([5, 1])
             head.markdown(
-                f"**#{job.id} {plain_markdown(job.title)}** · {job.status}", help=job.command()
+                f"**#{job.id} {plain_markdown(job.title)}** · {job.status}",
+                help=plain_markdown(job.command()),
             )
             head.caption(plain_markdown(job.message or ""))
             if job.status == "running":
@@ -254,4 +268,6 @@ def job_list(
             if details:
                 details(job)
             with st.expander("Log", icon=STATUS_ICONS[job.status]):
-                st.code(without_tracebacks(job.log_tail(log_lines)) or "(empty)", language=None)
+                # tracebacks out of the whole log first: one may be longer than the tail
+                shown = without_tracebacks(job.log_tail(None)).splitlines()[-log_lines:]
+                st.code("\n".join(shown) or "(empty)", language=None)

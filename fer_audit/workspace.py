@@ -137,7 +137,7 @@ class Workspace:
         shared metadata by two processes never interleave; the second one waits up to
         `timeout` seconds, then fails with Busy."""
         digest = hashlib.sha256(name.encode()).hexdigest()[:24]  # any name, one plain file
-        path = self.root / "locks" / f"{digest}.lock"
+        path = self.root.resolve() / "locks" / f"{digest}.lock"  # one key per folder
         held = _held_locks()
         if path in held:  # taken further up this thread: flock would wait for itself
             yield

@@ -16,6 +16,7 @@ import pytest
 
 from conftest import REPO, TINY_PREPROCESS, make_sasefe
 from fer_audit.cli import main
+from fer_audit.data.index import DatasetError
 from fer_audit.data.registry import load_dataset, register_dataset
 from fer_audit.fairness.audit import AuditError, synthetic_flags
 from fer_audit.outputs import WouldOverwrite, check_output
@@ -109,8 +110,15 @@ def test_labels_and_long_names_from_the_data_still_make_valid_ids(registered, tm
     long_name = "d" * 100
     register_dataset(registered, long_name, tmp_path / "sase", kind="sasefe")
     assert load_dataset(registered, long_name).name == long_name
-    with pytest.raises(Exception, match="not allowed"):
+    with pytest.raises(DatasetError, match="not allowed"):
         register_dataset(registered, "d" * 101, tmp_path / "sase", kind="sasefe")
+    # ids of plain labels are those runs had before, so they still resume
+    plain = TrainConfig(
+        dataset="sase", arch="3dcnn", train_set="regular", preprocess=PreprocessSettings()
+    )
+    assert plain.resolved().run_id() == "sase-3dcnn-regular-s0-1e18c7ba"
+    wide = TrainConfig(**{**plain.__dict__, "train_set": "x" * 60})
+    assert wide.resolved().run_id() == f"sase-3dcnn-{'x' * 60}-s0-24c7eb24"
 
 
 def test_a_dataset_name_linked_out_of_the_workspace_is_refused(capsys, registered, tmp_path):
@@ -206,6 +214,14 @@ def test_concurrent_registrations_of_one_name_never_overwrite_silently(workspace
     winner = next(m for k, m in outcomes if k == "ok")
     dataset = load_dataset(workspace, "same")  # index.csv matches dataset.json
     assert dataset.meta["source"] == str(Path(winner).resolve())
+
+
+def test_concurrent_replacements_leave_one_whole_registration(workspace, two_folders):
+    outcomes = _race(workspace, two_folders, replace=True)
+    assert [kind for kind, _ in outcomes] == ["ok", "ok"], outcomes
+    dataset = load_dataset(workspace, "same")  # index.csv matches dataset.json
+    expected = {str(f.resolve()): len(list(f.glob("*/*.mp4"))) for f in two_folders}
+    assert len(dataset.index) == dataset.meta["n_videos"] == expected[dataset.meta["source"]]
 
 
 def _load_when_told(root: str, results) -> None:
@@ -398,8 +414,9 @@ def test_labels_from_the_data_show_as_text_in_page_markdown(monkeypatch, workspa
 
     link = "[win](http://evil.example)"
     joiner = "\u2060"
-    assert plain_markdown(f"{link} :red[x] $y$ 11:00") == (
-        rf"\[win\]\(http:{joiner}//{joiner}evil.example\) \:red\[x\] \$y\$ 11:00"
+    assert plain_markdown(f"{link} :red[x] $y$ 11:00 :100: a@b.org /srv/www.x.org") == (
+        rf"\[win\]\(http:{joiner}//evil.example\) :{joiner}red\[x\] \$y\$ 11:00 "
+        rf":{joiner}100: a{joiner}@b.org /srv/www.x.org"
     )
     table = simulated(6, female_sad_tpr=0.3, seed=0).assign(arch="x", train_set="regular")
     table["gender"] = table["gender"].replace({"female": link})
@@ -443,9 +460,9 @@ def test_job_logs_on_the_pages_leave_tracebacks_out(monkeypatch, workspace):
     job = wait_for_job(
         registry, registry.submit(["datasets", "show", "none"]).id, lambda j: not j.active
     )
-    job.log_path.write_text(
-        'start\nTraceback (most recent call last):\n  File "/srv/secret/x.py", line 1, in f\n'
-        "    meta['arch']\nKeyError: 'arch'\nnext line\n"
+    frames = "".join(f'  File "/srv/secret/m{i}.py", line {i}, in f\n    g()\n' for i in range(40))
+    job.log_path.write_text(  # longer than the 30 lines a page shows
+        f"start\nTraceback (most recent call last):\n{frames}KeyError: 'arch'\nnext line\n"
     )
     monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(workspace.root))
     app = AppTest.from_file(str(REPO / "app_pages" / "train.py"), default_timeout=120).run()

@@ -456,3 +456,10 @@ def test_a_tiny_pickle_cannot_make_the_reader_allocate_gigabytes(builder, tmp_pa
     path.write_bytes(payload)
     with pytest.raises(UnsafeFile, match=f"__builtin__.{builder}"):
         read_array_pickle(path)
+
+
+def test_an_empty_array_pickled_at_protocol_2_still_loads(tmp_path):
+    path = tmp_path / "empty.pkl"
+    path.write_bytes(pickle.dumps({"w": np.zeros(0), "b": np.ones(2)}, protocol=2))
+    arrays = read_array_pickle(path)
+    assert arrays["w"].shape == (0,) and arrays["b"].tolist() == [1.0, 1.0]

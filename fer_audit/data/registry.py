@@ -41,7 +41,7 @@ from fer_audit.data.splits import (
 from fer_audit.data.subjects import check_allowed_genders, table_from_pairs
 from fer_audit.errors import DamagedFile, read_all
 from fer_audit.version import code_version
-from fer_audit.workspace import UnsafeName, Workspace
+from fer_audit.workspace import Busy, UnsafeName, Workspace
 
 KINDS: tuple[str, ...] = ("sasefe", "ravdess", "cremad", "manifest")
 
@@ -228,11 +228,22 @@ def load_dataset(workspace: Workspace, name: str) -> Dataset:
         raise DatasetError(f"no dataset named {name!r} in {workspace.root} (registered: {known})")
     try:
         return _read_registration(folder, name)
-    except DamagedDatasetFile:
-        # a registration being written right now looks damaged: read it once more when
-        # the writer has finished (writers hold this lock)
-        with workspace.lock(f"dataset-{name}"):
-            return _read_registration(folder, name)
+    except HalfWritten as first:
+        # a registration being written right now looks like this: read it once more
+        # when the writer has finished (writers hold this lock), or say what was found
+        try:
+            with workspace.lock(f"dataset-{name}", timeout=REREAD_WAIT_S):
+                return _read_registration(folder, name)
+        except (Busy, OSError):
+            raise first from None
+
+
+class HalfWritten(DamagedDatasetFile):
+    """index.csv and dataset.json of two registrations: damaged, or being written."""
+
+
+#: how long a reader waits for a registration in progress before calling it damaged
+REREAD_WAIT_S = 10.0
 
 
 def _read_registration(folder: Path, name: str) -> Dataset:
@@ -248,8 +259,11 @@ def _read_registration(folder: Path, name: str) -> Dataset:
     except FileNotFoundError:
         raise DamagedDatasetFile(index_path, again, "missing") from None
     if hashlib.sha256(index_bytes).hexdigest() != meta["index_sha256"]:
-        raise DamagedDatasetFile(
-            index_path, again, "it does not match dataset.json: truncated or edited by hand"
+        raise HalfWritten(
+            index_path,
+            again,
+            "it does not match dataset.json: truncated, edited by hand, or being "
+            "registered again right now",
         )
     return Dataset(meta, read_index(index_path))
 

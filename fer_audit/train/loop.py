@@ -117,9 +117,9 @@ class TrainConfig:
 
 def _id_part(label: str) -> str:
     """A group label from the data as part of a run id: characters outside plain names
-    become '_', at most 40 (the digest keeps ids of different labels apart); plain
+    become '_', at most 100 (the digest keeps ids of different labels apart); plain
     labels such as female, male or regular are unchanged."""
-    return re.sub(r"[^A-Za-z0-9_.+-]", "_", label)[:40] or "_"
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", label)[:100] or "_"
 
 
 def run_folder(workspace, run_id: str) -> Path:
@@ -141,11 +141,20 @@ def read_run(workspace, run_id: str) -> tuple[dict, list[dict]]:
 
 #: what run.json must hold for its model to be loaded
 MODEL_KEYS = ("run_id", "arch", "classes", "input_size", "preprocessing")
+#: the type each key of run.json must have where a reader relies on it
+_KEY_TYPES = {
+    "run_id": str,
+    "arch": str,
+    "classes": list,
+    "input_size": int,
+    "preprocessing": dict,
+}
 
 
 def read_run_json(folder: Path, required: tuple[str, ...] = ("run_id", "arch")) -> dict | None:
     """A run folder's run.json, None when there is none; DamagedFile when it cannot be
-    read or lacks one of the `required` keys (by default the run's identity)."""
+    read or one of the `required` keys (by default the run's identity) is missing or
+    of the wrong type."""
     path = Path(folder) / "run.json"
     if not path.exists():
         return None
@@ -153,6 +162,9 @@ def read_run_json(folder: Path, required: tuple[str, ...] = ("run_id", "arch")) 
     missing = [k for k in required if k not in meta]
     if missing:
         raise DamagedFile(path, RERUN, f"no {', '.join(missing)}")
+    wrong = [k for k in required if not isinstance(meta[k], _KEY_TYPES.get(k, object))]
+    if wrong:
+        raise DamagedFile(path, RERUN, f"{', '.join(wrong)} of the wrong type")
     return meta
 
 

@@ -14,7 +14,6 @@ Any other K clusters the whole video.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.cluster import KMeans
 
 from fer_audit.video.decode import VideoError
 
@@ -36,6 +35,8 @@ def windows(times: np.ndarray, k: int) -> list[tuple[np.ndarray, int]]:
 def pick_representatives(features: np.ndarray, k: int, *, seed: int = 0) -> np.ndarray:
     """Indices (into `features`) of the k frames nearest the k-means centroids, distinct:
     when two centroids share a nearest frame, the later one takes its next nearest."""
+    from sklearn.cluster import KMeans  # here, not at the top: importing sklearn takes 0.5 s
+
     features = features.reshape(len(features), -1).astype(np.float32)
     model = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(features)
     distances = model.transform(features)  # (n, k)
