@@ -444,8 +444,11 @@ def test_preprocessing_reports_are_safe_in_spreadsheets(workspace, monkeypatch):
     assert written["n_frames"] == "-1" and written["status"] == "ok"  # a number stays one
 
 
-@pytest.mark.parametrize("builder", ["bytes", "bytearray"])
-def test_a_tiny_pickle_cannot_make_the_reader_allocate_gigabytes(builder, tmp_path):
+@pytest.mark.parametrize(
+    "builder, refusal",
+    [("bytes", r"bytes\(\) of an argument"), ("bytearray", "__builtin__.bytearray")],
+)
+def test_a_tiny_pickle_cannot_make_the_reader_allocate_gigabytes(builder, refusal, tmp_path):
     from fer_audit.safe_load import UnsafeFile, read_array_pickle
 
     # {"w": bytearray(2**31 - 1)}: 40 bytes that would allocate 2 GB when unpickled
@@ -454,7 +457,7 @@ def test_a_tiny_pickle_cannot_make_the_reader_allocate_gigabytes(builder, tmp_pa
     )
     path = tmp_path / "bomb.pkl"
     path.write_bytes(payload)
-    with pytest.raises(UnsafeFile, match=f"__builtin__.{builder}"):
+    with pytest.raises(UnsafeFile, match=refusal):
         read_array_pickle(path)
 
 
