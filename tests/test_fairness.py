@@ -4,6 +4,7 @@ import pytest
 
 from fer_audit.fairness import AuditError, AuditResult, audit, intervals
 from fer_audit.labels import PAPER4
+from fer_audit.report.summary import summary_sentences
 
 CLASSES = list(PAPER4.classes)
 
@@ -339,3 +340,31 @@ def test_holm_and_benjamini_hochberg():
 def test_fisher_exact_two_by_two():
     # the tea-tasting table [[3, 1], [1, 3]]: two-sided p = 0.4857
     assert intervals.fisher_exact_p(3, 4, 1, 4) == pytest.approx(0.4857, abs=1e-4)
+
+
+def test_gender_labels_are_read_as_at_registration_and_recorded():
+    table = simulated(6, female_sad_tpr=0.3, seed=0).assign(arch="x", train_set="regular")
+    spelled = table.assign(gender=table["gender"].map({"female": "Woman", "male": "Man"}))
+    as_given, normalised = audit(spelled, n_boot=200), audit(table, n_boot=200)
+    assert as_given.settings["comparison"] == "female - male"  # not Man - Woman
+    assert as_given.settings["gender_labels"] == {"Man": "male", "Woman": "female"}
+    assert np.allclose(as_given.gaps["value"], normalised.gaps["value"], equal_nan=True)
+    assert "Man as male, Woman as female" in " ".join(summary_sentences(as_given))
+    chosen = audit(spelled, n_boot=200, groups=["Woman", "Man"])
+    assert chosen.settings["comparison"] == "female - male"
+
+
+def test_one_group_spelled_two_ways_is_an_error_naming_both():
+    table = simulated(6, female_sad_tpr=0.3, seed=0).assign(arch="x", train_set="regular")
+    table.loc[table.index[0], "gender"] = "Female"
+    with pytest.raises(AuditError, match="'Female' and 'female' \\(both female\\)"):
+        audit(table, n_boot=200)
+
+
+def test_a_subject_with_two_genders_is_an_error_naming_it():
+    table = simulated(6, female_sad_tpr=0.3, seed=0).assign(arch="x", train_set="regular")
+    first = table.index[table["gender"] == "female"][0]
+    table.loc[first, "gender"] = "male"
+    subject = table.loc[first, "subject"]
+    with pytest.raises(AuditError, match=f"two genders: {subject} \\(female and male\\)"):
+        audit(table, n_boot=200)

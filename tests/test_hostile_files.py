@@ -313,7 +313,7 @@ def test_run_folders_holding_code_are_refused(tmp_path, capsys):
 # ---------------------------------------------------------------- spreadsheets, links
 
 EVIL_LINK = '<a href="http://evil.example">x</a>'
-FORMULA = '=HYPERLINK("http://evil.example","click")'
+FORMULA = '=hyperlink("http://evil.example","click")'  # gender labels are read lower-cased
 
 
 @pytest.fixture(scope="module")

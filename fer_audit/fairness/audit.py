@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from fer_audit import atomic
+from fer_audit.data.subjects import normalize_gender
 from fer_audit.errors import DamagedFile
 from fer_audit.fairness import intervals, metrics
 from fer_audit.fairness.gaps import CAVEAT, DEFINITIONS, PAPER_DEFINITIONS, gap_keys, gap_values
@@ -171,6 +172,9 @@ def audit(
     """
     scheme_obj = get_scheme(scheme)
     classes = list(scheme_obj.classes)
+    predictions, gender_labels = _normalised_genders(predictions, group)
+    if groups and gender_labels and isinstance(group, str):  # named as in the table
+        groups = [gender_labels.get(g, normalize_gender(g) or g) for g in groups]
     frame, group_names = _validated(predictions, group, groups, classes)
     n_perm = n_boot if n_perm is None else n_perm
     parts = {name: [] for name in ("confusion", "group_metrics", "gaps")}
@@ -198,6 +202,7 @@ def audit(
         "predictions", group, group_names, scheme, n_boot, n_perm, seed, correction, source
     )
     settings["classes"] = classes
+    settings["gender_labels"] = gender_labels
     settings["subjects_per_group"] = _subjects_per_group(frame, group_names)
     if is_synthetic(frame):
         settings["synthetic"] = True  # the table says so, whatever the caller passed
@@ -227,6 +232,50 @@ def is_synthetic(frame: pd.DataFrame) -> bool:
     return "synthetic" in frame.columns and bool(synthetic_flags(frame["synthetic"]).any())
 
 
+def _normalised_genders(
+    predictions: pd.DataFrame, group: str | Sequence[str]
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The table with its `gender` column (when it is a group column) normalised as at
+    registration (F, Woman -> female; M, Man -> male; other labels lower-cased), and
+    the mapping {label as given: label used}. AuditError when one group is spelled two
+    ways in the table: it would split a group silently."""
+    columns = [group] if isinstance(group, str) else list(group)
+    if "gender" not in columns or "gender" not in predictions.columns:
+        return predictions, {}
+    given = predictions["gender"].dropna().astype(str)
+    mapping = {label: normalize_gender(label) or label for label in sorted(set(given))}
+    spellings: dict[str, list[str]] = {}
+    for label, used in mapping.items():
+        spellings.setdefault(used, []).append(label)
+    mixed = {used: labels for used, labels in spellings.items() if len(labels) > 1}
+    if mixed:
+        named = "; ".join(f"{' and '.join(map(repr, ls))} (both {u})" for u, ls in mixed.items())
+        raise AuditError(
+            f"the gender column spells one group two ways: {named}; use one spelling per "
+            "group, so that no subject is counted in a group of its own"
+        )
+    frame = predictions.copy()
+    frame["gender"] = predictions["gender"].map(lambda v: mapping.get(str(v), v))
+    return frame, mapping
+
+
+def _one_gender_per_subject(frame: pd.DataFrame) -> None:
+    """AuditError naming the subjects labelled with two genders: each would be counted
+    in both groups."""
+    genders = frame.groupby(frame["subject"].astype(str))["gender"]
+    counts = genders.nunique()
+    doubled = sorted(counts[counts > 1].index)
+    if doubled:
+        shown = ", ".join(
+            f"{s} ({' and '.join(sorted(genders.get_group(s).unique()))})" for s in doubled[:5]
+        )
+        more = f" and {len(doubled) - 5} more" if len(doubled) > 5 else ""
+        raise AuditError(
+            f"subject(s) labelled with two genders: {shown}{more}; a subject would be "
+            "counted in both groups. Correct the gender column first"
+        )
+
+
 def _validated(
     predictions: pd.DataFrame,
     group: str | Sequence[str],
@@ -253,6 +302,8 @@ def _validated(
             + ", ".join(f"{c} ({n} rows)" for c, n in empty.items())
             + "; fill or drop them"
         )
+    if "gender" in group_columns:
+        _one_gender_per_subject(predictions)
     frame = predictions.copy()
     for column in ("run_id", "subject", "y_true", "y_pred"):
         frame[column] = frame[column].astype(str)

@@ -113,6 +113,13 @@ def summary_sentences(result: AuditResult, *, limit: int = 5) -> list[str]:
             "SYNTHETIC DATA: these results come from generated faces with a planted "
             "bias, not from people."
         )
+    renamed = {g: u for g, u in result.settings.get("gender_labels", {}).items() if g != u}
+    if renamed:
+        lines.append(
+            "Gender labels as given were read as: "
+            + ", ".join(f"{g} as {u}" for g, u in renamed.items())
+            + "."
+        )
     gaps = largest_gaps(result, limit=limit)
     if gaps.empty:
         return [*lines, "No gap could be computed (no class had videos in every group)."]
