@@ -10,7 +10,7 @@ from fer_audit.fairness import audit
 from fer_audit.fairness.reference import reference_audit
 from fer_audit.report import figures
 from fer_audit.report.html import render_report, write_report
-from fer_audit.report.summary import largest_gaps, summary_sentences
+from fer_audit.report.summary import certainty, largest_gaps, summary_sentences
 
 
 @pytest.fixture(scope="module")
@@ -171,3 +171,41 @@ def test_exports_of_a_synthetic_audit_say_so_in_every_file(planted, reference):
         assert table["synthetic"].all() and len(table) == len(getattr(planted, name))
     real = pd.read_csv(io.StringIO(reference.table_csv("gaps")))
     assert "synthetic" not in real.columns
+
+
+def _gap(low, high, raw, adjusted, **extra):
+    row = dict(
+        ci_low=low,
+        ci_high=high,
+        p_value=raw,
+        p_adjusted=adjusted,
+        comparison="female - male",
+        p_method="subject permutation",
+        n_tests=24,
+    )
+    return pd.Series({**row, **extra})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "row, words",
+    [
+        (_gap(-0.6, -0.2, 0.001, 0.004), "strong evidence of a real gap"),
+        (_gap(-0.6, -0.2, 0.01, 0.03), "evidence of a real gap"),
+        (_gap(-0.6, 0.0, 0.001, 0.03), "its interval reaches zero: borderline evidence"),
+        (_gap(-0.6, 0.1, 0.01, 0.2), "p = 0.010 on its own, but not after correcting for the 24"),
+        (_gap(-0.6, -0.1, 0.24, 1.0), "the interval excludes zero but the permutation test does"),
+        (_gap(-0.3, 0.2, 0.5, 1.0), "not distinguishable from no gap at this sample size"),
+    ],
+    ids=["strong", "evidence", "p-but-interval", "not-after-correction", "interval-only", "none"],
+)
+def test_summary_words_follow_the_interval_and_both_p_values(row, words):
+    said = certainty(row)
+    assert words in said
+    if "excludes zero" in words:  # the old words contradicted a large uncorrected p
+        assert "not after correcting" not in said
+
+
+def test_summary_mentions_the_few_subjects_flag():
+    row = _gap(-0.6, -0.2, 0.001, 0.004, few_subjects=True, subjects="female 1 | male 4")
+    assert "fewer than 5 subjects in a group: female 1 | male 4" in certainty(row)
+    assert "fewer than" not in certainty(_gap(-0.6, -0.2, 0.001, 0.004, few_subjects=False))

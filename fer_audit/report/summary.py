@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fer_audit.fairness.audit import AuditResult
+from fer_audit.fairness.audit import FEW_SUBJECTS, AuditResult
+
+#: the level the words of the summary use
+ALPHA = 0.05
 
 #: definitions whose per-class value is a signed difference of one rate
 _RATE_METRIC = {
@@ -28,6 +31,8 @@ def largest_gaps(result: AuditResult, *, limit: int = 5) -> pd.DataFrame:
     rows = rows.dropna(subset=["value"]).copy()
     rows["size"] = rows["value"].abs()
     rows = rows.sort_values("size", ascending=False, kind="stable")
+    tested = gaps[np.isfinite(gaps["p_value"].astype(float))].groupby("run_id").size()
+    rows["n_tests"] = rows["run_id"].map(tested)
     rows = rows.drop_duplicates(["run_id", "class"]).head(limit)
     rows["rate_n"] = [_rate_n(result, row) for _, row in rows.iterrows()]
     return rows
@@ -46,30 +51,56 @@ def _rate_n(result: AuditResult, row: pd.Series) -> str:
 
 
 def certainty(row: pd.Series, n_perm: int | None = None) -> str:
-    """How sure, in words, from the interval and the adjusted p-value."""
-    low, high, p = row["ci_low"], row["ci_high"], row["p_adjusted"]
+    """How sure, in words, from the percentile interval, the raw and the adjusted
+    p-value (one branch each, so the words never contradict the numbers shown), and the
+    few-subjects flag."""
+    return _verdict(row, n_perm) + _few_subjects(row)
+
+
+def _verdict(row: pd.Series, n_perm: int | None) -> str:
+    low, high = row["ci_low"], row["ci_high"]
+    raw, adjusted = row.get("p_value", np.nan), row["p_adjusted"]
     if str(row.get("comparison", "")).startswith("max"):  # max - min: never below zero
-        if np.isfinite(p) and p < 0.05:
+        if np.isfinite(adjusted) and adjusted < ALPHA:
             return "evidence of a real difference between groups"
         return "not distinguishable from no difference after correction"
     floor = 1 / (n_perm + 1) if n_perm else 0.0
-    if (
-        row.get("p_method") == "subject permutation"
-        and row["p_value"] <= floor * 1.0001
-        and p >= 0.05
-    ):
+    at_floor = row.get("p_method") == "subject permutation" and raw <= floor * 1.0001
+    if at_floor and not adjusted < ALPHA:
         return (
             "the smallest p-value this many permutations can give; it does not survive "
             "the correction, so rerun with more resamples"
         )
     excludes_zero = np.isfinite(low) and np.isfinite(high) and (low > 0 or high < 0)
-    if np.isfinite(p) and p < 0.01 and excludes_zero:
-        return "strong evidence of a real gap"
-    if np.isfinite(p) and p < 0.05 and excludes_zero:
-        return "evidence of a real gap"
+    significant = np.isfinite(adjusted) and adjusted < ALPHA
+    raw_significant = np.isfinite(raw) and raw < ALPHA
+    if significant and excludes_zero:
+        return "strong evidence of a real gap" if adjusted < 0.01 else "evidence of a real gap"
+    if significant:
+        return (
+            "the corrected test finds a gap, but its interval reaches zero: borderline "
+            "evidence (the two methods disagree at this sample size)"
+        )
+    if raw_significant:
+        tests = row.get("n_tests")
+        family = f"the {int(tests)} gaps tested" if pd.notna(tests) else "the many gaps tested"
+        return f"p = {raw:.3f} on its own, but not after correcting for {family}"
     if excludes_zero:
-        return "the interval excludes zero, but not after correcting for the many gaps tested"
+        return (
+            f"the interval excludes zero but the permutation test does not (p = {raw:.3f} "
+            "before correction): the bootstrap interval is too narrow with few subjects, "
+            "so this is no evidence of a gap"
+        )
     return "not distinguishable from no gap at this sample size"
+
+
+def _few_subjects(row: pd.Series) -> str:
+    if not bool(row.get("few_subjects", False)):
+        return ""
+    return (
+        f" (fewer than {FEW_SUBJECTS} subjects in a group: {row.get('subjects', '')}; "
+        "its interval and p-value are rough)"
+    )
 
 
 def _who(row: pd.Series) -> str:
