@@ -77,23 +77,28 @@ def read_json_hint(path: str | os.PathLike) -> str:
 
 
 def read_json(
-    path: str | os.PathLike, *, hint: str | None = None, expect: type | None = dict
+    path: str | os.PathLike,
+    *,
+    hint: str | None = None,
+    expect: type | None = dict,
+    error: type[DamagedFile] = DamagedFile,
 ) -> Any:
     """The JSON in `path`; DamagedFile (naming the file and `hint`, what to do) when it
     is not UTF-8 JSON, or its top level is not an `expect` (dict unless told; None
-    takes any). A missing file stays FileNotFoundError."""
+    takes any; `error`, a DamagedFile class, is the one raised). A missing file stays
+    FileNotFoundError."""
     path = Path(path)
     what_to_do = hint or read_json_hint(path)
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
-        raise DamagedFile(path, what_to_do, "not UTF-8 text") from None
+        raise error(path, what_to_do, "not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         found = "empty" if not exc.doc.strip() else f"not valid JSON: {one_line(exc)}"
-        raise DamagedFile(path, what_to_do, found) from None
+        raise error(path, what_to_do, found) from None
     if expect is not None and not isinstance(value, expect):
         names = {dict: "object", list: "array", str: "string", bool: "boolean"}
         got = names.get(type(value), "null" if value is None else "number")
         wanted = names.get(expect, expect.__name__)
-        raise DamagedFile(path, what_to_do, f"a JSON {got} where an {wanted} belongs")
+        raise error(path, what_to_do, f"a JSON {got} where an {wanted} belongs")
     return value

@@ -143,19 +143,21 @@ class Workspace:
             yield
             return
         path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(path)
         try:
-            with FileLock(path, timeout=timeout):
-                held.add(path)
-                try:
-                    yield
-                finally:
-                    held.discard(path)
-        except Timeout:
+            lock.acquire(timeout=timeout)
+        except Timeout:  # only our own wait: a Timeout inside the block is not ours
             raise Busy(
                 f"another fer-audit process has held the workspace lock {name!r} for over "
                 f"{timeout:.0f} s (registering, splitting or saving settings; lock file "
                 f"{path}); try again when it has finished"
             ) from None
+        held.add(path)
+        try:
+            yield
+        finally:
+            held.discard(path)
+            lock.release()
 
     @property
     def cache_dir(self) -> Path:
@@ -199,13 +201,6 @@ class Workspace:
     def save_settings(self, settings: dict) -> None:
         with self.lock("settings"):
             atomic.write_json(self.settings_path, settings)
-
-    def update_settings(self, **changes: object) -> dict:
-        """Read, change and write settings.json under its lock (no lost update)."""
-        with self.lock("settings"):
-            settings = {**self.settings(), **changes}
-            atomic.write_json(self.settings_path, settings)
-        return settings
 
     def data_roots(self) -> list[Path]:
         """Folders the dashboard may open datasets from.

@@ -269,26 +269,6 @@ def _locked_save(root: str, results) -> None:
         results.put(("Busy", str(exc)))
 
 
-def test_settings_updates_from_two_processes_are_both_kept(workspace):
-    context = multiprocessing.get_context("spawn")
-    processes = [
-        context.Process(target=_update_settings, args=(str(workspace.root), key))
-        for key in ("a", "b", "c", "d")
-    ]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=60)
-    assert {k: len(v) for k, v in workspace.settings().items()} == dict.fromkeys("abcd", 15)
-
-
-def _update_settings(root: str, key: str) -> None:
-    workspace = Workspace(root)
-    for step in range(15):
-        current = workspace.settings().get(key, [])
-        workspace.update_settings(**{key: [*current, step]})
-
-
 @pytest.mark.parametrize(
     "args, message",
     [

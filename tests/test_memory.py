@@ -12,6 +12,7 @@ import av
 import cv2
 import numpy as np
 import pytest
+from bench_memory import reference_frames  # every decoded frame held, as before streaming
 
 from fer_audit.data.samples import VIDEOS
 from fer_audit.predict import predict_clip
@@ -105,21 +106,6 @@ class Recorder(WholeFrame):
 SLOW = pytest.mark.slow
 
 
-def in_memory(path: Path):
-    """(times, luma thumbnails, RGB frames): every frame held, as `decode` did before it
-    streamed (the sample clips are yuv420p and within 1280 pixels: no reformatting)."""
-    times, thumbs, frames = [], [], []
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        base = float(stream.time_base)
-        for frame in container.decode(stream):
-            times.append(frame.pts * base)
-            step = max(1, frame.width // 32)
-            thumbs.append(frame.to_ndarray()[: frame.height : step, ::step])  # the Y plane
-            frames.append(frame.to_ndarray(format="rgb24"))
-    return np.asarray(times) - times[0], np.stack(thumbs), frames
-
-
 @pytest.mark.network
 @pytest.mark.parametrize(
     "name",
@@ -131,7 +117,7 @@ def in_memory(path: Path):
 )
 def test_keyframes_and_their_frames_match_the_in_memory_path(sample_set, name):
     path = sample_set.video(name)
-    times, thumbs, rgb = in_memory(path)
+    times, thumbs, rgb = reference_frames(path)
     for k in (10, 20, 50):
         settings = PreprocessSettings(**{**NONE.__dict__, "k": k})
         recorder = Recorder()

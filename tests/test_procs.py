@@ -102,6 +102,21 @@ def _kill_mid_run(pid: int, running, cached: Path) -> dict[int, str]:
     return below
 
 
+def _assert_workers_end_with(pid: int, running, dataset) -> None:
+    """kill -9 `pid` once its workers have cached a clip; none of them may outlive it
+    (whatever happens, every process left is killed)."""
+    below = {}
+    try:
+        cached = ClipCache(dataset.cache_dir, SETTINGS).folder
+        below = _kill_mid_run(pid, running, cached)
+        assert len(below) >= 2
+        assert _survivors(below) == {}
+    finally:
+        _kill(below)
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+
+
 def test_kill_9_of_preprocess_leaves_no_worker(dataset):
     exe = Path(sys.executable).parent / "fer-audit"
     process = subprocess.Popen(
@@ -110,33 +125,16 @@ def test_kill_9_of_preprocess_leaves_no_worker(dataset):
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    below = {}
     try:
-        cached = ClipCache(dataset.cache_dir, SETTINGS).folder
-        below = _kill_mid_run(process.pid, lambda: process.poll() is None, cached)
-        process.wait(timeout=10)
-        assert len(below) >= 2
-        assert _survivors(below) == {}
+        _assert_workers_end_with(process.pid, lambda: process.poll() is None, dataset)
     finally:
-        _kill(below)
-        with contextlib.suppress(OSError):
-            os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
 
 
 def test_kill_9_of_a_job_leaves_no_worker(dataset):
     registry = JobRegistry(dataset)
     job = registry.submit(PREPROCESS)
-    below = {}
-    try:
-        cached = ClipCache(dataset.cache_dir, SETTINGS).folder
-        below = _kill_mid_run(job.pid, lambda: registry.get(job.id).active, cached)
-        assert len(below) >= 2
-        assert _survivors(below) == {}
-    finally:
-        _kill(below)
-        with contextlib.suppress(OSError):
-            os.killpg(job.pid, signal.SIGKILL)
+    _assert_workers_end_with(job.pid, lambda: registry.get(job.id).active, dataset)
     registry.refresh()
     assert registry.get(job.id).status == "failed"
 

@@ -276,10 +276,7 @@ def _read_meta(meta_path: Path) -> dict:
         f"--replace (Data page: tick 'Replace a dataset of the same name'), or delete "
         f"{meta_path.parent}"
     )
-    try:
-        meta = atomic.read_json(meta_path, hint=hint)
-    except DamagedFile as exc:
-        raise DamagedDatasetFile(meta_path, hint, exc.detail) from None
+    meta = atomic.read_json(meta_path, hint=hint, error=DamagedDatasetFile)
     missing = [f for f in (*META_FIELDS, "index_sha256") if f not in meta]
     if missing:
         raise DamagedDatasetFile(meta_path, hint, f"no {', '.join(missing)}")

@@ -240,10 +240,7 @@ def load_split(dataset_dir: Path) -> HeldOutSplit | None:
         f"delete it, then draw the test split again (fer-audit datasets split "
         f"{Path(dataset_dir).name}, or the Data page)"
     )
-    try:
-        data = atomic.read_json(path, hint=hint)
-    except DamagedFile as exc:
-        raise DamagedDatasetFile(path, hint, exc.detail) from None
+    data = atomic.read_json(path, hint=hint, error=DamagedDatasetFile)
     try:
         split = HeldOutSplit.from_dict(data)
         if not all(isinstance(split.test_subjects[g], list) for g in split.groups):
