@@ -64,6 +64,8 @@ descriptions = {
     "confusion": "confusion counts per group (empty for the published reference)",
     "rankings": "the architectures ranked per training set and definition",
     "summary": "per run: accuracy per group and the aggregate gaps",
+    "variation": "per run, rate and class: the rate, videos per subject and the "
+    "between-subject SD the sample-size planner starts from",
 }
 for name in TABLES:
     table = getattr(chosen, name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -296,8 +297,49 @@ def build_parser() -> argparse.ArgumentParser:
     aud.add_argument("--groups", help="groups to compare, first minus second (default: all)")
     aud.add_argument("--scheme", default="paper4", choices=["paper4", "six"])
     aud.add_argument("--correction", default="holm", choices=["holm", "bh", "none"])
+    aud.add_argument(
+        "--family",
+        default="run",
+        choices=["run", "audit"],
+        help="tests the correction runs over: each model's gaps (run, default) or every "
+        "gap of the audit (audit)",
+    )
     _force(aud)
     aud.set_defaults(handler=cmd_audit)
+
+    pln = commands.add_parser(
+        "plan",
+        help="subjects per gender needed to detect a gap, and the power curve (by simulation)",
+    )
+    pln.add_argument(
+        "--audit",
+        type=Path,
+        help="a saved audit folder: start from its test set (rate, videos per subject, "
+        "between-subject variation)",
+    )
+    pln.add_argument("--run", help="run of the audit (default: its first)")
+    pln.add_argument(
+        "--metric", default="tpr", choices=["tpr", "fpr", "accuracy", "selection_rate"]
+    )
+    pln.add_argument("--class", dest="cls", help="class of the rate, e.g. sad (with --audit)")
+    pln.add_argument("--rate", type=bounded(0.01, 0.99, float), help="the rate with no gap")
+    pln.add_argument(
+        "--videos-per-subject",
+        type=bounded(1, 10_000, float),
+        help="the rate's denominator per subject (positives for tpr)",
+    )
+    pln.add_argument(
+        "--between-sd",
+        type=bounded(0, 0.49, float),
+        help="SD of subjects' own rates around their group's (default 0)",
+    )
+    pln.add_argument("--gap", type=bounded(0.01, 1.0, float), required=True)
+    pln.add_argument("--power", type=bounded(0.5, 0.99, float), default=0.8)
+    pln.add_argument("--alpha", type=bounded(0.001, 0.2, float), default=0.05)
+    pln.add_argument("--max-subjects", type=bounded(2, 1000), default=200)
+    pln.add_argument("--sims", type=bounded(100, 20_000), default=1000, help="simulated test sets")
+    pln.add_argument("--seed", type=bounded(0, MAX_SEED), default=0)
+    pln.set_defaults(handler=cmd_plan)
 
     rep = commands.add_parser("report", help="write a self-contained HTML report of an audit")
     rep.add_argument("audit_dir", type=Path)
@@ -608,7 +650,9 @@ def cmd_audit(args: argparse.Namespace, workspace: Workspace) -> int:
         raise ValueError("give either a predictions table or --reference domnich2021")
     check_output(args.out, kind="audit", force=args.force, workspace=workspace)
     if args.reference:
-        result = reference_audit(n_boot=args.bootstrap, seed=args.seed, correction=args.correction)
+        result = reference_audit(
+            n_boot=args.bootstrap, seed=args.seed, correction=args.correction, family=args.family
+        )
     else:
         frame, source = read_predictions(args.predictions)
         group_columns = _csv_list(args.group) or ["gender"]
@@ -620,6 +664,7 @@ def cmd_audit(args: argparse.Namespace, workspace: Workspace) -> int:
             n_boot=args.bootstrap,
             seed=args.seed,
             correction=args.correction,
+            family=args.family,
             source=source,
         )
     result.save(args.out)
@@ -636,6 +681,67 @@ def cmd_report(args: argparse.Namespace, workspace: Workspace) -> int:
     result = AuditResult.load(args.audit_dir)
     write_report(result, args.out)
     print(f"report written to {args.out}")
+    return 0
+
+
+def plan_design(args: argparse.Namespace):
+    """The planner's design from a saved audit (--audit, --class; typed numbers
+    override its values) or from the numbers typed in."""
+    from fer_audit.fairness import AuditResult
+    from fer_audit.fairness.power import Design, PlanError, design_from_audit
+
+    typed = {
+        "rate": args.rate,
+        "videos_per_subject": args.videos_per_subject,
+        "between_sd": args.between_sd,
+    }
+    if args.audit is not None:
+        if not args.cls:
+            raise PlanError("with --audit, name the class of the rate: --class sad")
+        result = AuditResult.load(args.audit)
+        design = design_from_audit(
+            result.variation, run_id=args.run, metric=args.metric, cls=args.cls
+        )
+        chosen = {k: v for k, v in typed.items() if v is not None}
+        return dataclasses.replace(design, **chosen)
+    if args.rate is None or args.videos_per_subject is None:
+        raise PlanError(
+            "give --audit AUDIT_DIR --class CLASS, or --rate and --videos-per-subject "
+            "(and --between-sd)"
+        )
+    return Design(
+        rate=args.rate,
+        videos_per_subject=args.videos_per_subject,
+        between_sd=args.between_sd or 0.0,
+    )
+
+
+def cmd_plan(args: argparse.Namespace, workspace: Workspace) -> int:
+    from fer_audit.fairness.power import plan
+
+    design = plan_design(args)
+    found = plan(
+        design,
+        gap=args.gap,
+        power=args.power,
+        alpha=args.alpha,
+        max_subjects=args.max_subjects,
+        n_sim=args.sims,
+        seed=args.seed,
+    )
+    print(f"design: {design.describe()}; gap {args.gap:.2f}; alpha {args.alpha:g}")
+    if found["subjects"] is None:
+        print(
+            f"more than {args.max_subjects} subjects per gender would be needed for "
+            f"{args.power:.0%} power"
+        )
+    else:
+        print(f"subjects per gender needed for {args.power:.0%} power: {found['subjects']}")
+    print(f"power curve (by simulation, {args.sims} test sets each):")
+    for _, row in found["curve"].iterrows():
+        print(
+            f"  {int(row['subjects']):>4} + {int(row['subjects']):<4} subjects: {row['power']:.2f}"
+        )
     return 0
 
 

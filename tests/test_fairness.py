@@ -368,3 +368,138 @@ def test_a_subject_with_two_genders_is_an_error_naming_it():
     subject = table.loc[first, "subject"]
     with pytest.raises(AuditError, match=f"two genders: {subject} \\(female and male\\)"):
         audit(table, n_boot=200)
+
+
+# ------------------------------------------------ classes, seeds, family, degenerate
+
+
+def test_a_class_without_positives_in_a_group_is_flagged():
+    frame = HAND[~((HAND["gender"] == "male") & (HAND["y_true"] == "sad"))]
+    result = audit(frame, n_boot=50)
+    assert set(result.gaps["no_positives"]) == {"sad (male)"}
+    assert set(audit(HAND, n_boot=50).gaps["no_positives"]) == {""}
+    assert any("no videos of sad (male)" in line for line in summary_sentences(result))
+
+
+def test_bootstrap_draws_that_lose_a_class_are_left_out_and_counted():
+    # one female subject holds the only female sad videos: a third of draws lose them
+    frame = random_predictions(n_subjects=12, videos=8, seed=3)
+    female_sad = (frame["gender"] == "female") & (frame["y_true"] == "sad")
+    frame = frame[~female_sad | (frame["subject"] == "s1")]
+    frame = pd.concat(
+        [frame, pd.DataFrame([("r1", "s1", "female", "sad", "sad")], columns=frame.columns)]
+    )
+    result = audit(frame, n_boot=400, seed=0)
+    dropped = result.gaps["boot_dropped"].iloc[0]
+    assert (1 - 1 / 6) ** 6 - 0.08 < dropped < (1 - 1 / 6) ** 6 + 0.08  # P(s1 never drawn)
+    eqop = gap(result, "eqop_paper", "all")
+    assert np.isfinite(eqop["ci_low"]) and eqop["ci_low"] <= eqop["value"] <= eqop["ci_high"]
+    assert any(
+        "of bootstrap draws left a group without a class" in s for s in summary_sentences(result)
+    )
+
+
+def test_draws_losing_a_class_only_counts_classes_the_test_set_has():
+    from fer_audit.fairness.audit import draws_losing_a_class
+
+    observed = np.zeros((2, 2, 2))
+    observed[:, 0, 0] = 3  # class 0 in both groups; class 1 in neither
+    boot = np.repeat(observed[None], 3, axis=0)
+    boot[1, 1, 0, 0] = 0  # draw 1: group 1 loses class 0
+    assert draws_losing_a_class(observed, boot).tolist() == [False, True, False]
+
+
+def test_seed_spread_and_sign_beside_each_gap():
+    frames = []
+    for seed, flip in ((1, False), (2, False), (3, True)):
+        frame = HAND.copy()
+        if flip:  # seed 3 misreads the male happy video the others misread for female
+            frame.loc[frame["subject"] == "m2", "y_pred"] = frame.loc[
+                frame["subject"] == "m2", "y_true"
+            ]
+            frame.loc[7, "y_pred"] = "sad"
+        frames.append(frame.assign(run_id=f"a{seed}", arch="a", train_set="regular", seed=seed))
+    result = audit(pd.concat(frames), n_boot=50)
+    rows = result.gaps[result.gaps["definition"] == "accuracy"].set_index(["run_id", "class"])
+    happy = rows.loc[("a1", "happy")]
+    values = rows.xs("happy", level="class")["value"]
+    assert happy["seed_runs"] == 3
+    assert happy["seed_min"] == pytest.approx(values.min())
+    assert happy["seed_max"] == pytest.approx(values.max())
+    assert happy["seed_sd"] == pytest.approx(values.std())
+    assert bool(happy["seed_same_sign"]) == (values.min() > 0 or values.max() < 0)
+    assert not bool(happy["seed_same_sign"])
+    single = audit(HAND, n_boot=50).gaps
+    assert single["seed_runs"].eq(1).all() and single["seed_sd"].isna().all()
+
+
+def test_the_correction_family_can_be_the_whole_audit():
+    frame = random_predictions(runs=("r1", "r2", "r3"), seed=2)
+    per_run = audit(frame, n_boot=200, seed=0)
+    whole = audit(frame, n_boot=200, seed=0, family="audit")
+    assert whole.settings["family"] == "audit" and per_run.settings["family"] == "run"
+    p = per_run.gaps["p_value"].to_numpy()
+    np.testing.assert_allclose(whole.gaps["p_value"], p)
+    np.testing.assert_allclose(whole.gaps["p_adjusted"], intervals.holm(p))
+    first = per_run.gaps["run_id"] == "r1"
+    np.testing.assert_allclose(per_run.gaps.loc[first, "p_adjusted"], intervals.holm(p[first]))
+    tested = int(np.isfinite(p).sum())
+    assert set(whole.gaps["n_tests"]) == {tested}
+    assert any(f"over all {tested} gaps of the audit" in s for s in summary_sentences(whole))
+    assert any("of each model separately" in s for s in summary_sentences(per_run))
+    with pytest.raises(AuditError, match="family"):
+        audit(frame, family="everything")
+
+
+def test_intersectional_permutation_keeps_each_subjects_videos_together():
+    """With gender x authenticity, a permutation moves a subject's genuine and fake
+    videos to the same gender. Every subject here has three times as many genuine as
+    fake videos, so in every draw a gender's genuine videos are three times its fake
+    ones; a shuffle of cells (a subject's genuine and fake videos apart) breaks that."""
+    from fer_audit.fairness.audit import _cell_confusions, _permutations
+
+    rng = np.random.default_rng(4)
+    rows = []
+    for s in range(8):
+        gender = "female" if s % 2 else "male"
+        for authenticity, count in (("fake", s + 1), ("genuine", 3 * (s + 1))):
+            for _ in range(count):
+                true = rng.choice(CLASSES)
+                rows.append(("r1", f"s{s}", gender, authenticity, true, rng.choice(CLASSES)))
+    columns = ["run_id", "subject", "gender", "authenticity", "y_true", "y_pred"]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["_group"] = frame["gender"] + " & " + frame["authenticity"]
+    names = ["female & fake", "female & genuine", "male & fake", "male & genuine"]
+    cells, cell_group, cell_rows = _cell_confusions(frame, names, CLASSES)
+    perm = _permutations(
+        cells, cell_group, cell_rows, ["gender", "authenticity"], names, n_perm=300, seed=0
+    )
+    videos = perm.sum(axis=(-2, -1))  # (n_perm, 4 groups)
+    np.testing.assert_array_equal(videos[:, 1], 3 * videos[:, 0])
+    np.testing.assert_array_equal(videos[:, 3], 3 * videos[:, 2])
+    assert len(set(videos[:, 0])) > 3  # subjects really move between genders
+
+
+def test_a_model_that_predicts_one_class_is_flagged_degenerate():
+    frame = random_predictions(seed=6)
+    frame["y_pred"] = "upset"
+    result = audit(frame, n_boot=50)
+    warning = result.gaps["degenerate"].iloc[0]
+    assert "reads 100% of 96 videos as upset" in warning
+    lines = summary_sentences(result)
+    assert any(line.startswith("Warning: r1: this model reads 100%") for line in lines)
+    chance = random_predictions(seed=6)
+    chance["y_pred"] = np.random.default_rng(0).permutation(chance["y_true"].to_numpy())
+    chance.loc[chance["y_pred"] == chance["y_true"], "y_pred"] = "happy"
+    assert "at or below chance" in audit(chance, n_boot=50).gaps["degenerate"].iloc[0]
+    assert set(audit(HAND, n_boot=50).gaps["degenerate"]) == {""}
+
+
+def test_every_gap_has_a_minimum_detectable_gap_and_the_published_audit_too():
+    from fer_audit.fairness.reference import reference_audit
+
+    result = audit(simulated(10, female_sad_tpr=0.9, seed=1), n_boot=500)
+    per_class = result.gaps[result.gaps["class"].isin(CLASSES)]
+    assert per_class["mdg"].between(0.05, 1).all()
+    published = reference_audit(n_boot=500).gaps
+    assert published["mdg"].notna().mean() > 0.9

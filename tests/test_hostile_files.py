@@ -355,13 +355,13 @@ def test_audit_tables_are_safe_in_spreadsheets_and_load_back_unchanged(tmp_path,
     assert pd.to_numeric(metrics["value"]).notna().all()  # numbers written as numbers
     assert not any(
         cell[:1] in ("=", "+", "-", "@", "\t", "\r")
-        for name in ("confusion", "group_metrics", "gaps", "rankings", "summary")
+        for name in ("confusion", "group_metrics", "gaps", "rankings", "summary", "variation")
         for row in pd.read_csv(folder / f"{name}.csv", dtype=str).fillna("").to_numpy()
         for cell in row
         if not re.fullmatch(r"-?[\d.e+-]+|-?inf", cell)
     )
     loaded = AuditResult.load(folder)
-    for name in ("confusion", "group_metrics", "gaps", "rankings", "summary"):
+    for name in ("confusion", "group_metrics", "gaps", "rankings", "summary", "variation"):
         pd.testing.assert_frame_equal(
             getattr(loaded, name), getattr(hostile_audit, name), check_dtype=False
         )

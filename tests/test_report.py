@@ -70,7 +70,8 @@ def test_metric_bars_carry_intervals_and_denominators(reference):
 def test_gap_forest_marks_zero_and_every_gap(reference):
     fig = figures.gap_forest(reference, run_id="male/resnet3d")
     gaps = reference.gaps[reference.gaps["run_id"] == "male/resnet3d"]
-    assert len(fig.data[0].x) == len(gaps)
+    points = [t for t in fig.data if t.legendgroup == "gap"]  # signed and absolute axes
+    assert sum(len(t.x) for t in points) == len(gaps)
     assert any(shape.x0 == 0 and shape.x1 == 0 for shape in fig.layout.shapes)
 
 
@@ -163,6 +164,7 @@ def test_exports_of_a_synthetic_audit_say_so_in_every_file(planted, reference):
         "gaps.csv",
         "rankings.csv",
         "summary.csv",
+        "variation.csv",
     }
     assert bundle.read("README.txt").decode().splitlines()[1].startswith("SYNTHETIC")
     assert "SYNTHETIC DATA" in bundle.read("report.html").decode()
@@ -209,3 +211,161 @@ def test_summary_mentions_the_few_subjects_flag():
     row = _gap(-0.6, -0.2, 0.001, 0.004, few_subjects=True, subjects="female 1 | male 4")
     assert "fewer than 5 subjects in a group: female 1 | male 4" in certainty(row)
     assert "fewer than" not in certainty(_gap(-0.6, -0.2, 0.001, 0.004, few_subjects=False))
+
+
+# ---------------------------------------------------------------- plain words (#12, item 10)
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A real audit of one small generated predictions table (6 + 6 subjects, sad
+    recognised less often for women)."""
+    return audit(simulated(6, female_sad_tpr=0.3, seed=3), n_boot=200, seed=0)
+
+
+def _with_gaps(result, gaps):
+    import dataclasses
+
+    return dataclasses.replace(result, gaps=gaps)
+
+
+def _with_mdg(result, values):
+    return _with_gaps(result, result.gaps.assign(mdg=values))
+
+
+def _without_mdg(result):
+    """The audit as one saved before the minimum detectable gap existed."""
+    return _with_gaps(result, result.gaps.drop(columns=["mdg"], errors="ignore"))
+
+
+def _gap_traces(fig):
+    return [t for t in fig.data if t.legendgroup == "gap"]
+
+
+def _hover(trace) -> dict:
+    """{row label: hover text} of a forest trace."""
+    return dict(zip(trace.y, trace.hovertext, strict=True))
+
+
+def test_glossary_has_plain_words_for_every_code_name():
+    from fer_audit.fairness.gaps import DEFINITIONS
+    from fer_audit.report import glossary
+
+    codes = [row[0] for row in glossary.glossary_rows()]
+    for code in (*DEFINITIONS, "worst", "mean", "overall", "all"):
+        assert code in codes
+        assert glossary.plain_name(code) != code and glossary.meaning(code)
+    for term in ("mdg", "p_adjusted", "few_subjects"):
+        assert term in codes
+    assert "ci_low, ci_high" in codes and glossary.plain_name("ci_low, ci_high") == "95% interval"
+    assert glossary.plain_name("equal_opportunity") == "Recall gap"
+    assert "true positive rate" in glossary.meaning("equal_opportunity")
+    assert "female − male" in glossary.meaning("equal_opportunity")
+    assert "female - male" in glossary.meaning("equal_opportunity", "female - male")
+    dp = glossary.meaning("dp_paper")
+    assert "accuracy parity" in dp and "NOT selection-rate" in dp
+    assert "selection rate" in glossary.meaning("demographic_parity")
+    assert "80% power" in glossary.meaning("mdg") and "α = 0.05" in glossary.meaning("mdg")
+    assert glossary.plain_name("sad") == "sad"  # a class label stays itself
+    words = {m: glossary.rate_n_words(m) for m in ("tpr", "fpr", "accuracy", "selection_rate")}
+    assert words == {
+        "tpr": "positives",
+        "fpr": "negatives",
+        "accuracy": "videos",
+        "selection_rate": "videos",
+    }
+
+
+def test_glossary_absolute_gaps_are_the_ones_that_cannot_be_negative(small):
+    from fer_audit.report import glossary
+
+    gaps = small.gaps.dropna(subset=["value"])
+    absolute = pd.Series(
+        [glossary.is_absolute(d, c) for d, c in gaps[["definition", "class"]].to_numpy()],
+        index=gaps.index,
+    )
+    assert (gaps.loc[absolute, "value"] >= 0).all()
+    assert (gaps.loc[~absolute, "value"] < 0).any()  # the planted gap keeps its sign
+    assert set(gaps.loc[absolute, "definition"]) >= {"eqod_paper", "dp_paper", "equalized_odds"}
+    assert set(gaps.loc[absolute, "class"]) >= {"worst", "mean"}
+    assert glossary.is_absolute("equal_opportunity", "sad", "max - min over 3 groups")
+
+
+def test_gap_forest_puts_absolute_gaps_on_an_axis_of_their_own(small):
+    fig = figures.gap_forest(small, run_id="sim")
+    signed, absolute = _gap_traces(fig)
+    assert (signed.xaxis, signed.yaxis) == ("x", "y")
+    assert (absolute.xaxis, absolute.yaxis) == ("x2", "y2")
+    assert fig.layout.xaxis.title.text == "gap (female - male)"
+    assert fig.layout.xaxis2.title.text == "size of gap (absolute, ≥ 0)"
+    assert len(signed.y) + len(absolute.y) == len(small.gaps)
+    assert "Recall gap · equal_opportunity · sad" in signed.y
+    assert "Recall gap · equal_opportunity · worst" in absolute.y
+    assert "Paper's DP (accuracy parity) · dp_paper · all" in absolute.y
+    assert "Paper's EQOP (mean recall gap) · eqop_paper · all" in signed.y
+    assert not any(label.split(" · ")[1] == "equalized_odds" for label in signed.y)
+    assert not any(label.endswith((" · worst", " · mean")) for label in signed.y)
+    zero_lines = [s for s in fig.layout.shapes if s.x0 == 0 and s.x1 == 0]
+    assert [s.xref for s in zero_lines] == ["x"]  # the zero line is on the signed axis only
+
+    hover = _hover(signed)["Recall gap · equal_opportunity · sad"]
+    gm = small.group_metrics
+    positives = gm[(gm["metric"] == "tpr") & (gm["class"] == "sad") & (gm["group"] != "all")]
+    counts = " | ".join(f"{g} {n}" for g, n in positives[["group", "n"]].to_numpy())
+    assert f"n positives: {counts}" in hover
+    assert "95% interval [" in hover and "adjusted p = " in hover
+    odds = _hover(absolute)["Recall or false alarm gap (larger) · equalized_odds · sad"]
+    assert "n positives: female " in odds and "n negatives: female " in odds
+    worst = _hover(absolute)["Recall gap · equal_opportunity · worst"]
+    assert f"n videos: {small.gaps['n'].iloc[0]}" in worst  # "female 48 | male 48"
+    assert "largest absolute per-class gap" in worst  # what `worst` means
+
+
+def test_gap_forest_draws_the_minimum_detectable_gap_when_the_audit_has_one(small):
+    run = small.gaps
+    mdg = pd.Series(0.42, index=run.index)
+    sad = (run["definition"] == "equal_opportunity") & (run["class"] == "sad")
+    mdg[sad] = float("nan")  # not computed for this one
+    fig = figures.gap_forest(_with_mdg(small, mdg), run_id="sim")
+    marks = [t for t in fig.data if t.name == figures.MDG_NAME]
+    assert [t.xaxis for t in marks] == ["x", "x2"]
+    assert [t.showlegend for t in marks] == [True, False]  # one legend entry
+    signed, absolute = _gap_traces(fig)
+    assert sorted(set(marks[0].x)) == [-0.42, 0.42]
+    assert len(marks[0].x) == 2 * (len(signed.y) - 1)  # ± for every row but the NaN one
+    assert "Recall gap · equal_opportunity · sad" not in marks[0].y
+    assert set(marks[1].x) == {0.42} and len(marks[1].x) == len(absolute.y)
+    hover = _hover(signed)
+    assert "could detect gaps ≥ 0.42" in hover["Accuracy gap · accuracy · overall"]
+    assert "not computed" in hover["Recall gap · equal_opportunity · sad"]
+
+    fig = figures.gap_forest(_without_mdg(small), run_id="sim")
+    assert not [t for t in fig.data if t.name == figures.MDG_NAME]
+    assert len(_gap_traces(fig)) == 2
+    assert not any("detect" in h for t in _gap_traces(fig) for h in t.hovertext)
+
+
+def test_rate_figures_name_what_their_n_counts(small):
+    for metric, words in (("tpr", "positives"), ("fpr", "negatives"), ("accuracy", "videos")):
+        fig = figures.metric_bars(small, run_id="sim", metric=metric)
+        assert f"%{{customdata[0]}} {words}" in fig.data[0].hovertemplate
+        assert fig.layout.title.text.endswith(f"(n = {words})")
+
+
+def test_report_has_a_glossary_and_plain_names(small):
+    mdg = pd.Series(0.4242, index=small.gaps.index)
+    text = render_report(_with_mdg(small, mdg))
+    assert "<h2>Glossary</h2>" in text
+    glossary_part = text.split("<h2>Glossary</h2>", 1)[1].split("<h2>", 1)[0]
+    for code in ("eqop_paper", "dp_paper", "equal_opportunity", "worst", "mdg", "few_subjects"):
+        assert f"<td>{code}</td>" in glossary_part
+    assert "accuracy parity" in glossary_part and "Recall gap" in glossary_part
+    assert "female - male" in glossary_part  # the audit's own comparison
+    gaps_part = text.split("<summary>gaps</summary>", 1)[1].split("</details>", 1)[0]
+    assert "<th>plain name</th>" in gaps_part and "<td>Recall gap</td>" in gaps_part
+    assert "<th>min. detectable gap (80% power)</th>" in gaps_part and "0.424" in gaps_part
+    assert "<th>n (videos)</th>" in gaps_part
+    metrics_part = text.split("<summary>group_metrics</summary>", 1)[1].split("</details>", 1)[0]
+    assert "<th>n counts</th>" in metrics_part and "<td>negatives</td>" in metrics_part
+    older = render_report(_without_mdg(small))
+    assert "min. detectable gap" not in older.split("<summary>gaps</summary>", 1)[1]

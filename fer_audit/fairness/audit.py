@@ -21,11 +21,20 @@ from fer_audit import atomic
 from fer_audit.data.subjects import normalize_gender
 from fer_audit.errors import DamagedFile
 from fer_audit.fairness import intervals, metrics
-from fer_audit.fairness.gaps import CAVEAT, DEFINITIONS, PAPER_DEFINITIONS, gap_keys, gap_values
+from fer_audit.fairness.gaps import (
+    CAVEAT,
+    DEFINITIONS,
+    PAPER_DEFINITIONS,
+    differences,
+    gap_keys,
+    gaps_from_differences,
+)
+from fer_audit.fairness.power import POWER, detectable_gaps, subject_variation
 from fer_audit.fairness.resample import (
     binomial_counts,
     bootstrap_confusions,
     permutation_confusions,
+    subject_permutation_confusions,
 )
 from fer_audit.labels import get_scheme
 from fer_audit.safe_csv import read_saved_csv, to_people_csv
@@ -38,7 +47,13 @@ FEW_SUBJECTS = 5
 GROUP_JOIN = " & "
 REQUIRED_COLUMNS = ("run_id", "subject", "y_true", "y_pred")
 RUN_COLUMNS = ("arch", "train_set", "seed")
-TABLES = ("confusion", "group_metrics", "gaps", "rankings", "summary")
+TABLES = ("confusion", "group_metrics", "gaps", "rankings", "summary", "variation")
+#: tables older audits lack (read as empty)
+_OPTIONAL_TABLES = frozenset({"variation"})
+#: families of tests a correction runs over: each run's gaps, or every gap of the audit
+FAMILIES = ("run", "audit")
+#: a model that predicts one class for at least this share of videos is degenerate
+ONE_CLASS_SHARE = 0.9
 
 
 #: columns that hold labels, read back as text (run ids like "001" stay "001")
@@ -55,6 +70,9 @@ _TEXT_COLUMNS = {
         "definition",
         "comparison",
         "subjects",
+        "metric",
+        "no_positives",
+        "degenerate",
     )
 }
 
@@ -74,6 +92,7 @@ class AuditResult:
     gaps: pd.DataFrame
     rankings: pd.DataFrame
     summary: pd.DataFrame
+    variation: pd.DataFrame = field(default_factory=pd.DataFrame)
     settings: dict = field(default_factory=dict)
 
     def save(self, folder: str | Path) -> Path:
@@ -119,7 +138,10 @@ class AuditResult:
         tables = {}
         for name in TABLES:
             path = folder / f"{name}.csv"
-            tables[name] = _read_table(path, hint) if path.exists() else None
+            if path.exists():
+                tables[name] = _read_table(path, hint)
+            else:
+                tables[name] = pd.DataFrame() if name in _OPTIONAL_TABLES else None
             table, expected = tables[name], (counts or {}).get(name)
             if table is not None and expected is not None and len(table) != expected:
                 raise DamagedFile(path, hint, f"{len(table)} rows where tables.json has {expected}")
@@ -130,9 +152,17 @@ class AuditResult:
         return bool(self.settings.get("synthetic"))
 
 
+#: flag columns whose empty text means "not flagged"
+_FLAG_COLUMNS = ("no_positives", "degenerate")
+
+
 def _read_table(path: Path, hint: str) -> pd.DataFrame:
     """One saved table; DamagedFile when it is cut short or not CSV."""
-    return read_saved_csv(path, hint=hint, dtype=_TEXT_COLUMNS)
+    table = read_saved_csv(path, hint=hint, dtype=_TEXT_COLUMNS)
+    for column in _FLAG_COLUMNS:
+        if column in table.columns:
+            table[column] = ["" if pd.isna(v) else v for v in table[column]]
+    return table
 
 
 def _row_counts(path: Path, hint: str) -> dict[str, int] | None:
@@ -156,6 +186,7 @@ def audit(
     n_perm: int | None = None,
     seed: int = 0,
     correction: str = "holm",
+    family: str = "run",
     source: dict | None = None,
 ) -> AuditResult:
     """Audit a predictions table (DESIGN.md section 6).
@@ -165,11 +196,19 @@ def audit(
     second for two; max minus min for more); by default every group, alphabetically.
     Intervals: percentile, from `n_boot` resamples of subjects within each group.
     p-values: permutation test shuffling group labels across subjects (`n_perm`,
-    default `n_boot`), then `correction` (holm, bh or none) across each run's gaps.
-    For intersectional groups the resampled unit is a subject's videos within one
-    group (a "cell"): a subject's genuine and fake videos are two cells.
-    Gaps of a run whose group has fewer than FEW_SUBJECTS subjects are flagged.
+    default `n_boot`), then `correction` (holm, bh or none) across the `family` of
+    tests: each run's gaps ("run") or every gap of the audit ("audit").
+    For intersectional groups the bootstrap resamples a subject's videos within one
+    group (a "cell": a subject's genuine and fake videos are two cells), and the
+    permutation shuffles the subject-level labels (gender) across subjects, each
+    subject's cells moving together.
+    Bootstrap draws in which a group loses every positive of a class the test set has
+    are left out of the gap intervals (their share is `boot_dropped`). Each gap gets
+    its minimum detectable gap (`mdg`, `fairness.power`). Flagged per run: a group
+    with fewer than FEW_SUBJECTS subjects, classes without positives in a group, and a
+    degenerate model (at or below chance, or one class for nearly every video).
     """
+    _check_family(family)
     scheme_obj = get_scheme(scheme)
     classes = list(scheme_obj.classes)
     predictions, gender_labels = _normalised_genders(predictions, group)
@@ -177,13 +216,16 @@ def audit(
         groups = [gender_labels.get(g, normalize_gender(g) or g) for g in groups]
     frame, group_names = _validated(predictions, group, groups, classes)
     n_perm = n_boot if n_perm is None else n_perm
-    parts = {name: [] for name in ("confusion", "group_metrics", "gaps")}
+    group_columns = [group] if isinstance(group, str) else list(group)
+    parts = {name: [] for name in ("confusion", "group_metrics", "gaps", "variation")}
     runs = []
     for run_id, run in frame.groupby("run_id", sort=True):
-        cells, cell_group = _cell_confusions(run, group_names, classes)
+        cells, cell_group, cell_rows = _cell_confusions(run, group_names, classes)
         observed = np.stack([cells[cell_group == g].sum(axis=0) for g in range(len(group_names))])
         boot = bootstrap_confusions(cells, cell_group, len(group_names), n_boot=n_boot, seed=seed)
-        perm = permutation_confusions(cells, cell_group, len(group_names), n_perm=n_perm, seed=seed)
+        perm = _permutations(
+            cells, cell_group, cell_rows, group_columns, group_names, n_perm=n_perm, seed=seed
+        )
         parts["confusion"].append(_confusion_rows(run_id, observed, group_names, classes))
         parts["group_metrics"].append(
             _metric_rows_bootstrap(run_id, observed, boot, group_names, classes)
@@ -196,11 +238,16 @@ def audit(
             f"{g} {n}" for g, n in zip(group_names, cells_per_group, strict=True)
         )
         gap_rows["few_subjects"] = bool(cells_per_group.min() < FEW_SUBJECTS)
+        _flag_run(gap_rows, metrics.ovr_from_confusion(observed), group_names, classes)
         parts["gaps"].append(gap_rows)
+        parts["variation"].append(
+            _variation_rows(run_id, cells, cell_group, group_names, classes, gap_rows["subjects"])
+        )
         runs.append(_run_info(run_id, run, cell_group, group_names))
     settings = _settings(
         "predictions", group, group_names, scheme, n_boot, n_perm, seed, correction, source
     )
+    settings["family"] = family
     settings["classes"] = classes
     settings["gender_labels"] = gender_labels
     settings["subjects_per_group"] = _subjects_per_group(frame, group_names)
@@ -341,8 +388,9 @@ def _validated(
 
 def _cell_confusions(
     run: pd.DataFrame, group_names: list[str], classes: list[str]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Confusion matrix of every (subject, group) cell: (n_cells, C, C), and its group."""
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Confusion matrix of every (subject, group) cell: (n_cells, C, C), its group, and
+    one row of the run per cell (its subject and group columns)."""
     class_index = {c: i for i, c in enumerate(classes)}
     group_index = {g: i for i, g in enumerate(group_names)}
     keys = run["subject"].astype(str) + "\x00" + run["_group"]
@@ -352,7 +400,44 @@ def _cell_confusions(
     pred = run["y_pred"].astype(str).map(class_index).to_numpy()
     np.add.at(cells, (cell_codes, true, pred), 1)
     cell_group = np.array([group_index[k.split("\x00", 1)[1]] for k in cell_keys])
-    return cells, cell_group
+    first_rows = pd.Series(np.arange(len(run))).groupby(cell_codes).first().to_numpy()
+    return cells, cell_group, run.iloc[first_rows].reset_index(drop=True)
+
+
+def _permutations(cells, cell_group, cell_rows, group_columns, group_names, *, n_perm, seed):
+    """The permutation null: group labels shuffled across subjects. When a subject has
+    several cells (intersectional groups such as gender x authenticity), the labels
+    that belong to the subject (constant within it, like gender) are shuffled across
+    subjects and each subject's cells move together, keeping their own video-level
+    labels; a cell that lands in a group not compared is left out of that draw."""
+    subjects = cell_rows["subject"].astype(str)
+    if subjects.is_unique:
+        return permutation_confusions(cells, cell_group, len(group_names), n_perm=n_perm, seed=seed)
+    per_subject = cell_rows.groupby(subjects)[group_columns].nunique()
+    own = [c for c in group_columns if (per_subject[c] == 1).all()]
+    if not own:
+        return permutation_confusions(cells, cell_group, len(group_names), n_perm=n_perm, seed=seed)
+    cell_subject, subject_names = pd.factorize(subjects, sort=True)
+    labels = cell_rows.groupby(cell_subject)[own].first().astype(str).agg(GROUP_JOIN.join, axis=1)
+    subject_label, label_names = pd.factorize(labels, sort=True)
+    rest = [c for c in group_columns if c not in own]
+    cell_rest, rest_names = pd.factorize(
+        cell_rows[rest].astype(str).agg(GROUP_JOIN.join, axis=1)
+        if rest
+        else pd.Series([""] * len(cell_rows)),
+        sort=True,
+    )
+    group_index = {g: i for i, g in enumerate(group_names)}
+    group_of = np.full((len(label_names), len(rest_names)), -1)
+    for li, label in enumerate(label_names):
+        values = dict(zip(own, label.split(GROUP_JOIN), strict=True))
+        for ri, other in enumerate(rest_names):
+            values.update(zip(rest, other.split(GROUP_JOIN), strict=True) if rest else [])
+            name = GROUP_JOIN.join(values[c] for c in group_columns)
+            group_of[li, ri] = group_index.get(name, -1)
+    return subject_permutation_confusions(
+        cells, cell_subject, subject_label, cell_rest, group_of, n_perm=n_perm, seed=seed
+    )
 
 
 def _confusion_rows(run_id, observed, group_names, classes) -> pd.DataFrame:
@@ -427,14 +512,32 @@ def _gap_matrix(confusions: np.ndarray) -> np.ndarray:
     return _gap_matrix_counts(metrics.ovr_from_confusion(confusions))
 
 
+def _differences_counts(counts: np.ndarray) -> dict[str, np.ndarray]:
+    return differences(
+        rates=metrics.rates(counts=counts), overall=metrics.overall_accuracy(counts=counts)
+    )
+
+
+def draws_losing_a_class(observed: np.ndarray, boot: np.ndarray) -> np.ndarray:
+    """Which bootstrap draws (n_boot, G, C, C) leave a group without any positive of a
+    class that every group has in the test set `observed` (G, C, C): such a draw
+    measures a different class set, so its gaps are left out of the intervals."""
+    present = (observed.sum(axis=-1) > 0).all(axis=0)
+    return ((boot.sum(axis=-1) == 0) & present).any(axis=(-2, -1))
+
+
 def _gap_rows_resampled(
     run_id, observed, boot, perm, group_names, classes, correction
 ) -> pd.DataFrame:
     value = _gap_matrix(observed)
-    low, high = intervals.percentile_interval(_gap_matrix(boot))
-    p = intervals.resampling_p_value(value, _gap_matrix(perm))
+    boot_gaps = _gap_matrix(boot)
+    lost = draws_losing_a_class(observed, boot)
+    boot_gaps[lost] = np.nan
+    low, high = intervals.percentile_interval(boot_gaps)
+    null_differences = _differences_counts(metrics.ovr_from_confusion(perm))
+    p = intervals.resampling_p_value(value, gaps_from_differences(null_differences))
     n_videos = observed.sum(axis=(-2, -1)).astype(int)
-    return _gap_frame(
+    frame = _gap_frame(
         run_id,
         classes,
         group_names,
@@ -447,6 +550,9 @@ def _gap_rows_resampled(
         interval_method="subject bootstrap (percentile)",
         p_method="subject permutation",
     )
+    frame["boot_dropped"] = float(lost.mean())
+    frame["mdg"] = detectable_gaps(null_differences, classes)
+    return frame
 
 
 def _gap_frame(
@@ -473,6 +579,74 @@ def _gap_frame(
     frame["n"] = " | ".join(f"{g} {n}" for g, n in zip(group_names, n_videos, strict=True))
     frame["interval_method"] = interval_method
     frame["p_method"] = p_method
+    return frame
+
+
+def _flag_run(gap_rows: pd.DataFrame, counts: np.ndarray, group_names, classes) -> None:
+    """Add the run's `no_positives` and `degenerate` flags (text, empty when clear) to
+    every gap row; `counts` are the observed one-vs-rest counts (G, C, 4)."""
+    gap_rows["no_positives"] = no_positives(counts, group_names, classes)
+    pooled = counts.sum(axis=0)
+    gap_rows["degenerate"] = degenerate_warning(
+        correct=int(pooled[:, metrics.TP].sum()),
+        predicted=pooled[:, metrics.TP] + pooled[:, metrics.FP],
+        classes=classes,
+    )
+
+
+def no_positives(counts: np.ndarray, group_names: Sequence[str], classes: Sequence[str]) -> str:
+    """The classes some group has no videos of, e.g. "sad (male)": their TPR gap is
+    undefined and the means over classes leave them out. Empty when there are none."""
+    positives = counts[..., metrics.TP] + counts[..., metrics.FN]
+    missing = []
+    for ci, cls in enumerate(classes):
+        lacking = [g for gi, g in enumerate(group_names) if positives[gi, ci] == 0]
+        if lacking:
+            missing.append(f"{cls} ({', '.join(lacking)})")
+    return "; ".join(missing)
+
+
+def degenerate_warning(*, correct: int, predicted: np.ndarray, classes: Sequence[str]) -> str:
+    """A warning when the model's gaps say little about bias: it predicts one class for
+    at least ONE_CLASS_SHARE of the videos, or its accuracy is at or below chance
+    (1 / number of classes). Empty otherwise."""
+    n = int(np.sum(predicted))
+    if n == 0:
+        return ""
+    top = int(np.argmax(predicted))
+    share, accuracy, chance = predicted[top] / n, correct / n, 1 / len(classes)
+    if share >= ONE_CLASS_SHARE:
+        return (
+            f"this model reads {share:.0%} of {n} videos as {classes[top]}; "
+            "its gaps say little about bias"
+        )
+    if accuracy <= chance + 1e-9:
+        return (
+            f"this model's accuracy ({correct} of {n} videos, {accuracy:.2f}) is at or below "
+            f"chance ({chance:.2f}); its gaps say little about bias"
+        )
+    return ""
+
+
+def _variation_rows(run_id, cells, cell_group, group_names, classes, subjects) -> pd.DataFrame:
+    """Per rate and class, what the planner needs: rate, mean denominator per subject
+    (positives for TPR, negatives for FPR, videos otherwise), between-subject SD."""
+    rows = []
+    for metric, (rate, videos, spread) in subject_variation(
+        cells, cell_group, len(group_names)
+    ).items():
+        labels = ["overall"] if metric == "overall" else classes
+        values = zip(
+            labels, np.atleast_1d(rate), np.atleast_1d(videos), np.atleast_1d(spread), strict=True
+        )
+        for cls, r, v, sd in values:
+            name = "accuracy" if metric == "overall" else metric
+            rows.append((run_id, name, cls, r, v, sd))
+    frame = pd.DataFrame(
+        rows,
+        columns=["run_id", "metric", "class", "rate", "videos_per_subject", "between_sd"],
+    )
+    frame["subjects"] = subjects.iloc[0] if len(subjects) else ""
     return frame
 
 
@@ -509,6 +683,7 @@ def audit_counts(
     n_boot: int = 2000,
     seed: int = 0,
     correction: str = "holm",
+    family: str = "run",
     source: dict | None = None,
 ) -> AuditResult:
     """Audit one-vs-rest counts when no predictions exist (e.g. published tables).
@@ -519,8 +694,10 @@ def audit_counts(
     accuracy get Newcombe intervals and Fisher exact p-values; the other gaps (paper
     definitions, equalized odds, aggregates, and everything for more groups) get a
     parametric binomial bootstrap (classes treated as independent) and a p-value from
-    the same bootstrap under pooled rates.
+    the same bootstrap under pooled rates; minimum detectable gaps use those null
+    draws (videos treated as independent: optimistic when subjects differ).
     """
+    _check_family(family)
     classes = list(classes)
     present = sorted(set(counts["group"]) - {POOLED})
     group_names = list(groups) if groups else present
@@ -534,9 +711,11 @@ def audit_counts(
         parts["group_metrics"].append(
             _metric_rows_wilson(run_id, observed, pooled, group_names, classes)
         )
-        parts["gaps"].append(
-            _gap_rows_counts(run_id, observed, group_names, classes, n_boot, seed, correction)
+        gap_rows = _gap_rows_counts(
+            run_id, observed, group_names, classes, n_boot, seed, correction
         )
+        _flag_run(gap_rows, observed, group_names, classes)
+        parts["gaps"].append(gap_rows)
         first = run.iloc[0]
         runs.append(
             {
@@ -550,6 +729,7 @@ def audit_counts(
     settings = _settings(
         "counts", "gender", group_names, "paper4", n_boot, n_boot, seed, correction, source
     )
+    settings["family"] = family
     settings["classes"] = classes
     return _assemble(parts, runs, settings)
 
@@ -606,7 +786,8 @@ def _gap_rows_counts(run_id, observed, group_names, classes, n_boot, seed, corre
         seed=seed,
         salt=f"{run_id}/null",
     )
-    p = intervals.resampling_p_value(value, _gap_matrix_counts(null))
+    null_differences = _differences_counts(null)
+    p = intervals.resampling_p_value(value, gaps_from_differences(null_differences))
     frame = _gap_frame(
         run_id,
         classes,
@@ -623,14 +804,14 @@ def _gap_rows_counts(run_id, observed, group_names, classes, n_boot, seed, corre
     if len(group_names) == 2:
         _apply_two_sample_tests(frame, observed, classes)
     frame["p_adjusted"] = intervals.adjust(frame["p_value"].to_numpy(), method=correction)
+    frame["boot_dropped"] = 0.0
+    frame["mdg"] = detectable_gaps(null_differences, classes)
     return frame
 
 
 def _gap_matrix_counts(counts: np.ndarray) -> np.ndarray:
     """Every gap of `gap_keys` from one-vs-rest counts (..., G, C, 4)."""
-    return gap_values(
-        rates=metrics.rates(counts=counts), overall=metrics.overall_accuracy(counts=counts)
-    )
+    return gaps_from_differences(_differences_counts(counts))
 
 
 def _apply_two_sample_tests(frame: pd.DataFrame, observed: np.ndarray, classes) -> None:
@@ -670,6 +851,7 @@ def _settings(kind, group, group_names, scheme, n_boot, n_perm, seed, correction
         "n_perm": n_perm,
         "seed": seed,
         "correction": correction,
+        "power": {"power": POWER, "alpha": 0.05, "before_correction": True},
         "confidence": intervals.CONFIDENCE,
         "small_n_below": SMALL_N,
         "definitions": list(DEFINITIONS),
@@ -679,14 +861,61 @@ def _settings(kind, group, group_names, scheme, n_boot, n_perm, seed, correction
     }
 
 
+def _check_family(family: str) -> None:
+    if family not in FAMILIES:
+        raise AuditError(f"unknown family of tests {family!r}; choose {' or '.join(FAMILIES)}")
+
+
 def _assemble(parts: dict, runs: list[dict], settings: dict) -> AuditResult:
     run_table = pd.DataFrame(runs)
     confusion = _concat(parts["confusion"], ["run_id", "group", "true", "pred", "count"])
     group_metrics = _concat(parts["group_metrics"], None)
     gaps = _concat(parts["gaps"], None).merge(run_table, on="run_id", how="left")
+    if settings["family"] == "audit":
+        gaps["p_adjusted"] = intervals.adjust(
+            gaps["p_value"].to_numpy(), method=settings["correction"]
+        )
+    tested = np.isfinite(gaps["p_value"].astype(float))
+    if settings["family"] == "audit":
+        gaps["n_tests"] = int(tested.sum())
+    else:
+        gaps["n_tests"] = gaps["run_id"].map(tested.groupby(gaps["run_id"]).sum()).astype(int)
     summary = summarize(gaps)
+    gaps = _with_seed_spread(gaps, summary)
     settings["runs"] = run_table.to_dict("records")
-    return AuditResult(confusion, group_metrics, gaps, rank(summary), summary, settings)
+    variation = _concat(parts.get("variation", []), list(_VARIATION_COLUMNS))
+    return AuditResult(
+        confusion=confusion,
+        group_metrics=group_metrics,
+        gaps=gaps,
+        rankings=rank(summary),
+        summary=summary,
+        variation=variation,
+        settings=settings,
+    )
+
+
+_VARIATION_COLUMNS = ("run_id", "metric", "class", "rate", "videos_per_subject", "between_sd")
+_SEED_KEYS = ["arch", "train_set", "definition", "class"]
+
+
+def _with_seed_spread(gaps: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """Each gap row with the spread of its model over training seeds: seed_runs, and
+    where there are several, seed_min, seed_max, seed_sd and seed_same_sign."""
+    spread = summary[[*_SEED_KEYS, "n_runs", "min", "max", "std", "same_sign"]].rename(
+        columns={
+            "n_runs": "seed_runs",
+            "min": "seed_min",
+            "max": "seed_max",
+            "std": "seed_sd",
+            "same_sign": "seed_same_sign",
+        }
+    )
+    merged = gaps.merge(spread, on=_SEED_KEYS, how="left")
+    single = merged["seed_runs"].fillna(1) < 2
+    merged.loc[single, ["seed_min", "seed_max", "seed_sd"]] = np.nan
+    merged["seed_same_sign"] = merged["seed_same_sign"].astype(object).where(~single, np.nan)
+    return merged
 
 
 def _concat(frames: list[pd.DataFrame], columns: list[str] | None) -> pd.DataFrame:
@@ -697,13 +926,15 @@ def _concat(frames: list[pd.DataFrame], columns: list[str] | None) -> pd.DataFra
 
 
 def summarize(gaps: pd.DataFrame) -> pd.DataFrame:
-    """Pool runs of the same (arch, train_set) over seeds: mean, spread, extremes, and
-    the mean of |gap| (what rankings use: +0.2 and -0.2 are not a fair model)."""
+    """Pool runs of the same (arch, train_set) over seeds: mean, spread, extremes, the
+    mean of |gap| (what rankings use: +0.2 and -0.2 are not a fair model), and whether
+    every seed's gap has the same sign (min > 0 or max < 0)."""
     keys = ["arch", "train_set", "definition", "class"]
     frame = gaps.assign(abs_value=gaps["value"].abs())
     grouped = frame.groupby(keys, sort=False, dropna=False)
     summary = grouped["value"].agg(n_runs="count", mean="mean", std="std", min="min", max="max")
     summary["mean_abs"] = grouped["abs_value"].mean()
+    summary["same_sign"] = (summary["min"] > 0) | (summary["max"] < 0)
     return summary.reset_index()
 
 

@@ -26,7 +26,6 @@ plus `worst` (max_c |.|) and `mean` (mean_c |.|):
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -66,55 +65,136 @@ def _shared_classes(rates: np.ndarray) -> np.ndarray:
 
 
 def _nanmean(values: np.ndarray, axis: int = -1) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(values, axis=axis)
+    """Mean over `axis` of the finite values; NaN where there are none."""
+    finite = np.isfinite(values)
+    count = finite.sum(axis=axis)
+    total = np.where(finite, values, 0.0).sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def _nanmax(values: np.ndarray, axis: int = -1) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmax(values, axis=axis)
+    """Max over `axis` of the finite values; NaN where there are none."""
+    return np.fmax.reduce(values, axis=axis)
 
 
-def gap_keys(classes: Sequence[str]) -> list[tuple[str, str]]:
-    """The (definition, class) rows `gap_values` returns, in order."""
-    keys = [(d, "all") for d in PAPER_DEFINITIONS]
+def gap_order(n_classes: int) -> list[tuple[str, int | str]]:
+    """The rows of every gap table in order: (definition, class index or aggregate)."""
+    keys: list[tuple[str, int | str]] = [(d, "all") for d in PAPER_DEFINITIONS]
     for definition in STANDARD_DEFINITIONS:
-        keys += [(definition, c) for c in classes]
+        keys += [(definition, c) for c in range(n_classes)]
         if definition == "accuracy":
             keys.append((definition, "overall"))
         keys += [(definition, "worst"), (definition, "mean")]
     return keys
 
 
-def gap_values(*, rates: dict[str, np.ndarray], overall: np.ndarray) -> np.ndarray:
-    """Every gap of `gap_keys`, stacked on a new last axis.
+def gap_keys(classes: Sequence[str]) -> list[tuple[str, str]]:
+    """The (definition, class) rows `gap_values` returns, in order."""
+    return [(d, classes[c] if isinstance(c, int) else c) for d, c in gap_order(len(classes))]
+
+
+#: the group differences every gap is built from (DIFFERENCES[name] has a class axis
+#: when its name is in PER_CLASS)
+DIFFERENCES: tuple[str, ...] = (
+    "tpr",
+    "fpr",
+    "accuracy",
+    "selection_rate",
+    "mean_tpr",
+    "mean_fpr",
+    "overall",
+)
+PER_CLASS: frozenset[str] = frozenset({"tpr", "fpr", "accuracy", "selection_rate"})
+
+
+def differences(*, rates: dict[str, np.ndarray], overall: np.ndarray) -> dict[str, np.ndarray]:
+    """The group differences of every rate: Δx_c for x in TPR, FPR, ACC and SR (shape
+    (..., C)); Δ mean_c TPR_c and Δ mean_c FPR_c over the classes every group has, and
+    Δ multiclass accuracy (shape (...,)).
 
     `rates[m]` has shape (..., G, C); `overall` (multiclass accuracy) has shape (..., G).
     """
-    d_tpr = group_difference(rates["tpr"])
-    d_fpr = group_difference(rates["fpr"])
-    d_acc = group_difference(rates["accuracy"])
-    d_sr = group_difference(rates["selection_rate"])
-    d_mean_tpr = group_difference(_nanmean(_shared_classes(rates["tpr"])), axis=-1)
-    d_mean_fpr = group_difference(_nanmean(_shared_classes(rates["fpr"])), axis=-1)
-    columns = [
-        d_mean_tpr[..., None],
-        (np.abs(d_mean_tpr) + np.abs(d_mean_fpr))[..., None],
-        _nanmean(np.abs(d_acc))[..., None],
-    ]
-    per_class = {
-        "equal_opportunity": d_tpr,
-        "equalized_odds": np.maximum(np.abs(d_tpr), np.abs(d_fpr)),
-        "demographic_parity": d_sr,
-        "accuracy": d_acc,
-    }
-    for definition in STANDARD_DEFINITIONS:
-        values = per_class[definition]
-        columns.append(values)
-        if definition == "accuracy":
-            columns.append(group_difference(overall, axis=-1)[..., None])
-        columns.append(_nanmax(np.abs(values))[..., None])
-        columns.append(_nanmean(np.abs(values))[..., None])
-    return np.concatenate(columns, axis=-1)
+    diffs = {m: group_difference(rates[m]) for m in ("tpr", "fpr", "accuracy", "selection_rate")}
+    diffs["mean_tpr"] = group_difference(_nanmean(_shared_classes(rates["tpr"])), axis=-1)
+    diffs["mean_fpr"] = group_difference(_nanmean(_shared_classes(rates["fpr"])), axis=-1)
+    diffs["overall"] = group_difference(overall, axis=-1)
+    return diffs
+
+
+def _per_class(definition: str, diffs: dict[str, np.ndarray]) -> np.ndarray:
+    if definition == "equalized_odds":
+        return np.maximum(np.abs(diffs["tpr"]), np.abs(diffs["fpr"]))
+    return diffs[_RATE_OF[definition]]
+
+
+_RATE_OF = {
+    "equal_opportunity": "tpr",
+    "demographic_parity": "selection_rate",
+    "accuracy": "accuracy",
+}
+
+
+def gap_column(definition: str, which: int | str, diffs: dict[str, np.ndarray]) -> np.ndarray:
+    """One gap from `differences` (shape (...,)); `which` is a class index or one of
+    all, overall, worst, mean:
+    EQOP = Δ mean TPR; EQOD = |Δ mean TPR| + |Δ mean FPR|; DP = mean_c |ΔACC_c|; per
+    class ΔTPR_c, max(|ΔTPR_c|, |ΔFPR_c|), ΔSR_c, ΔACC_c; `overall` Δ multiclass
+    accuracy; `worst` max_c |.| and `mean` mean_c |.| of the per-class values."""
+    if definition == "eqop_paper":
+        return diffs["mean_tpr"]
+    if definition == "eqod_paper":
+        return np.abs(diffs["mean_tpr"]) + np.abs(diffs["mean_fpr"])
+    if definition == "dp_paper":
+        return _nanmean(np.abs(diffs["accuracy"]))
+    if which == "overall":
+        return diffs["overall"]
+    values = _per_class(definition, diffs)
+    if which == "worst":
+        return _nanmax(np.abs(values))
+    if which == "mean":
+        return _nanmean(np.abs(values))
+    return values[..., which]
+
+
+def gaps_from_differences(diffs: dict[str, np.ndarray]) -> np.ndarray:
+    """Every gap of `gap_keys` (`gap_column` each), stacked on a new last axis."""
+    n_classes = diffs["tpr"].shape[-1]
+    return np.stack([gap_column(d, w, diffs) for d, w in gap_order(n_classes)], axis=-1)
+
+
+def gap_values(*, rates: dict[str, np.ndarray], overall: np.ndarray) -> np.ndarray:
+    """Every gap of `gap_keys`, stacked on a new last axis (`gaps_from_differences` of
+    `differences`)."""
+    return gaps_from_differences(differences(rates=rates, overall=overall))
+
+
+#: the difference a true gap of each definition lives in, for power (which rate moves)
+_PLANTED_RATE = {
+    "eqop_paper": "mean_tpr",
+    "eqod_paper": "mean_tpr",
+    "dp_paper": "accuracy",
+    "equal_opportunity": "tpr",
+    "equalized_odds": "tpr",
+    "demographic_parity": "selection_rate",
+    "accuracy": "accuracy",
+}
+
+
+def planted_gap(key: tuple[str, str], classes: Sequence[str]) -> dict[str, np.ndarray]:
+    """Where a true gap of size 1 sits for the gap `key` = (definition, class), as
+    masks to add to `differences`: one class's rate for a per-class gap; every class's
+    rate for `worst`, `mean` and the paper's DP (a uniform gap); Δ mean TPR for the
+    paper's EQOP and EQOD (FPR unchanged); Δ multiclass accuracy for `overall`."""
+    definition, cls = key
+    rate = _PLANTED_RATE[definition]
+    if cls == "overall":
+        return {"overall": np.ones(())}
+    if rate not in PER_CLASS:
+        return {rate: np.ones(())}
+    mask = np.zeros(len(classes))
+    if cls in classes:
+        mask[list(classes).index(cls)] = 1.0
+    else:  # worst, mean, or the paper's class-mean DP
+        mask[:] = 1.0
+    return {rate: mask}

@@ -91,7 +91,9 @@ def load_reference() -> Reference:
     return Reference(table, counts, inconsistent.reset_index(drop=True))
 
 
-def reference_audit(*, n_boot: int = 2000, seed: int = 0, correction: str = "holm") -> AuditResult:
+def reference_audit(
+    *, n_boot: int = 2000, seed: int = 0, correction: str = "holm", family: str = "run"
+) -> AuditResult:
     """The audit of the published results (count-based intervals), female - male."""
     reference = load_reference()
     source = {
@@ -110,5 +112,6 @@ def reference_audit(*, n_boot: int = 2000, seed: int = 0, correction: str = "hol
         n_boot=n_boot,
         seed=seed,
         correction=correction,
+        family=family,
         source=source,
     )

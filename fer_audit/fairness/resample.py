@@ -48,6 +48,33 @@ def permutation_confusions(
     return np.einsum("pgn,nk->pgk", one_hot, flat).reshape(n_perm, n_groups, c, c)
 
 
+def subject_permutation_confusions(
+    cells: np.ndarray,
+    cell_subject: np.ndarray,
+    subject_label: np.ndarray,
+    cell_rest: np.ndarray,
+    group_of: np.ndarray,
+    *,
+    n_perm: int,
+    seed: int,
+) -> np.ndarray:
+    """Shuffle subjects' own labels (e.g. gender) across subjects, each subject's cells
+    moving together: (n_perm, G, C, C).
+
+    `cell_subject` gives each cell's subject, `subject_label` each subject's own label
+    code, `cell_rest` each cell's video-level label code (e.g. authenticity), and
+    `group_of[label, rest]` the group index of that combination (-1: not compared, the
+    cell is left out of that draw)."""
+    n_cells, c, _ = cells.shape
+    n_groups = int(group_of.max()) + 1
+    rng = seeded_rng(seed, "permutation-subjects", n_groups, n_cells, subject_label.size)
+    labels = rng.permuted(np.tile(subject_label, (n_perm, 1)), axis=1)
+    groups = group_of[labels[:, cell_subject], cell_rest]
+    one_hot = (groups[:, None, :] == np.arange(n_groups)[None, :, None]).astype(float)
+    flat = cells.reshape(n_cells, c * c).astype(float)
+    return np.einsum("pgn,nk->pgk", one_hot, flat).reshape(n_perm, n_groups, c, c)
+
+
 def binomial_counts(
     positives: np.ndarray,
     negatives: np.ndarray,

@@ -12,7 +12,7 @@ from fer_audit import atomic
 from fer_audit.fairness.audit import AuditResult
 from fer_audit.fairness.gaps import PAPER_DEFINITIONS
 from fer_audit.outputs import HTML_MARK
-from fer_audit.report import figures
+from fer_audit.report import figures, glossary
 from fer_audit.report.sources import train_set_order
 from fer_audit.report.summary import summary_sentences
 from fer_audit.version import code_version
@@ -63,7 +63,13 @@ def _settings_rows(result: AuditResult) -> pd.DataFrame:
             f"{s.get('confidence', 0.95):.0%}; {s.get('n_boot')} resamples, seed {s.get('seed')}",
         ),
         ("multiple comparisons", s.get("correction")),
-        ("small-n flag", f"rates with a denominator below {s.get('small_n_below')}"),
+        (
+            "small-n flag",
+            f"rates with a denominator below {s.get('small_n_below')} (the n of a true "
+            f"positive rate counts {glossary.rate_n_words('tpr')}, of a false positive rate "
+            f"{glossary.rate_n_words('fpr')}, of an accuracy or a selection rate "
+            f"{glossary.rate_n_words('accuracy')})",
+        ),
         ("audited at", s.get("created_at")),
         ("audit code version", s.get("code_version")),
         ("report code version", code_version()),
@@ -71,6 +77,56 @@ def _settings_rows(result: AuditResult) -> pd.DataFrame:
     if "sha256" in source:
         rows.insert(1, ("predictions SHA-256", source["sha256"]))
     return pd.DataFrame(rows, columns=["setting", "value"])
+
+
+#: the gaps table's column of minimum detectable gaps, as the report titles it
+MDG_COLUMN = "min. detectable gap (80% power)"
+_RATE_METRICS = set(figures.METRIC_NAMES)
+
+
+def _comparison(result: AuditResult) -> str:
+    return str(result.settings.get("comparison") or glossary.DEFAULT_COMPARISON)
+
+
+def glossary_table(result: AuditResult) -> pd.DataFrame:
+    """Code name, plain name and meaning of every gap definition, class aggregate and
+    term, the direction named as this audit compares its groups."""
+    return pd.DataFrame(
+        glossary.glossary_rows(_comparison(result)),
+        columns=["code name", "plain name", "meaning"],
+    )
+
+
+def gaps_table(result: AuditResult) -> pd.DataFrame:
+    """The gaps table as the report shows it: a plain name beside each definition, the
+    n named as videos, and the minimum detectable gap (`mdg`, when the audit has it)
+    titled in words."""
+    table = _with_plain_name(result.gaps)
+    renames = {"mdg": MDG_COLUMN}
+    if "n" in table.columns:
+        renames["n"] = f"n ({glossary.rate_n_words('accuracy')})"
+    return table.rename(columns=renames)
+
+
+def _with_plain_name(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `table` with a "plain name" column right after its "definition"."""
+    table = table.copy()
+    if "definition" in table.columns:
+        where = table.columns.get_loc("definition") + 1
+        table.insert(where, "plain name", table["definition"].map(glossary.plain_name))
+    return table
+
+
+def group_metrics_table(result: AuditResult) -> pd.DataFrame:
+    """The per-group rates with what each n counts (positives, negatives, videos)."""
+    table = result.group_metrics.copy()
+    if {"n", "metric"} <= set(table.columns):
+        table.insert(
+            table.columns.get_loc("n") + 1,
+            "n counts",
+            table["metric"].map(lambda m: glossary.rate_n_words(m) if m in _RATE_METRICS else ""),
+        )
+    return table
 
 
 def render_report(result: AuditResult) -> str:
@@ -98,6 +154,12 @@ def render_report(result: AuditResult) -> str:
         "Intervals of absolute aggregates (worst, mean, the paper's EQOD and DP) cannot "
         "contain zero; read their p-values instead.</p>"
     )
+    parts.append(
+        "<h2>Glossary</h2><p>The code names of the tables and figures in plain words; "
+        "every gap is "
+        f"{html.escape(_comparison(result))} unless the glossary says it has no direction."
+        "</p>" + _table(glossary_table(result))
+    )
     parts.append("<h2>Settings and provenance</h2>" + _table(_settings_rows(result)))
     inconsistent = result.settings.get("source", {}).get("inconsistent_cells")
     if inconsistent:
@@ -114,7 +176,7 @@ def render_report(result: AuditResult) -> str:
         index=["train_set", "definition"], columns="rank", values="arch", aggfunc=", ".join
     )
     ranking.columns = [f"rank {c}" for c in ranking.columns]
-    parts.append(_table(ranking.reset_index()))
+    parts.append(_table(_with_plain_name(ranking.reset_index())))
     parts.append("<h2>Training sets compared</h2>")
     for definition in PAPER_DEFINITIONS:
         parts.append(fig(figures.train_set_comparison(result, definition=definition)))
@@ -132,8 +194,13 @@ def render_report(result: AuditResult) -> str:
         parts.append(fig(figures.gap_forest(result, run_id=run_id)))
         parts.append("</details>")
     parts.append("<h2>Tables</h2>")
-    for name in ("gaps", "group_metrics", "summary"):
-        parts.append(f"<details><summary>{name}</summary>{_table(getattr(result, name))}</details>")
+    shown = {
+        "gaps": gaps_table(result),
+        "group_metrics": group_metrics_table(result),
+        "summary": _with_plain_name(result.summary),
+    }
+    for name, table in shown.items():
+        parts.append(f"<details><summary>{name}</summary>{_table(table)}</details>")
     parts.append("</body></html>")
     return "\n".join(parts)
 

@@ -21,7 +21,13 @@ _RATE_NAMES = {
     "demographic_parity": "selection rate (how often it is predicted)",
     "accuracy": "one-vs-rest accuracy",
 }
+_SHORT_RATE = {
+    "equal_opportunity": "recall (TPR)",
+    "demographic_parity": "selection-rate",
+    "accuracy": "accuracy",
+}
 _AGGREGATES = {"all", "worst", "mean", "overall"}
+_CORRECTIONS = {"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "no"}
 
 
 def largest_gaps(result: AuditResult, *, limit: int = 5) -> pd.DataFrame:
@@ -31,8 +37,9 @@ def largest_gaps(result: AuditResult, *, limit: int = 5) -> pd.DataFrame:
     rows = rows.dropna(subset=["value"]).copy()
     rows["size"] = rows["value"].abs()
     rows = rows.sort_values("size", ascending=False, kind="stable")
-    tested = gaps[np.isfinite(gaps["p_value"].astype(float))].groupby("run_id").size()
-    rows["n_tests"] = rows["run_id"].map(tested)
+    if "n_tests" not in rows.columns:  # audits saved before the family was recorded
+        tested = gaps[np.isfinite(gaps["p_value"].astype(float))].groupby("run_id").size()
+        rows["n_tests"] = rows["run_id"].map(tested)
     rows = rows.drop_duplicates(["run_id", "class"]).head(limit)
     rows["rate_n"] = [_rate_n(result, row) for _, row in rows.iterrows()]
     return rows
@@ -54,7 +61,7 @@ def certainty(row: pd.Series, n_perm: int | None = None) -> str:
     """How sure, in words, from the percentile interval, the raw and the adjusted
     p-value (one branch each, so the words never contradict the numbers shown), and the
     few-subjects flag."""
-    return _verdict(row, n_perm) + _few_subjects(row)
+    return _verdict(row, n_perm) + _few_subjects(row) + _seed_spread(row)
 
 
 def _verdict(row: pd.Series, n_perm: int | None) -> str:
@@ -90,8 +97,45 @@ def _verdict(row: pd.Series, n_perm: int | None) -> str:
             f"the interval excludes zero but the permutation test does not (p = {raw:.3f} "
             "before correction): the bootstrap interval is too narrow with few subjects, "
             "so this is no evidence of a gap"
+        ) + _detectable(row)
+    return "not distinguishable from no gap" + _detectable(row)
+
+
+def _detectable(row: pd.Series) -> str:
+    """What the test set could have found (the minimum detectable gap), for a gap with
+    no evidence: "; with 5 + 5 test subjects this audit could only detect ..."."""
+    if "mdg" not in row.index:
+        return " at this sample size"
+    subjects = " + ".join(
+        part.rsplit(" ", 1)[-1] for part in str(row.get("subjects", "")).split(" | ")
+    )
+    with_subjects = f"with {subjects} test subjects " if subjects.strip() else ""
+    what = f"{row['class']} {_SHORT_RATE.get(row['definition'], row['definition'])} gaps"
+    mdg = row["mdg"]
+    if pd.isna(mdg):
+        return (
+            f"; {with_subjects}this audit could not detect even a gap of 1.00 in {what} "
+            "with 80% power"
         )
-    return "not distinguishable from no gap at this sample size"
+    return (
+        f"; {with_subjects}this audit could only detect {what} larger than {mdg:.2f} "
+        "(80% power, α = 0.05 before correction), so a smaller gap may be there unseen"
+    )
+
+
+def _seed_spread(row: pd.Series) -> str:
+    runs = row.get("seed_runs")
+    if pd.isna(runs) or runs < 2 or pd.isna(row.get("seed_min")):
+        return ""
+    sign = (
+        "the same sign for every seed"
+        if bool(row.get("seed_same_sign"))
+        else "its sign changes between seeds"
+    )
+    return (
+        f"; over {int(runs)} seeds the gap runs from {row['seed_min']:+.2f} to "
+        f"{row['seed_max']:+.2f} (SD {row['seed_sd']:.2f}), {sign}"
+    )
 
 
 def _few_subjects(row: pd.Series) -> str:
@@ -131,10 +175,54 @@ def sentence(row: pd.Series, n_perm: int | None = None) -> str:
         what = f"the {rate} differs by {abs(row['value']):.2f} between groups ({comparison})"
     p = row["p_adjusted"]
     p_text = f"adjusted p = {p:.3f}" if np.isfinite(p) else "no p-value"
+    warning = row.get("degenerate")
+    caution = f" Warning: {warning}." if isinstance(warning, str) and warning else ""
     return (
         f"{who}, {row['class']}: {what} (95% CI {row['ci_low']:+.2f} to "
-        f"{row['ci_high']:+.2f}; {p_text}; n: {row['rate_n']}): {certainty(row, n_perm)}."
+        f"{row['ci_high']:+.2f}; {p_text}; n: {row['rate_n']}): {certainty(row, n_perm)}." + caution
     )
+
+
+def family_sentence(result: AuditResult) -> str:
+    """Which tests the correction ran over, e.g. "p-values adjusted (Holm) over the 28
+    gaps of each model"."""
+    settings, gaps = result.settings, result.gaps
+    method = _CORRECTIONS.get(settings.get("correction"), settings.get("correction"))
+    if settings.get("correction") == "none":
+        return "p-values are not adjusted for the many gaps tested."
+    tested = gaps[np.isfinite(gaps["p_value"].astype(float))]
+    if settings.get("family") == "audit":
+        return f"p-values are adjusted ({method}) over all {len(tested)} gaps of the audit."
+    per_run = tested.groupby("run_id").size()
+    count = str(per_run.iloc[0]) if per_run.nunique() == 1 else "several"
+    return f"p-values are adjusted ({method}) over the {count} gaps of each model separately."
+
+
+def run_warnings(result: AuditResult) -> list[str]:
+    """One line per flagged model: degenerate, classes without positives, bootstrap
+    draws left out."""
+    lines = []
+    columns = [c for c in ("degenerate", "no_positives", "boot_dropped") if c in result.gaps]
+    if not columns:
+        return lines
+    for _, row in result.gaps.drop_duplicates("run_id").iterrows():
+        who = _who(row)
+        degenerate = row.get("degenerate")
+        if isinstance(degenerate, str) and degenerate:
+            lines.append(f"Warning: {who}: {degenerate}.")
+        missing = row.get("no_positives")
+        if isinstance(missing, str) and missing:
+            lines.append(
+                f"{who}: no videos of {missing}; the recall (TPR) gaps of those classes are "
+                "undefined and the means over classes leave them out."
+            )
+        dropped = row.get("boot_dropped")
+        if pd.notna(dropped) and dropped > 0:
+            lines.append(
+                f"{who}: {dropped:.0%} of bootstrap draws left a group without a class; "
+                "the intervals use the other draws."
+            )
+    return lines
 
 
 def summary_sentences(result: AuditResult, *, limit: int = 5) -> list[str]:
@@ -151,10 +239,14 @@ def summary_sentences(result: AuditResult, *, limit: int = 5) -> list[str]:
             + ", ".join(f"{g} as {u}" for g, u in renamed.items())
             + "."
         )
+    lines += run_warnings(result)
     gaps = largest_gaps(result, limit=limit)
     if gaps.empty:
         return [*lines, "No gap could be computed (no class had videos in every group)."]
-    lines.append(f"The {len(gaps)} largest per-emotion gaps ({result.settings['comparison']}):")
+    lines.append(
+        f"The {len(gaps)} largest per-emotion gaps ({result.settings['comparison']}); "
+        + family_sentence(result)
+    )
     n_perm = result.settings.get("n_perm")
     lines += [f"- {sentence(row, n_perm)}" for _, row in gaps.iterrows()]
     return lines

@@ -1,0 +1,68 @@
+"""Summary words for what an audit could not detect, seed spread and flagged models
+(fer_audit.report.summary; the interval/p-value branches are in test_report.py)."""
+
+import numpy as np
+import pandas as pd
+
+from fer_audit.report.summary import certainty, sentence
+
+
+def _no_evidence(**extra) -> pd.Series:
+    row = dict(
+        run_id="r1",
+        definition="equal_opportunity",
+        ci_low=-0.3,
+        ci_high=0.2,
+        p_value=0.5,
+        p_adjusted=1.0,
+        comparison="female - male",
+        p_method="subject permutation",
+        n_tests=28,
+        subjects="female 8 | male 8",
+        mdg=0.42,
+        few_subjects=False,
+        value=-0.05,
+        rate_n="female 16 | male 16",
+        **{"class": "sad"},
+    )
+    return pd.Series({**row, **extra})  # fmt: skip
+
+
+def test_no_evidence_says_the_smallest_gap_the_audit_could_detect():
+    said = certainty(_no_evidence())
+    assert said.startswith("not distinguishable from no gap; with 8 + 8 test subjects")
+    assert "could only detect sad recall (TPR) gaps larger than 0.42" in said
+    assert "80% power" in said
+
+
+def test_an_undetectable_gap_is_said_plainly():
+    said = certainty(_no_evidence(mdg=np.nan, subjects="female 2 | male 2"))
+    assert "with 2 + 2 test subjects this audit could not detect even a gap of 1.00" in said
+
+
+def test_an_interval_without_a_test_also_gets_the_detectable_gap():
+    said = certainty(_no_evidence(ci_low=-0.6, ci_high=-0.1, p_value=0.24))
+    assert "the interval excludes zero but the permutation test does not" in said
+    assert "larger than 0.42" in said
+
+
+def test_evidence_does_not_get_a_detectable_gap():
+    said = certainty(_no_evidence(ci_low=-0.6, ci_high=-0.2, p_value=0.001, p_adjusted=0.004))
+    assert "detect" not in said
+
+
+def test_seed_spread_and_sign_are_said_beside_the_gap():
+    row = _no_evidence(seed_runs=3, seed_min=-0.3, seed_max=0.1, seed_sd=0.2, seed_same_sign=False)
+    assert "over 3 seeds the gap runs from -0.30 to +0.10 (SD 0.20), its sign changes" in certainty(
+        row
+    )
+    same = _no_evidence(seed_runs=3, seed_min=-0.3, seed_max=-0.1, seed_sd=0.1, seed_same_sign=True)
+    assert "the same sign for every seed" in certainty(same)
+    assert "seeds" not in certainty(_no_evidence(seed_runs=1, seed_min=np.nan))
+
+
+def test_a_degenerate_model_is_warned_about_beside_its_gap():
+    row = _no_evidence(degenerate="this model reads 95% of 80 videos as upset; its gaps say little")
+    assert sentence(row).endswith(
+        "Warning: this model reads 95% of 80 videos as upset; its gaps say little."
+    )
