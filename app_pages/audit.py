@@ -1,12 +1,14 @@
 """Audit: the published reference or a predictions table, per gender, with intervals."""
 
+import pandas as pd
 import streamlit as st
 
 from fer_audit.fairness.gaps import CAVEAT, PAPER_DEFINITIONS, STANDARD_DEFINITIONS
-from fer_audit.report import figures
+from fer_audit.fairness.power import PLANNED_METRICS, Design, PlanError, design_from_audit, plan
+from fer_audit.report import figures, glossary
 from fer_audit.report.sources import train_set_order
-from fer_audit.report.summary import summary_sentences
-from fer_audit.ui import audit_selection, plain_markdown_list
+from fer_audit.report.summary import plan_sentence, run_warnings, summary_sentences
+from fer_audit.ui import audit_selection, plain_markdown, plain_markdown_list
 from fer_audit.workspace import Workspace
 
 st.title("Audit")
@@ -36,8 +38,17 @@ if inconsistent:
         )
     )
 
-per_run, compare, ranking, aggregated, tables = st.tabs(
-    ["Per model", "Training sets", "Rankings", "Aggregated", "Tables"]
+with st.expander("Glossary: what each gap and column means"):
+    st.dataframe(
+        pd.DataFrame(
+            glossary.glossary_rows(chosen.settings.get("comparison", "female - male")),
+            columns=["code name", "plain name", "meaning"],
+        ),
+        hide_index=True,
+    )
+
+per_run, compare, ranking, aggregated, tables, planner = st.tabs(
+    ["Per model", "Training sets", "Rankings", "Aggregated", "Tables", "Planner"]
 )
 
 with per_run:
@@ -45,6 +56,8 @@ with per_run:
     ordered = sorted(chosen.settings["runs"], key=lambda r: (order[r["train_set"]], r["arch"]))
     run_ids = [r["run_id"] for r in ordered]
     run_id = st.selectbox("Model (run)", run_ids)
+    for line in run_warnings(chosen, run_id=run_id):
+        st.warning(plain_markdown(line))
     if not chosen.confusion.empty:
         st.plotly_chart(figures.confusion_matrices(chosen, run_id=run_id))
     else:
@@ -85,3 +98,107 @@ with aggregated:
 with tables:
     st.dataframe(chosen.gaps, hide_index=True)
     st.dataframe(chosen.group_metrics, hide_index=True)
+
+with planner:
+    st.markdown(
+        "How many subjects per gender a test set needs to detect a gap of a chosen size. "
+        "Test sets are simulated (subjects' own rates vary around their gender's rate) "
+        "and tested as this audit tests them (permutation of gender across subjects, "
+        "α = 0.05 before correction)."
+    )
+    has_variation = not chosen.variation.empty
+    start = st.radio(
+        "Start from",
+        ["this audit's test set", "numbers typed in"] if has_variation else ["numbers typed in"],
+        horizontal=True,
+        help=None
+        if has_variation
+        else "This audit holds no per-subject data (published counts, or an older audit).",
+    )
+    left, middle, right = st.columns(3)
+    metric = left.selectbox(
+        "Rate", list(PLANNED_METRICS), format_func=figures.METRIC_NAMES.get, key="plan_metric"
+    )
+    classes = list(chosen.settings.get("classes", []))
+    cls = middle.selectbox(
+        "Class", classes + (["overall"] if metric == "accuracy" else []), key="plan_class"
+    )
+    defaults = Design(rate=0.7, videos_per_subject=2.0, between_sd=0.1)
+    if start == "this audit's test set":
+        run_ids = list(dict.fromkeys(chosen.variation["run_id"]))
+        plan_run = right.selectbox("Model (run)", run_ids, key="plan_run")
+        try:
+            defaults = design_from_audit(chosen.variation, run_id=plan_run, metric=metric, cls=cls)
+        except PlanError as exc:
+            st.warning(plain_markdown(exc))
+    rate_column, videos_column, spread_column = st.columns(3)
+    rate = rate_column.number_input(
+        "Rate with no gap", 0.01, 0.99, round(defaults.rate, 2), 0.01, key=f"plan_rate:{defaults}"
+    )
+    videos = videos_column.number_input(
+        f"{glossary.rate_n_words(metric).capitalize()} per subject",
+        1.0,
+        10_000.0,
+        float(defaults.videos_per_subject),
+        1.0,
+        key=f"plan_videos:{defaults}",
+        help=f"The rate's denominator per subject: {PLANNED_METRICS[metric]}.",
+    )
+    spread = spread_column.number_input(
+        "Between-subject SD",
+        0.0,
+        0.49,
+        round(defaults.between_sd, 2),
+        0.01,
+        key=f"plan_sd:{defaults}",
+        help="How much subjects' own rates differ around their gender's rate.",
+    )
+    if start == "this audit's test set":
+        per_group = chosen.settings.get("subjects_per_group", {})
+        st.caption(
+            "Estimated from this test set ("
+            + " + ".join(str(n) for n in per_group.values())
+            + " subjects): with few subjects or few videos each, the between-subject SD "
+            "is rough; try a range of values."
+        )
+    gap_column, power_column = st.columns(2)
+    gap = gap_column.slider("Gap to detect", 0.05, 0.6, 0.2, 0.01, key="plan_gap")
+    power = power_column.select_slider("Power", [0.7, 0.8, 0.9, 0.95], 0.8, key="plan_power")
+    design = Design(rate=rate, videos_per_subject=videos, between_sd=spread)
+    asked = (design, gap, power)
+    if st.button("Plan", type="primary", key="plan_button"):
+        with st.spinner("Simulating test sets…"):
+            st.session_state["plan_found"] = (asked, plan(design, gap=gap, power=power))
+    planned = st.session_state.get("plan_found")
+    if planned is None or planned[0] != asked:
+        st.caption("Press Plan to simulate (a few seconds).")
+    else:
+        found = planned[1]
+        what = f"{cls} {figures.METRIC_NAMES[metric].lower()}"
+        st.markdown(
+            plain_markdown(
+                plan_sentence(
+                    subjects=found["subjects"], gap=gap, power=power, what=what, max_subjects=200
+                )
+            )
+            + f" Design: {plain_markdown(design.describe(glossary.rate_n_words(metric)))}."
+        )
+        current = None
+        if start == "this audit's test set":
+            per_group = chosen.settings.get("subjects_per_group", {})
+            current = min(per_group.values()) if per_group else None
+        st.plotly_chart(
+            figures.power_curve(
+                found["curve"],
+                gap=gap,
+                power=power,
+                title=what,
+                current=current,
+                synthetic=chosen.synthetic,
+            )
+        )
+    st.caption(
+        "The same plan from the command line: fer-audit plan --rate "
+        f"{rate:.2f} --videos-per-subject {videos:g} --between-sd {spread:.2f} --gap {gap:.2f} "
+        f"--power {power}"
+    )

@@ -718,6 +718,7 @@ def plan_design(args: argparse.Namespace):
 
 def cmd_plan(args: argparse.Namespace, workspace: Workspace) -> int:
     from fer_audit.fairness.power import plan
+    from fer_audit.report.glossary import rate_n_words
 
     design = plan_design(args)
     found = plan(
@@ -729,7 +730,8 @@ def cmd_plan(args: argparse.Namespace, workspace: Workspace) -> int:
         n_sim=args.sims,
         seed=args.seed,
     )
-    print(f"design: {design.describe()}; gap {args.gap:.2f}; alpha {args.alpha:g}")
+    unit = rate_n_words(args.metric)
+    print(f"design: {design.describe(unit)}; gap {args.gap:.2f}; alpha {args.alpha:g}")
     if found["subjects"] is None:
         print(
             f"more than {args.max_subjects} subjects per gender would be needed for "

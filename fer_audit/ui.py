@@ -167,8 +167,26 @@ def synthetic_banner() -> None:
 
 
 @st.cache_data(show_spinner="Computing the audit (bootstrap and permutation tests)...")
-def cached_audit(label: str, kind: str, path: str | None, mtime: float, n_boot: int):
-    return audit_source(AuditSource(label, kind, path), n_boot=n_boot)
+def cached_audit(
+    label: str,
+    kind: str,
+    path: str | None,
+    mtime: float,
+    n_boot: int,
+    correction: str = "holm",
+    family: str = "run",
+):
+    return audit_source(
+        AuditSource(label, kind, path), n_boot=n_boot, correction=correction, family=family
+    )
+
+
+CORRECTION_NAMES = {
+    "holm": "Holm (family-wise error)",
+    "bh": "Benjamini-Hochberg (false discovery rate)",
+    "none": "none",
+}
+FAMILY_NAMES = {"run": "each model's gaps", "audit": "every gap of the audit"}
 
 
 def audit_selection(workspace: Workspace) -> tuple[AuditResult, AuditResult] | None:
@@ -179,15 +197,31 @@ def audit_selection(workspace: Workspace) -> tuple[AuditResult, AuditResult] | N
     if st.session_state.get("audit_source") not in sources:
         st.session_state.pop("audit_source", None)
     source = st.selectbox("Source", sources, format_func=lambda s: s.label, key="audit_source")
-    n_boot = st.select_slider(
+    resamples, correction_column, family_column = st.columns([2, 2, 2])
+    n_boot = resamples.select_slider(
         "Bootstrap resamples",
         [500, 1000, 2000, 5000],
         key="audit_n_boot",
         **_default("audit_n_boot", value=2000),
     )
+    correction = correction_column.selectbox(
+        "Correction for many tests",
+        list(CORRECTION_NAMES),
+        format_func=CORRECTION_NAMES.get,
+        key="audit_correction",
+    )
+    family = family_column.selectbox(
+        "Corrected over",
+        list(FAMILY_NAMES),
+        format_func=FAMILY_NAMES.get,
+        key="audit_family",
+        disabled=correction == "none",
+    )
     mtime = Path(source.path).stat().st_mtime if source.path else 0.0
     try:
-        result = cached_audit(source.label, source.kind, source.path, mtime, n_boot)
+        result = cached_audit(
+            source.label, source.kind, source.path, mtime, n_boot, correction, family
+        )
     except DamagedFile as exc:
         show_damaged(exc, key="audit-source")
         return None

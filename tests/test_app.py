@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import make_sasefe
+from conftest import make_sasefe, shown
 from fer_audit.data.registry import register_dataset
 from fer_audit.data.synthetic import SyntheticSettings, generate
 
@@ -90,14 +90,25 @@ def test_audit_page_on_the_published_reference(monkeypatch, workspace):
     charts = app.get("plotly_chart")
     assert len(charts) >= 8  # per-model bars and forest, training sets, aggregated
     assert any("largest per-emotion gaps" in m.value for m in app.markdown)
-    assert app.selectbox[1].value.startswith("regular/")  # Regular models first
-    ranking = app.dataframe[0].value
+    assert widget(app.selectbox, "Model (run)").value.startswith("regular/")  # Regular first
+    ranking = ranking_table(app)
     assert set(ranking["train_set"]) == {"regular", "female", "male"}
     app.multiselect[1].set_value(["female"]).run()
     assert not app.exception
-    assert set(app.dataframe[0].value["train_set"]) == {"female"}  # the filter applies
+    assert set(ranking_table(app)["train_set"]) == {"female"}  # the filter applies
+    glossary = app.dataframe[0].value
+    assert "Recall gap" in set(glossary["plain name"])
+    assert widget(app.radio, "Start from").options == ["numbers typed in"]  # counts only
     app.multiselect[1].set_value([]).run()
     assert "Choose at least one architecture" in app.info[0].value
+
+
+def widget(elements, label: str):
+    return next(e for e in elements if e.label == label)
+
+
+def ranking_table(app):
+    return next(d.value for d in app.dataframe if "rank" in d.value.columns)
 
 
 def test_audit_page_reads_workspace_predictions(monkeypatch, workspace):
@@ -114,6 +125,32 @@ def test_audit_page_reads_workspace_predictions(monkeypatch, workspace):
     assert not app.exception
     assert "SYNTHETIC DATA" in app.warning[0].value
     assert len(app.get("plotly_chart")) >= 3
+    summary = " ".join(m.value for m in app.markdown)
+    assert "this audit could only detect" in shown(summary) or "evidence" in shown(summary)
+
+
+def test_audit_page_plans_from_the_audits_own_test_set(monkeypatch, workspace):
+    from test_fairness import simulated
+
+    table = simulated(6, female_sad_tpr=0.3, seed=0).assign(arch="x", train_set="regular")
+    workspace.predictions_dir.mkdir(parents=True)
+    table.to_parquet(workspace.predictions_dir / "mine.parquet")
+    monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(workspace.root))
+    app = AppTest.from_file(str(REPO / "app_pages" / "audit.py"), default_timeout=120).run()
+    app.selectbox[0].set_value(app.selectbox[0].options[1]).run()
+    assert widget(app.radio, "Start from").value == "this audit's test set"
+    widget(app.selectbox, "Class").set_value("sad").run()
+    rate = widget(app.number_input, "Rate with no gap").value
+    assert 0.4 < rate < 0.8  # female 0.3, male 0.9: pooled about 0.6
+    assert widget(app.number_input, "Positives per subject").value == 2
+    curves = len(app.get("plotly_chart"))
+    widget(app.button, "Plan").click().run()
+    assert not app.exception
+    said = shown(" ".join(m.value for m in app.markdown))
+    assert "To detect a sad true positive rate gap of 0.20 with 80% power:" in said
+    assert len(app.get("plotly_chart")) == curves + 1
+    figure = app.get("plotly_chart")[-1].proto.spec
+    assert "power to detect a gap of 0.20" in figure
 
 
 #: navigation link -> the page's header, and a text its script writes last
@@ -171,3 +208,18 @@ def test_live_demo_in_a_browser_reads_an_uploaded_clip(
     assert browser_page.locator(".js-plotly-plot").count() == 2
     assert browser_page.locator("[data-testid='stException']").count() == 0
     browser_page.screenshot(path=str(tmp_path / "demo-upload.png"), full_page=True)
+
+
+def test_audit_page_warns_beside_a_degenerate_models_gaps(monkeypatch, workspace):
+    from test_fairness import simulated
+
+    table = simulated(6, female_sad_tpr=0.9, seed=0).assign(arch="x", train_set="regular")
+    table["y_pred"] = "upset"
+    workspace.predictions_dir.mkdir(parents=True)
+    table.to_parquet(workspace.predictions_dir / "upset.parquet")
+    monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(workspace.root))
+    app = AppTest.from_file(str(REPO / "app_pages" / "audit.py"), default_timeout=120).run()
+    app.selectbox[0].set_value(app.selectbox[0].options[1]).run()
+    assert not app.exception
+    warnings = [shown(w.value) for w in app.warning]
+    assert any("this model reads 100% of 96 videos as upset" in w for w in warnings)

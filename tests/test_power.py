@@ -163,7 +163,7 @@ def test_plan_command_from_a_saved_audit_and_from_numbers(tmp_path, capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "subjects per gender needed for 80% power:" in out
-    assert "2 videos per subject" in out
+    assert "2 positives per subject" in out
     assert main(["plan", "--audit", str(folder), "--gap", "0.3"]) == 2
     assert "--class" in capsys.readouterr().err
     assert main(["plan", "--rate", "0.5", "--gap", "0.3"]) == 2
@@ -225,3 +225,30 @@ def test_planner_predicts_the_power_realised_on_fresh_data():
         figures["sizes"][n] = {"predicted": round(predicted, 3), "realised": round(realised, 3)}
         assert abs(predicted - realised) <= 0.07, figures
     print(json.dumps(figures))
+
+
+def test_a_class_every_subject_gets_right_still_needs_a_real_gap():
+    """Every subject's happy videos are all recognised: the permutation null has no
+    spread, but a real gap brings misses and their noise, so the minimum detectable gap
+    is the independent-videos bound, not ~0."""
+    from fer_audit.fairness.power import independent_videos_floor
+
+    frame = simulated(8, female_sad=0.8, seed=5)
+    happy = frame["y_true"] == "happy"
+    frame.loc[happy, "y_pred"] = "happy"
+    frame.loc[~happy & (frame["y_pred"] == "happy"), "y_pred"] = "sad"
+    gaps = audit(frame, n_boot=200).gaps.set_index(["definition", "class"])
+    floor = independent_videos_floor(1.0, 16, 16)
+    assert 0.1 < floor < 0.3
+    assert gaps.loc[("equal_opportunity", "happy"), "mdg"] >= floor
+
+
+def test_independent_videos_floor_matches_the_two_proportion_formula():
+    from fer_audit.fairness.power import independent_videos_floor
+
+    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
+    # far from the bounds the alternative's variance is close to the null's
+    assert independent_videos_floor(0.5, 400, 400) == pytest.approx(
+        z * np.sqrt(0.25 * 2 / 400), rel=0.03
+    )
+    assert np.isnan(independent_videos_floor(0.5, 0, 10))

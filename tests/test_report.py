@@ -93,7 +93,7 @@ def test_summary_names_emotion_direction_and_certainty(planted):
     assert lines[0].startswith("SYNTHETIC DATA")
     assert "sad: the true positive rate (recall) is" in lines[2]
     assert "lower for female than for male subjects" in lines[2]
-    assert "n: female 24 | male 24" in lines[2]
+    assert "positives: female 24 | male 24" in lines[2]
     assert re.search(r"(strong evidence|evidence) of a real gap", lines[2])
 
 

@@ -551,7 +551,9 @@ def _gap_rows_resampled(
         p_method="subject permutation",
     )
     frame["boot_dropped"] = float(lost.mean())
-    frame["mdg"] = detectable_gaps(null_differences, classes)
+    frame["mdg"] = detectable_gaps(
+        null_differences, classes, observed=metrics.ovr_from_confusion(observed)
+    )
     return frame
 
 
@@ -805,7 +807,7 @@ def _gap_rows_counts(run_id, observed, group_names, classes, n_boot, seed, corre
         _apply_two_sample_tests(frame, observed, classes)
     frame["p_adjusted"] = intervals.adjust(frame["p_value"].to_numpy(), method=correction)
     frame["boot_dropped"] = 0.0
-    frame["mdg"] = detectable_gaps(null_differences, classes)
+    frame["mdg"] = detectable_gaps(null_differences, classes, observed=observed)
     return frame
 
 

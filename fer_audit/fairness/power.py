@@ -71,6 +71,7 @@ def detectable_gaps(
     null_differences: dict[str, np.ndarray],
     classes: Sequence[str],
     *,
+    observed: np.ndarray | None = None,
     power: float = POWER,
     alpha: float = ALPHA,
     draws: int = POWER_DRAWS,
@@ -78,7 +79,10 @@ def detectable_gaps(
     """The minimum detectable gap of every row of `gap_keys(classes)` (see module).
 
     `null_differences` are `gaps.differences` of the test's null draws, each array with
-    the draws on axis 0."""
+    the draws on axis 0. With the test set's one-vs-rest counts `observed` (G, C, 4),
+    no gap is said detectable below `independent_videos_floor`: a null without
+    variation (every subject perfect on a class) would otherwise make any shift look
+    detectable, although a real gap brings misses, and their noise, with it."""
     keys = gap_keys(classes)
     critical = critical_values(gaps_from_differences(null_differences))
     sample = {name: values[:draws] for name, values in null_differences.items()}
@@ -102,7 +106,77 @@ def detectable_gaps(
             middle = (low + high) / 2
             low, high = (low, middle) if power_at(row, middle) >= power else (middle, high)
         found[row] = high
+    if observed is not None:
+        found = np.where(np.isfinite(found), np.fmax(found, _floors(observed, classes)), found)
     return found
+
+
+def independent_videos_floor(
+    rate: float, n_first: float, n_second: float, *, power: float = POWER, alpha: float = ALPHA
+) -> float:
+    """The smallest gap a two-proportion z-test on independent videos detects with
+    `power`: the δ solving δ = z_(1-α/2) sqrt(p̄(1-p̄)(1/n1 + 1/n2)) +
+    z_power sqrt(p1(1-p1)/n1 + p2(1-p2)/n2), with p1, p2 = `rate` ± δ/2 (moved inside
+    [0, 1]) and p̄ the rate moved 1/(2(n1 + n2)) away from 0 and 1 (a continuity
+    correction). No test that resamples subjects does better. NaN without videos."""
+    if min(n_first, n_second) <= 0 or not np.isfinite(rate):
+        return float("nan")
+    edge = 1 / (2 * (n_first + n_second))
+    pooled = min(max(rate, edge), 1 - edge)
+    z_alpha, z_power = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(power)
+    null_sd = np.sqrt(pooled * (1 - pooled) * (1 / n_first + 1 / n_second))
+
+    def needed(gap: float) -> float:
+        first, second = _group_rates(pooled, gap)
+        spread = np.sqrt(first * (1 - first) / n_first + second * (1 - second) / n_second)
+        return z_alpha * null_sd + z_power * spread
+
+    low, high = 0.0, MAX_GAP
+    for _ in range(30):
+        middle = (low + high) / 2
+        low, high = (low, middle) if needed(middle) <= middle else (middle, high)
+    return high
+
+
+def _floors(observed: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+    """`independent_videos_floor` of every gap row: of its class's rate for a per-class
+    gap (TPR for equalized odds), of multiclass accuracy for `overall`, and the smallest
+    per-class floor over sqrt(C) for gaps over classes (all, worst, mean). With more
+    than two groups, the two smallest groups' counts."""
+    successes = metrics.numerators(counts=observed)
+    totals = metrics.denominators(counts=observed)
+    successes["overall"] = observed[..., metrics.TP].sum(axis=-1)[:, None]
+    totals["overall"] = observed[:, 0].sum(axis=-1)[:, None]
+
+    def floor(metric: str, column: int) -> float:
+        k, n = successes[metric][:, column], totals[metric][:, column]
+        first, second = np.sort(n)[:2]
+        return independent_videos_floor(k.sum() / max(n.sum(), 1), first, second)
+
+    out = []
+    for definition, which in gap_order(len(classes)):
+        metric = _FLOOR_RATE[definition]
+        if which == "overall":
+            out.append(floor("overall", 0))
+        elif isinstance(which, int):
+            out.append(floor(metric, which))
+        else:
+            per_class = np.array([floor(metric, c) for c in range(len(classes))])
+            finite = per_class[np.isfinite(per_class)]
+            out.append(finite.min() / np.sqrt(len(classes)) if finite.size else np.nan)
+    return np.array(out)
+
+
+#: the rate whose floor bounds each definition's minimum detectable gap
+_FLOOR_RATE = {
+    "eqop_paper": "tpr",
+    "eqod_paper": "tpr",
+    "dp_paper": "accuracy",
+    "equal_opportunity": "tpr",
+    "equalized_odds": "tpr",
+    "demographic_parity": "selection_rate",
+    "accuracy": "accuracy",
+}
 
 
 # ---------------------------------------------------------------- planner
@@ -131,9 +205,10 @@ class Design:
         if not 0 <= self.between_sd < 0.5:
             raise ValueError(f"the between-subject SD must be in [0, 0.5); got {self.between_sd}")
 
-    def describe(self) -> str:
+    def describe(self, unit: str = "videos") -> str:
+        """The design in words; `unit` names the rate's denominator (positives for TPR)."""
         return (
-            f"rate {self.rate:.2f}, {self.videos_per_subject:g} videos per subject, "
+            f"rate {self.rate:.2f}, {self.videos_per_subject:g} {unit} per subject, "
             f"between-subject SD {self.between_sd:.2f}"
         )
 

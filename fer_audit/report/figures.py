@@ -215,7 +215,14 @@ def _gap_hover(result: AuditResult, gap: pd.Series, label: str, comparison: str)
         lines.append(
             f"could detect gaps ≥ {_number(mdg, 2)} (80% power)"
             if pd.notna(mdg) and np.isfinite(mdg)
-            else "minimum detectable gap: not computed"
+            else "no gap up to 1.00 detectable with 80% power here (or the gap is undefined)"
+        )
+    runs = gap.get("seed_runs")
+    if pd.notna(runs) and runs >= 2 and pd.notna(gap.get("seed_min")):
+        sign = "same sign" if str(gap.get("seed_same_sign")) == "True" else "sign changes"
+        lines.append(
+            f"over {int(runs)} seeds: {_number(gap['seed_min'])} to "
+            f"{_number(gap['seed_max'])} (SD {_number(gap['seed_sd'])}), {sign}"
         )
     if gap.get("few_subjects") is True or str(gap.get("few_subjects")) == "True":
         lines.append(f"few subjects: {plain(gap.get('subjects', ''))}")
@@ -568,5 +575,42 @@ def training_curves(records: Sequence[dict], *, title: str, synthetic: bool = Fa
         title=f"SYNTHETIC DATA · {title}" if synthetic else title,
         height=300,
         margin={"t": 60, "b": 40},
+    )
+    return figure
+
+
+def power_curve(
+    curve: pd.DataFrame,
+    *,
+    gap: float,
+    power: float,
+    title: str,
+    current: int | None = None,
+    synthetic: bool = False,
+) -> go.Figure:
+    """Simulated power against subjects per gender (`curve`: subjects, power), with the
+    target power and, if given, the test set's own number of subjects."""
+    figure = go.Figure(
+        go.Scatter(
+            x=curve["subjects"],
+            y=curve["power"],
+            mode="lines+markers",
+            name="power (simulated)",
+            hovertemplate="%{x} + %{x} subjects: power %{y:.2f}<extra></extra>",
+        )
+    )
+    figure.add_hline(
+        y=power, line_dash="dash", line_color="grey", annotation_text=f"target {power:.0%}"
+    )
+    if current:
+        figure.add_vline(
+            x=current, line_dash="dot", line_color="grey", annotation_text="this test set"
+        )
+    figure.update_layout(
+        title=("SYNTHETIC DATA · " if synthetic else "")
+        + f"{plain(title)} · power to detect a gap of {gap:.2f}",
+        xaxis={"title": "subjects per gender", "type": "log"},
+        yaxis={"title": "power (share of simulated test sets with p < α)", "range": [0, 1.02]},
+        showlegend=False,
     )
     return figure

@@ -47,10 +47,15 @@ def _mtime(path: Path) -> float:
 
 
 def audit_source(
-    source: AuditSource, *, n_boot: int = 2000, seed: int = 0, correction: str = "holm"
+    source: AuditSource,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    correction: str = "holm",
+    family: str = "run",
 ) -> AuditResult:
     if source.kind == REFERENCE:
-        return reference_audit(n_boot=n_boot, seed=seed, correction=correction)
+        return reference_audit(n_boot=n_boot, seed=seed, correction=correction, family=family)
     path = Path(source.path)
     try:
         frame, meta = read_predictions(path)
@@ -61,7 +66,7 @@ def audit_source(
             f"RUN... --out {path}), or delete it",
             f"not a readable table: {one_line(str(exc).split(': ', 1)[-1])}",
         ) from None
-    return audit(frame, n_boot=n_boot, seed=seed, correction=correction, source=meta)
+    return audit(frame, n_boot=n_boot, seed=seed, correction=correction, family=family, source=meta)
 
 
 def filter_result(result: AuditResult, *, archs: list[str], train_sets: list[str]) -> AuditResult:
@@ -81,6 +86,7 @@ def filter_result(result: AuditResult, *, archs: list[str], train_sets: list[str
         confusion=keep(result.confusion) if len(result.confusion) else result.confusion,
         group_metrics=keep(result.group_metrics),
         gaps=keep(result.gaps),
+        variation=keep(result.variation) if len(result.variation) else result.variation,
         rankings=result.rankings[
             result.rankings["arch"].isin(archs) & result.rankings["train_set"].isin(train_sets)
         ],

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from fer_audit.fairness.audit import FEW_SUBJECTS, AuditResult
+from fer_audit.report.glossary import rate_n_words
 
 #: the level the words of the summary use
 ALPHA = 0.05
@@ -179,7 +180,8 @@ def sentence(row: pd.Series, n_perm: int | None = None) -> str:
     caution = f" Warning: {warning}." if isinstance(warning, str) and warning else ""
     return (
         f"{who}, {row['class']}: {what} (95% CI {row['ci_low']:+.2f} to "
-        f"{row['ci_high']:+.2f}; {p_text}; n: {row['rate_n']}): {certainty(row, n_perm)}." + caution
+        f"{row['ci_high']:+.2f}; {p_text}; {rate_n_words(_RATE_METRIC[row['definition']])}: "
+        f"{row['rate_n']}): {certainty(row, n_perm)}." + caution
     )
 
 
@@ -192,20 +194,22 @@ def family_sentence(result: AuditResult) -> str:
         return "p-values are not adjusted for the many gaps tested."
     tested = gaps[np.isfinite(gaps["p_value"].astype(float))]
     if settings.get("family") == "audit":
-        return f"p-values are adjusted ({method}) over all {len(tested)} gaps of the audit."
+        count = int(gaps["n_tests"].iloc[0]) if "n_tests" in gaps else len(tested)
+        return f"p-values are adjusted ({method}) over all {count} gaps of the audit."
     per_run = tested.groupby("run_id").size()
     count = str(per_run.iloc[0]) if per_run.nunique() == 1 else "several"
     return f"p-values are adjusted ({method}) over the {count} gaps of each model separately."
 
 
-def run_warnings(result: AuditResult) -> list[str]:
-    """One line per flagged model: degenerate, classes without positives, bootstrap
-    draws left out."""
+def run_warnings(result: AuditResult, *, run_id: str | None = None) -> list[str]:
+    """One line per flagged model (or only `run_id`): degenerate, classes without
+    positives, bootstrap draws left out."""
     lines = []
     columns = [c for c in ("degenerate", "no_positives", "boot_dropped") if c in result.gaps]
     if not columns:
         return lines
-    for _, row in result.gaps.drop_duplicates("run_id").iterrows():
+    gaps = result.gaps if run_id is None else result.gaps[result.gaps["run_id"] == run_id]
+    for _, row in gaps.drop_duplicates("run_id").iterrows():
         who = _who(row)
         degenerate = row.get("degenerate")
         if isinstance(degenerate, str) and degenerate:
@@ -250,3 +254,14 @@ def summary_sentences(result: AuditResult, *, limit: int = 5) -> list[str]:
     n_perm = result.settings.get("n_perm")
     lines += [f"- {sentence(row, n_perm)}" for _, row in gaps.iterrows()]
     return lines
+
+
+def plan_sentence(
+    *, subjects: int | None, gap: float, power: float, what: str, max_subjects: int
+) -> str:
+    """The planner's answer in words: "To detect a sad recall (TPR) gap of 0.20 with
+    80% power: 23 subjects per gender"."""
+    head = f"To detect a {what} gap of {gap:.2f} with {power:.0%} power"
+    if subjects is None:
+        return f"{head}: more than {max_subjects} subjects per gender."
+    return f"{head}: {subjects} subjects per gender ({subjects} + {subjects})."
