@@ -337,7 +337,7 @@ def test_gap_forest_draws_the_minimum_detectable_gap_when_the_audit_has_one(smal
     assert set(marks[1].x) == {0.42} and len(marks[1].x) == len(absolute.y)
     hover = _hover(signed)
     assert "could detect gaps ≥ 0.42" in hover["Accuracy gap · accuracy · overall"]
-    assert "not computed" in hover["Recall gap · equal_opportunity · sad"]
+    assert "no gap up to 1.00 detectable" in hover["Recall gap · equal_opportunity · sad"]
 
     fig = figures.gap_forest(_without_mdg(small), run_id="sim")
     assert not [t for t in fig.data if t.name == figures.MDG_NAME]
