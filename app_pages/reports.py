@@ -36,6 +36,8 @@ key = repr(
     (
         st.session_state.get("audit_source"),
         st.session_state.get("audit_n_boot"),
+        st.session_state.get("audit_correction"),
+        st.session_state.get("audit_family"),
         [r["run_id"] for r in runs],
     )
 )

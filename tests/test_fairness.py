@@ -503,3 +503,32 @@ def test_every_gap_has_a_minimum_detectable_gap_and_the_published_audit_too():
     assert per_class["mdg"].between(0.05, 1).all()
     published = reference_audit(n_boot=500).gaps
     assert published["mdg"].notna().mean() > 0.9
+
+
+def test_groups_that_differ_only_within_subjects_shuffle_cells():
+    """female & genuine against female & fake: every subject is female, so shuffling
+    gender would change nothing (p = 1 always); the cells are shuffled instead."""
+    rng = np.random.default_rng(8)
+    rows = []
+    for s in range(12):
+        for authenticity, rate in (("genuine", 0.9), ("fake", 0.3)):
+            for cls in CLASSES:
+                for _ in range(2):
+                    pred = cls if rng.random() < rate else rng.choice(CLASSES)
+                    rows.append(("r1", f"s{s}", "female", authenticity, cls, pred))
+    columns = ["run_id", "subject", "gender", "authenticity", "y_true", "y_pred"]
+    frame = pd.DataFrame(rows, columns=columns)
+    result = audit(
+        frame,
+        group=["gender", "authenticity"],
+        groups=["female & genuine", "female & fake"],
+        n_boot=500,
+    )
+    overall = gap(result, "accuracy", "overall")
+    assert overall["value"] > 0.3 and overall["p_value"] < 0.01
+
+
+def test_seed_spread_needs_distinct_seeds():
+    frames = [HAND.assign(run_id=f"a{i}", arch="a", train_set="regular") for i in (1, 2)]
+    result = audit(pd.concat(frames), n_boot=50)  # two runs, no seed column
+    assert result.gaps["seed_runs"].eq(1).all() and result.gaps["seed_sd"].isna().all()

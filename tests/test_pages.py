@@ -51,6 +51,25 @@ def test_reports_page_offers_the_report_and_every_table(env):
     assert "18 run(s)" not in app.caption[0].value and "6 run(s)" in app.caption[0].value
 
 
+def test_reports_page_rewrites_the_report_when_the_correction_changes(env, monkeypatch):
+    import fer_audit.report.export
+    import fer_audit.report.html
+
+    written = []
+
+    def spy(result):
+        written.append((result.settings["correction"], result.settings["family"]))
+        return "<html></html>"
+
+    monkeypatch.setattr(fer_audit.report.html, "render_report", spy)
+    monkeypatch.setattr(fer_audit.report.export, "export_zip", lambda result: b"zip")
+    app = page("reports").run()
+    next(s for s in app.selectbox if s.label == "Correction for many tests").set_value("bh").run()
+    next(s for s in app.selectbox if s.label == "Corrected over").set_value("audit").run()
+    assert not app.exception
+    assert written == [("holm", "run"), ("bh", "run"), ("bh", "audit")]
+
+
 # ------------------------------------------------------------------ Data
 
 

@@ -53,12 +53,38 @@ def test_evidence_does_not_get_a_detectable_gap():
 
 def test_seed_spread_and_sign_are_said_beside_the_gap():
     row = _no_evidence(seed_runs=3, seed_min=-0.3, seed_max=0.1, seed_sd=0.2, seed_same_sign=False)
-    assert "over 3 seeds the gap runs from -0.30 to +0.10 (SD 0.20), its sign changes" in certainty(
-        row
-    )
-    same = _no_evidence(seed_runs=3, seed_min=-0.3, seed_max=-0.1, seed_sd=0.1, seed_same_sign=True)
-    assert "the same sign for every seed" in certainty(same)
+    said = certainty(row)
+    assert "over 3 seeds the gap runs from -0.30 to +0.10 (SD 0.20), of opposite sign" in said
+    same = _no_evidence(seed_runs=3, seed_min=-0.3, seed_max=0.0, seed_sd=0.1, seed_same_sign=True)
+    assert "never of opposite sign" in certainty(same)
     assert "seeds" not in certainty(_no_evidence(seed_runs=1, seed_min=np.nan))
+    unsigned = _no_evidence(
+        definition="equalized_odds", seed_runs=2, seed_min=0.1, seed_max=0.3, seed_sd=0.1
+    )
+    assert "sign" not in certainty(unsigned)  # a size cannot change sign
+
+
+def test_counts_only_disagreement_is_not_blamed_on_a_bootstrap():
+    row = _no_evidence(
+        ci_low=-0.6,
+        ci_high=-0.1,
+        p_value=0.08,
+        p_method="Fisher exact",
+        interval_method="Newcombe hybrid score",
+    )
+    said = certainty(row)
+    assert "Newcombe hybrid score against Fisher exact" in said
+    assert "bootstrap" not in said and "permutation" not in said
+
+
+def test_more_than_two_groups_get_the_raw_p_and_the_detectable_gap():
+    spread = dict(comparison="max - min over 3 groups", ci_low=0.1, ci_high=0.5)
+    assert "p = 0.010 on its own, but not after correcting for the 28" in certainty(
+        _no_evidence(p_value=0.01, p_adjusted=0.2, **spread)
+    )
+    said = certainty(_no_evidence(p_value=0.4, p_adjusted=1.0, **spread))
+    assert said.startswith("not distinguishable from no difference; with 8 + 8")
+    assert "after correction" not in said
 
 
 def test_a_degenerate_model_is_warned_about_beside_its_gap():

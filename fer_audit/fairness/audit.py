@@ -230,10 +230,10 @@ def audit(
         parts["group_metrics"].append(
             _metric_rows_bootstrap(run_id, observed, boot, group_names, classes)
         )
-        gap_rows = _gap_rows_resampled(
-            run_id, observed, boot, perm, group_names, classes, correction
-        )
         cells_per_group = np.bincount(cell_group, minlength=len(group_names))
+        gap_rows = _gap_rows_resampled(
+            run_id, observed, boot, perm, group_names, classes, correction, cells_per_group, seed
+        )
         gap_rows["subjects"] = " | ".join(
             f"{g} {n}" for g, n in zip(group_names, cells_per_group, strict=True)
         )
@@ -415,7 +415,9 @@ def _permutations(cells, cell_group, cell_rows, group_columns, group_names, *, n
         return permutation_confusions(cells, cell_group, len(group_names), n_perm=n_perm, seed=seed)
     per_subject = cell_rows.groupby(subjects)[group_columns].nunique()
     own = [c for c in group_columns if (per_subject[c] == 1).all()]
-    if not own:
+    if not own or cell_rows[own].drop_duplicates().shape[0] < 2:
+        # no subject-level label, or the compared groups share it (female & genuine vs
+        # female & fake): the groups differ within subjects, so cells are shuffled
         return permutation_confusions(cells, cell_group, len(group_names), n_perm=n_perm, seed=seed)
     cell_subject, subject_names = pd.factorize(subjects, sort=True)
     labels = cell_rows.groupby(cell_subject)[own].first().astype(str).agg(GROUP_JOIN.join, axis=1)
@@ -527,7 +529,7 @@ def draws_losing_a_class(observed: np.ndarray, boot: np.ndarray) -> np.ndarray:
 
 
 def _gap_rows_resampled(
-    run_id, observed, boot, perm, group_names, classes, correction
+    run_id, observed, boot, perm, group_names, classes, correction, units, seed
 ) -> pd.DataFrame:
     value = _gap_matrix(observed)
     boot_gaps = _gap_matrix(boot)
@@ -552,7 +554,11 @@ def _gap_rows_resampled(
     )
     frame["boot_dropped"] = float(lost.mean())
     frame["mdg"] = detectable_gaps(
-        null_differences, classes, observed=metrics.ovr_from_confusion(observed)
+        null_differences,
+        classes,
+        observed=metrics.ovr_from_confusion(observed),
+        units=[int(n) for n in units],
+        seed=seed,
     )
     return frame
 
@@ -807,7 +813,7 @@ def _gap_rows_counts(run_id, observed, group_names, classes, n_boot, seed, corre
         _apply_two_sample_tests(frame, observed, classes)
     frame["p_adjusted"] = intervals.adjust(frame["p_value"].to_numpy(), method=correction)
     frame["boot_dropped"] = 0.0
-    frame["mdg"] = detectable_gaps(null_differences, classes, observed=observed)
+    frame["mdg"] = detectable_gaps(null_differences, classes, observed=observed, seed=seed)
     return frame
 
 
@@ -903,7 +909,8 @@ _SEED_KEYS = ["arch", "train_set", "definition", "class"]
 
 def _with_seed_spread(gaps: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     """Each gap row with the spread of its model over training seeds: seed_runs, and
-    where there are several, seed_min, seed_max, seed_sd and seed_same_sign."""
+    where there are several distinct seeds, seed_min, seed_max, seed_sd and
+    seed_same_sign (runs without a seed, or repeating one, are no seed spread)."""
     spread = summary[[*_SEED_KEYS, "n_runs", "min", "max", "std", "same_sign"]].rename(
         columns={
             "n_runs": "seed_runs",
@@ -914,6 +921,8 @@ def _with_seed_spread(gaps: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame
         }
     )
     merged = gaps.merge(spread, on=_SEED_KEYS, how="left")
+    seeds = gaps.groupby(_SEED_KEYS, dropna=False)["seed"].transform("nunique")
+    merged["seed_runs"] = merged["seed_runs"].where(seeds.to_numpy() >= 2, 1)
     single = merged["seed_runs"].fillna(1) < 2
     merged.loc[single, ["seed_min", "seed_max", "seed_sd"]] = np.nan
     merged["seed_same_sign"] = merged["seed_same_sign"].astype(object).where(~single, np.nan)
@@ -930,13 +939,13 @@ def _concat(frames: list[pd.DataFrame], columns: list[str] | None) -> pd.DataFra
 def summarize(gaps: pd.DataFrame) -> pd.DataFrame:
     """Pool runs of the same (arch, train_set) over seeds: mean, spread, extremes, the
     mean of |gap| (what rankings use: +0.2 and -0.2 are not a fair model), and whether
-    every seed's gap has the same sign (min > 0 or max < 0)."""
+    no two seeds' gaps have opposite signs (min >= 0 or max <= 0)."""
     keys = ["arch", "train_set", "definition", "class"]
     frame = gaps.assign(abs_value=gaps["value"].abs())
     grouped = frame.groupby(keys, sort=False, dropna=False)
     summary = grouped["value"].agg(n_runs="count", mean="mean", std="std", min="min", max="max")
     summary["mean_abs"] = grouped["abs_value"].mean()
-    summary["same_sign"] = (summary["min"] > 0) | (summary["max"] < 0)
+    summary["same_sign"] = (summary["min"] >= 0) | (summary["max"] <= 0)  # never opposite
     return summary.reset_index()
 
 

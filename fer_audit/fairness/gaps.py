@@ -125,14 +125,7 @@ def differences(*, rates: dict[str, np.ndarray], overall: np.ndarray) -> dict[st
 def _per_class(definition: str, diffs: dict[str, np.ndarray]) -> np.ndarray:
     if definition == "equalized_odds":
         return np.maximum(np.abs(diffs["tpr"]), np.abs(diffs["fpr"]))
-    return diffs[_RATE_OF[definition]]
-
-
-_RATE_OF = {
-    "equal_opportunity": "tpr",
-    "demographic_parity": "selection_rate",
-    "accuracy": "accuracy",
-}
+    return diffs[RATE_OF[definition]]
 
 
 def gap_column(definition: str, which: int | str, diffs: dict[str, np.ndarray]) -> np.ndarray:
@@ -169,10 +162,10 @@ def gap_values(*, rates: dict[str, np.ndarray], overall: np.ndarray) -> np.ndarr
     return gaps_from_differences(differences(rates=rates, overall=overall))
 
 
-#: the difference a true gap of each definition lives in, for power (which rate moves)
-_PLANTED_RATE = {
-    "eqop_paper": "mean_tpr",
-    "eqod_paper": "mean_tpr",
+#: the rate each definition's gap is about (equalized odds: its TPR part)
+RATE_OF = {
+    "eqop_paper": "tpr",
+    "eqod_paper": "tpr",
     "dp_paper": "accuracy",
     "equal_opportunity": "tpr",
     "equalized_odds": "tpr",
@@ -181,20 +174,21 @@ _PLANTED_RATE = {
 }
 
 
-def planted_gap(key: tuple[str, str], classes: Sequence[str]) -> dict[str, np.ndarray]:
-    """Where a true gap of size 1 sits for the gap `key` = (definition, class), as
-    masks to add to `differences`: one class's rate for a per-class gap; every class's
-    rate for `worst`, `mean` and the paper's DP (a uniform gap); Δ mean TPR for the
-    paper's EQOP and EQOD (FPR unchanged); Δ multiclass accuracy for `overall`."""
+def planted_gaps(key: tuple[str, str], classes: Sequence[str]) -> list[dict[str, np.ndarray]]:
+    """Where a true gap of size 1 can sit for the gap `key` = (definition, class), as
+    masks to add to `differences`, one per scenario (the minimum detectable gap is
+    the largest over them: it holds whichever scenario is true): one class's rate for
+    a per-class gap; each single class in turn for `worst`; every class's rate for
+    `mean` and the paper's DP (a uniform gap); Δ mean TPR for the paper's EQOP and
+    EQOD (FPR unchanged); Δ multiclass accuracy for `overall`."""
     definition, cls = key
-    rate = _PLANTED_RATE[definition]
+    rate = RATE_OF[definition]
     if cls == "overall":
-        return {"overall": np.ones(())}
-    if rate not in PER_CLASS:
-        return {rate: np.ones(())}
-    mask = np.zeros(len(classes))
+        return [{"overall": np.ones(())}]
+    if definition in ("eqop_paper", "eqod_paper"):
+        return [{"mean_tpr": np.ones(())}]
     if cls in classes:
-        mask[list(classes).index(cls)] = 1.0
-    else:  # worst, mean, or the paper's class-mean DP
-        mask[:] = 1.0
-    return {rate: mask}
+        return [{rate: np.eye(len(classes))[list(classes).index(cls)]}]
+    if cls == "worst":
+        return [{rate: row} for row in np.eye(len(classes))]
+    return [{rate: np.ones(len(classes))}]  # mean, or the paper's class-mean DP

@@ -8,8 +8,12 @@ subjects per group, videos per subject and class, the observed variation between
 subjects. A true gap δ is planted in each draw by a location shift of the group
 difference it lives in (`gaps.planted_gap`); power(δ) is the share of shifted draws
 whose p-value against the null draws is below α; the MDG is the δ where power
-reaches 80% (bisection, power rises with δ). NaN where even δ = `MAX_GAP` is not
-detected (too few subjects) or the gap is undefined.
+reaches 80% (bisection, power rises with δ). The critical value widens with δ as a
+permutation null rebuilt from data holding the gap would; near rates of 0 and 1 the
+shifted null carries more noise than such data, so the MDG errs large, not small. A
+null without spread (every subject right on a class) is simulated instead. NaN where
+even δ = `MAX_GAP` is not detected, too few subjects allow p < α at all, or the gap
+is undefined.
 
 Planner: a test set of n subjects per group is simulated from a `Design` (the rate
 with no gap, its denominator per subject, the between-subject SD of subjects' own
@@ -22,6 +26,7 @@ of simulated test sets with p < α.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,7 +41,7 @@ from fer_audit.fairness.gaps import (
     gap_keys,
     gap_order,
     gaps_from_differences,
-    planted_gap,
+    planted_gaps,
 )
 from fer_audit.seeding import seeded_rng
 
@@ -47,6 +52,10 @@ MAX_GAP = 1.0
 #: null draws used to estimate power (the critical value uses all of them)
 POWER_DRAWS = 1000
 _BISECTIONS = 10
+#: simulated test sets that share one set of random relabellings
+_SIM_CHUNK = 25
+#: a null taking at most this many distinct sizes carries almost no noise
+_THIN_VALUES = 2
 _TOLERANCE = 1e-12
 
 
@@ -71,63 +80,180 @@ def detectable_gaps(
     null_differences: dict[str, np.ndarray],
     classes: Sequence[str],
     *,
-    observed: np.ndarray | None = None,
+    observed: np.ndarray,
+    units: Sequence[int] | None = None,
     power: float = POWER,
     alpha: float = ALPHA,
     draws: int = POWER_DRAWS,
+    seed: int = 0,
 ) -> np.ndarray:
     """The minimum detectable gap of every row of `gap_keys(classes)` (see module).
 
-    `null_differences` are `gaps.differences` of the test's null draws, each array with
-    the draws on axis 0. With the test set's one-vs-rest counts `observed` (G, C, 4),
-    no gap is said detectable below `independent_videos_floor`: a null without
-    variation (every subject perfect on a class) would otherwise make any shift look
-    detectable, although a real gap brings misses, and their noise, with it."""
+    `null_differences` are `gaps.differences` of the test's null draws (draws on axis
+    0); `observed` the test set's one-vs-rest counts (G, C, 4); `units` the subjects
+    (cells) per group a permutation test shuffles (None: a counts-only audit).
+
+    A permutation test rebuilds its null from data that hold the gap, so its critical
+    value widens with δ: c(δ) = c0 sqrt(1 + δ² / ((N - 1) v0)), v0 the null variance of
+    the difference the gap lives in, N the units permuted. Where that null takes at
+    most two sizes (every subject right on a class, or one miss in all), the shift
+    says nothing: those rows are simulated instead (`planned_detectable_gap`,
+    subjects alike, the rate moved 1/(2n) away from 0 and 1), or for counts only,
+    `independent_videos_floor`. NaN when too few units allow p < α at all."""
     keys = gap_keys(classes)
-    critical = critical_values(gaps_from_differences(null_differences))
-    sample = {name: values[:draws] for name, values in null_differences.items()}
-    order = gap_order(len(classes))
-    masks = [planted_gap(key, classes) for key in keys]
-
-    def power_at(row: int, delta: float) -> float:
-        planted = {
-            name: values + delta * masks[row][name] if name in masks[row] else values
-            for name, values in sample.items()
-        }
-        shifted = gap_column(*order[row], planted)
-        return float(np.mean(np.abs(shifted) > critical[row]))
-
     found = np.full(len(keys), np.nan)
-    for row in range(len(keys)):
-        if not np.isfinite(critical[row]) or power_at(row, MAX_GAP) < power:
+    if units is not None and _smallest_p(units) >= alpha:
+        return found
+    critical = critical_values(gaps_from_differences(null_differences), alpha=alpha)
+    sample = {name: values[:draws] for name, values in null_differences.items()}
+    spread = {name: _nanvar(values) for name, values in null_differences.items()}
+    thin = {name: _thin(values).astype(float) for name, values in null_differences.items()}
+    rates = _pooled_rates(observed, units)
+    n_units = sum(units) if units is not None else None
+    order = gap_order(len(classes))
+    for row, key in enumerate(keys):
+        if not np.isfinite(critical[row]):
             continue
-        low, high = 0.0, MAX_GAP
-        for _ in range(_BISECTIONS):
-            middle = (low + high) / 2
-            low, high = (low, middle) if power_at(row, middle) >= power else (middle, high)
-        found[row] = high
-    if observed is not None:
-        found = np.where(np.isfinite(found), np.fmax(found, _floors(observed, classes)), found)
+        needed = []
+        for mask in planted_gaps(key, classes):
+            ((name, weights),) = mask.items()
+            null_var = _masked_mean(spread[name], weights)
+            rate, n_first, n_second, per_unit = _masked_rates(rates, name, weights)
+            if _masked_mean(thin[name], weights) == 1:  # every chosen class
+                needed.append(
+                    _thin_null_gap(rate, n_first, n_second, per_unit, units, power, alpha, seed)
+                )
+                continue
+            widen = (
+                (lambda d: 1.0)
+                if n_units is None
+                else (lambda d, v=null_var: np.sqrt(1 + d**2 / ((n_units - 1) * v)))
+            )
+            needed.append(_shift_gap(sample, order[row], mask, critical[row], widen, power))
+        found[row] = np.max(needed) if needed else np.nan
     return found
+
+
+def _shift_gap(sample, which, mask, critical, widen, power) -> float:
+    """The δ at which `power` of the null draws shifted by δ (in `mask`) exceed the
+    widened critical value; NaN if even MAX_GAP falls short."""
+    ((name, weights),) = mask.items()
+
+    def power_at(delta: float) -> float:
+        planted = dict(sample)
+        planted[name] = sample[name] + delta * weights
+        shifted = gap_column(*which, planted)
+        return float(np.mean(np.abs(shifted) > critical * widen(delta)))
+
+    if power_at(MAX_GAP) < power:
+        return np.nan
+    low, high = 0.0, MAX_GAP
+    for _ in range(_BISECTIONS):
+        middle = (low + high) / 2
+        low, high = (low, middle) if power_at(middle) >= power else (middle, high)
+    return high
+
+
+def _thin_null_gap(rate, n_first, n_second, per_unit, units, power, alpha, seed) -> float:
+    if units is None:
+        return independent_videos_floor(rate, n_first, n_second, power=power, alpha=alpha)
+    return _simulated_gap(
+        min(max(round(rate, 2), 0.01), 0.99),
+        round(max(per_unit, 1.0), 1),
+        min(units),
+        power,
+        alpha,
+        seed,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _simulated_gap(rate, per_unit, subjects, power, alpha, seed) -> float:
+    """`planned_detectable_gap` of subjects alike (rounded design: many rows share one)."""
+    design = Design(rate=rate, videos_per_subject=per_unit)
+    return planned_detectable_gap(
+        design, subjects=subjects, power=power, alpha=alpha, n_sim=400, seed=seed
+    )
+
+
+def _smallest_p(units: Sequence[int]) -> float:
+    """The smallest p-value a permutation of `units` can give: 1 / (number of distinct
+    relabellings), twice that for two equal groups (a relabelling and its mirror give
+    the same |gap|)."""
+    relabellings = math.factorial(sum(units))
+    for n in units:
+        relabellings //= math.factorial(n)
+    mirrored = len(units) == 2 and units[0] == units[1]
+    return (2 if mirrored else 1) / relabellings
+
+
+def _thin(values: np.ndarray) -> np.ndarray:
+    """Per column, whether the draws take at most _THIN_VALUES distinct sizes |x|."""
+    columns = np.abs(values).reshape(len(values), -1)
+    distinct = [np.unique(np.round(c[np.isfinite(c)], 9)).size <= _THIN_VALUES for c in columns.T]
+    return np.array(distinct).reshape(values.shape[1:])
+
+
+def _nanvar(values: np.ndarray) -> np.ndarray:
+    finite = np.isfinite(values)
+    count = finite.sum(axis=0)
+    mean = np.where(finite, values, 0).sum(axis=0) / np.maximum(count, 1)
+    squares = np.where(finite, (values - mean) ** 2, 0).sum(axis=0)
+    return np.where(count > 1, squares / np.maximum(count - 1, 1), np.nan)
+
+
+def _masked_mean(values: np.ndarray, weights: np.ndarray) -> float:
+    values, weights = np.broadcast_arrays(np.asarray(values, float), weights)
+    chosen = values[weights > 0]
+    return float(np.mean(chosen)) if chosen.size else float("nan")
+
+
+def _pooled_rates(observed: np.ndarray, units: Sequence[int] | None) -> dict:
+    """Per difference name: (successes, denominators) per group and class, the
+    two smallest groups' denominators, and the units, for `_masked_rates`."""
+    successes = metrics.numerators(counts=observed)
+    totals = metrics.denominators(counts=observed)
+    successes["overall"] = observed[..., metrics.TP].sum(axis=-1)
+    totals["overall"] = observed[:, 0].sum(axis=-1)
+    for name in ("mean_tpr", "mean_fpr"):
+        base = name.removeprefix("mean_")
+        successes[name], totals[name] = successes[base], totals[base]
+    return {"successes": successes, "totals": totals, "units": units}
+
+
+def _masked_rates(rates: dict, name: str, weights: np.ndarray):
+    """The pooled rate of the difference `name` over the classes in `weights` (all
+    classes for the paper's class means), the two smallest groups' denominators and
+    the denominator per unit, the rate moved 1/(2n) away from 0 and 1."""
+    k, n = rates["successes"][name], rates["totals"][name]
+    if k.ndim == 2 and name not in ("mean_tpr", "mean_fpr"):  # per class: a class's own n
+        chosen = np.broadcast_to(weights, k.shape[1:]) > 0
+        count = chosen.sum()
+        k, n = k[:, chosen].sum(axis=1) / count, n[:, chosen].sum(axis=1) / count
+    elif k.ndim == 2:
+        k, n = k.sum(axis=1), n.sum(axis=1)
+    first, second = np.sort(n)[:2].astype(float)
+    edge = 1 / (2 * max(n.sum(), 1))
+    rate = min(max(k.sum() / max(n.sum(), 1), edge), 1 - edge)
+    units = rates["units"]
+    per_unit = n.sum() / sum(units) if units else n.sum()
+    return rate, first, second, per_unit
 
 
 def independent_videos_floor(
     rate: float, n_first: float, n_second: float, *, power: float = POWER, alpha: float = ALPHA
 ) -> float:
     """The smallest gap a two-proportion z-test on independent videos detects with
-    `power`: the δ solving δ = z_(1-α/2) sqrt(p̄(1-p̄)(1/n1 + 1/n2)) +
+    `power`: the δ solving δ = z_(1-α/2) sqrt(p(1-p)(1/n1 + 1/n2)) +
     z_power sqrt(p1(1-p1)/n1 + p2(1-p2)/n2), with p1, p2 = `rate` ± δ/2 (moved inside
-    [0, 1]) and p̄ the rate moved 1/(2(n1 + n2)) away from 0 and 1 (a continuity
-    correction). No test that resamples subjects does better. NaN without videos."""
+    [0, 1]). NaN without videos."""
     if min(n_first, n_second) <= 0 or not np.isfinite(rate):
         return float("nan")
-    edge = 1 / (2 * (n_first + n_second))
-    pooled = min(max(rate, edge), 1 - edge)
     z_alpha, z_power = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(power)
-    null_sd = np.sqrt(pooled * (1 - pooled) * (1 / n_first + 1 / n_second))
+    null_sd = np.sqrt(rate * (1 - rate) * (1 / n_first + 1 / n_second))
 
     def needed(gap: float) -> float:
-        first, second = _group_rates(pooled, gap)
+        first, second = _group_rates(rate, gap)
         spread = np.sqrt(first * (1 - first) / n_first + second * (1 - second) / n_second)
         return z_alpha * null_sd + z_power * spread
 
@@ -136,47 +262,6 @@ def independent_videos_floor(
         middle = (low + high) / 2
         low, high = (low, middle) if needed(middle) <= middle else (middle, high)
     return high
-
-
-def _floors(observed: np.ndarray, classes: Sequence[str]) -> np.ndarray:
-    """`independent_videos_floor` of every gap row: of its class's rate for a per-class
-    gap (TPR for equalized odds), of multiclass accuracy for `overall`, and the smallest
-    per-class floor over sqrt(C) for gaps over classes (all, worst, mean). With more
-    than two groups, the two smallest groups' counts."""
-    successes = metrics.numerators(counts=observed)
-    totals = metrics.denominators(counts=observed)
-    successes["overall"] = observed[..., metrics.TP].sum(axis=-1)[:, None]
-    totals["overall"] = observed[:, 0].sum(axis=-1)[:, None]
-
-    def floor(metric: str, column: int) -> float:
-        k, n = successes[metric][:, column], totals[metric][:, column]
-        first, second = np.sort(n)[:2]
-        return independent_videos_floor(k.sum() / max(n.sum(), 1), first, second)
-
-    out = []
-    for definition, which in gap_order(len(classes)):
-        metric = _FLOOR_RATE[definition]
-        if which == "overall":
-            out.append(floor("overall", 0))
-        elif isinstance(which, int):
-            out.append(floor(metric, which))
-        else:
-            per_class = np.array([floor(metric, c) for c in range(len(classes))])
-            finite = per_class[np.isfinite(per_class)]
-            out.append(finite.min() / np.sqrt(len(classes)) if finite.size else np.nan)
-    return np.array(out)
-
-
-#: the rate whose floor bounds each definition's minimum detectable gap
-_FLOOR_RATE = {
-    "eqop_paper": "tpr",
-    "eqod_paper": "tpr",
-    "dp_paper": "accuracy",
-    "equal_opportunity": "tpr",
-    "equalized_odds": "tpr",
-    "demographic_parity": "selection_rate",
-    "accuracy": "accuracy",
-}
 
 
 # ---------------------------------------------------------------- planner
@@ -236,7 +321,7 @@ def _subject_rates(mean: float, sd: float, uniforms: np.ndarray) -> np.ndarray:
 
 def _videos(videos_per_subject: float, uniforms: np.ndarray) -> np.ndarray:
     below = math.floor(videos_per_subject)
-    return below + (uniforms < videos_per_subject - below)
+    return (below + (uniforms < videos_per_subject - below)).astype(float)  # BLAS: floats
 
 
 def simulated_power(
@@ -250,40 +335,54 @@ def simulated_power(
     seed: int = 0,
 ) -> float:
     """Power of the audit's permutation test to find `gap` with `subjects` per group
-    under `design` (see module): the share of `n_sim` simulated test sets with p < α.
-    The same seed gives the same simulated subjects whatever the gap (common random
-    numbers), so power rises smoothly with the gap."""
+    under `design` (see module): the share of `n_sim` simulated test sets with p < α,
+    each tested against `n_perm` random relabellings (a fresh set for every
+    _SIM_CHUNK test sets, so that no one unlucky set sways the estimate).
+
+    Common random numbers: the same seed gives the same subjects whatever the gap, and
+    the first n subjects of each group are the same whatever the number of subjects,
+    so power rises smoothly with both."""
     if subjects < 2:
         return 0.0
-    rng = seeded_rng(seed, "planner", subjects)
-    shape = (n_sim, 2 * subjects)
-    u_rate, u_videos, u_binom = rng.random(shape), rng.random(shape), rng.random(shape)
+    rng = seeded_rng(seed, "planner")
+    # subject index outermost: a larger study draws the same first subjects
+    u_rate, u_videos, u_binom = np.moveaxis(rng.random((subjects, 3, n_sim, 2)), 1, 0)
     first, second = _group_rates(design.rate, gap)
     rates = np.concatenate(
         [
-            _subject_rates(first, design.between_sd, u_rate[:, :subjects]),
-            _subject_rates(second, design.between_sd, u_rate[:, subjects:]),
+            _subject_rates(first, design.between_sd, u_rate[:, :, 0].T),
+            _subject_rates(second, design.between_sd, u_rate[:, :, 1].T),
         ],
         axis=1,
     )
-    videos = _videos(design.videos_per_subject, u_videos)
-    hits = stats.binom.ppf(u_binom, videos, rates)
-    labels = rng.permuted(np.tile(np.arange(2 * subjects) < subjects, (n_perm, 1)), axis=1)
-    observed = _pooled_difference(hits, videos, np.arange(2 * subjects) < subjects)
-    null = _pooled_difference(hits, videos, labels)
-    extreme = (np.abs(null) >= np.abs(observed)[:, None] - _TOLERANCE).sum(axis=1)
-    p = (1 + extreme) / (1 + n_perm)
-    return float(np.mean(p < alpha))
+    videos = _videos(
+        design.videos_per_subject,
+        np.concatenate([u_videos[:, :, 0].T, u_videos[:, :, 1].T], axis=1),
+    )
+    hits = stats.binom.ppf(
+        np.concatenate([u_binom[:, :, 0].T, u_binom[:, :, 1].T], axis=1), videos, rates
+    )
+    in_first = np.arange(2 * subjects) < subjects
+    observed = _pooled_difference(hits, videos, in_first[None])[:, 0]
+    relabel = seeded_rng(seed, "planner-permutations", subjects)
+    detected = 0
+    for start in range(0, n_sim, _SIM_CHUNK):
+        chunk = slice(start, min(start + _SIM_CHUNK, n_sim))
+        labels = relabel.permuted(np.broadcast_to(in_first, (n_perm, 2 * subjects)), axis=1)
+        null = _pooled_difference(hits[chunk], videos[chunk], labels)
+        extreme = (np.abs(null) >= np.abs(observed[chunk])[:, None] - _TOLERANCE).sum(axis=1)
+        detected += int(np.sum((1 + extreme) / (1 + n_perm) < alpha))
+    return detected / n_sim
 
 
 def _pooled_difference(hits: np.ndarray, videos: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """Σ hits / Σ videos of the first group minus that of the rest, for one labelling
-    (shape (2n,): result (n_sim,)) or many (shape (P, 2n): result (n_sim, P))."""
-    first = np.asarray(first, float)
-    mask = first.T if first.ndim == 2 else first
+    """Σ hits / Σ videos of the first group minus that of the rest, per simulated test
+    set (rows of `hits`, `videos`: (S, 2n)) and labelling (rows of `first`: (P, 2n));
+    result (S, P)."""
+    mask = np.asarray(first, float).T
     hits_first, videos_first = hits @ mask, videos @ mask
-    hits_rest = hits.sum(axis=1, keepdims=first.ndim == 2) - hits_first
-    videos_rest = videos.sum(axis=1, keepdims=first.ndim == 2) - videos_first
+    hits_rest = hits.sum(axis=1, keepdims=True) - hits_first
+    videos_rest = videos.sum(axis=1, keepdims=True) - videos_first
     return hits_first / videos_first - hits_rest / videos_rest
 
 
@@ -372,8 +471,8 @@ def subject_variation(cells: np.ndarray, cell_group: np.ndarray, n_groups: int) 
 
     rate = Σk / Σm over every cell (subject), k and m the rate's numerator and
     denominator; videos per subject = mean m; the between-subject SD τ by the method of
-    moments within each group g, pooled with weights n_g - 1:
-    τ_g² = max(0, (var_s(k_s/m_s) - p_g (1 - p_g) h) / (1 - h)), h = mean_s(1/m_s),
+    moments within each group g, pooled with weights n_g - 1, then cut at 0:
+    τ_g² = (var_s(k_s/m_s) - p_g (1 - p_g) h) / (1 - h), h = mean_s(1/m_s),
     over subjects with m_s > 0 (var(k/m) = τ² (1 - 1/m) + p (1 - p) / m for a
     subject rate of mean p and variance τ²; not identifiable when every m_s is 1).
     """
@@ -394,6 +493,8 @@ def subject_variation(cells: np.ndarray, cell_group: np.ndarray, n_groups: int) 
 
 
 def _between_subject_sd(k: np.ndarray, m: np.ndarray, cell_group: np.ndarray, n_groups: int):
+    """τ by the method of moments within each group, pooled with weights n_g - 1, and
+    only then cut at 0 (cutting each small group first would bias τ upwards)."""
     weighted, weights = np.zeros(k.shape[1]), np.zeros(k.shape[1])
     for g in range(n_groups):
         kg, mg = k[cell_group == g], m[cell_group == g]
@@ -405,12 +506,12 @@ def _between_subject_sd(k: np.ndarray, m: np.ndarray, cell_group: np.ndarray, n_
             mean_own = np.nansum(own, axis=0) / n
             sample_var = np.nansum((own - mean_own) ** 2, axis=0) / (n - 1)
             inverse = np.where(seen, 1 / np.where(seen, mg, 1), 0).sum(axis=0) / n
-            tau2 = np.maximum(0.0, (sample_var - pooled * (1 - pooled) * inverse) / (1 - inverse))
+            tau2 = (sample_var - pooled * (1 - pooled) * inverse) / (1 - inverse)
         usable = (n >= 2) & np.isfinite(tau2)
         weighted += np.where(usable, tau2 * (n - 1), 0.0)
         weights += np.where(usable, n - 1, 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.sqrt(weighted / weights)
+        return np.sqrt(np.maximum(weighted / weights, 0.0))
 
 
 #: the rates the planner can plan for, with what their denominator counts

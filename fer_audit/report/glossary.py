@@ -88,8 +88,9 @@ _TERMS: dict[str, tuple[str, str]] = {
     ),
     "p_adjusted": (
         "Adjusted p",
-        "the gap's p-value corrected for the number of gaps tested for the same model (the "
-        "correction the settings name); below 0.05 counts as evidence of a real gap",
+        "the gap's p-value corrected for the number of gaps tested together (each model's "
+        "gaps, or every gap of the audit, with the correction the settings name); below "
+        "0.05 counts as evidence of a real gap",
     ),
     "ci_low, ci_high": (
         "95% interval",

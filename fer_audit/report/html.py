@@ -14,7 +14,7 @@ from fer_audit.fairness.gaps import PAPER_DEFINITIONS
 from fer_audit.outputs import HTML_MARK
 from fer_audit.report import figures, glossary
 from fer_audit.report.sources import train_set_order
-from fer_audit.report.summary import summary_sentences
+from fer_audit.report.summary import family_sentence, summary_sentences
 from fer_audit.version import code_version
 
 STYLE = """
@@ -62,7 +62,12 @@ def _settings_rows(result: AuditResult) -> pd.DataFrame:
             "intervals",
             f"{s.get('confidence', 0.95):.0%}; {s.get('n_boot')} resamples, seed {s.get('seed')}",
         ),
-        ("multiple comparisons", s.get("correction")),
+        ("multiple comparisons", family_sentence(result)),
+        (
+            "power",
+            "minimum detectable gap: 80% power at α = 0.05 before correction, on the test's "
+            "own null draws, never below the independent-videos bound",
+        ),
         (
             "small-n flag",
             f"rates with a denominator below {s.get('small_n_below')} (the n of a true "

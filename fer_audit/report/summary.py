@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from fer_audit.fairness.audit import FEW_SUBJECTS, AuditResult
+from fer_audit.fairness.gaps import SIGNED
 from fer_audit.report.glossary import rate_n_words
 
 #: the level the words of the summary use
@@ -68,10 +69,14 @@ def certainty(row: pd.Series, n_perm: int | None = None) -> str:
 def _verdict(row: pd.Series, n_perm: int | None) -> str:
     low, high = row["ci_low"], row["ci_high"]
     raw, adjusted = row.get("p_value", np.nan), row["p_adjusted"]
+    significant = np.isfinite(adjusted) and adjusted < ALPHA
+    raw_significant = np.isfinite(raw) and raw < ALPHA
     if str(row.get("comparison", "")).startswith("max"):  # max - min: never below zero
-        if np.isfinite(adjusted) and adjusted < ALPHA:
+        if significant:
             return "evidence of a real difference between groups"
-        return "not distinguishable from no difference after correction"
+        if raw_significant:
+            return _not_after_correction(row, raw)
+        return "not distinguishable from no difference" + _detectable(row)
     floor = 1 / (n_perm + 1) if n_perm else 0.0
     at_floor = row.get("p_method") == "subject permutation" and raw <= floor * 1.0001
     if at_floor and not adjusted < ALPHA:
@@ -80,8 +85,6 @@ def _verdict(row: pd.Series, n_perm: int | None) -> str:
             "the correction, so rerun with more resamples"
         )
     excludes_zero = np.isfinite(low) and np.isfinite(high) and (low > 0 or high < 0)
-    significant = np.isfinite(adjusted) and adjusted < ALPHA
-    raw_significant = np.isfinite(raw) and raw < ALPHA
     if significant and excludes_zero:
         return "strong evidence of a real gap" if adjusted < 0.01 else "evidence of a real gap"
     if significant:
@@ -90,16 +93,27 @@ def _verdict(row: pd.Series, n_perm: int | None) -> str:
             "evidence (the two methods disagree at this sample size)"
         )
     if raw_significant:
-        tests = row.get("n_tests")
-        family = f"the {int(tests)} gaps tested" if pd.notna(tests) else "the many gaps tested"
-        return f"p = {raw:.3f} on its own, but not after correcting for {family}"
-    if excludes_zero:
+        return _not_after_correction(row, raw)
+    if excludes_zero and row.get("p_method") == "subject permutation":
         return (
             f"the interval excludes zero but the permutation test does not (p = {raw:.3f} "
             "before correction): the bootstrap interval is too narrow with few subjects, "
             "so this is no evidence of a gap"
         ) + _detectable(row)
+    if excludes_zero:
+        return (
+            f"the interval excludes zero but the test does not (p = {raw:.3f} before "
+            f"correction; {row.get('interval_method', 'interval')} against "
+            f"{row.get('p_method', 'test')}): the two methods disagree at this sample size, "
+            "so this is no evidence of a gap"
+        ) + _detectable(row)
     return "not distinguishable from no gap" + _detectable(row)
+
+
+def _not_after_correction(row: pd.Series, raw: float) -> str:
+    tests = row.get("n_tests")
+    family = f"the {int(tests)} gaps tested" if pd.notna(tests) else "the many gaps tested"
+    return f"p = {raw:.3f} on its own, but not after correcting for {family}"
 
 
 def _detectable(row: pd.Series) -> str:
@@ -128,15 +142,15 @@ def _seed_spread(row: pd.Series) -> str:
     runs = row.get("seed_runs")
     if pd.isna(runs) or runs < 2 or pd.isna(row.get("seed_min")):
         return ""
-    sign = (
-        "the same sign for every seed"
-        if bool(row.get("seed_same_sign"))
-        else "its sign changes between seeds"
-    )
-    return (
+    spread = (
         f"; over {int(runs)} seeds the gap runs from {row['seed_min']:+.2f} to "
-        f"{row['seed_max']:+.2f} (SD {row['seed_sd']:.2f}), {sign}"
+        f"{row['seed_max']:+.2f} (SD {row['seed_sd']:.2f})"
     )
+    signed = row.get("definition") in SIGNED and row.get("class") not in ("worst", "mean")
+    if not signed or str(row.get("comparison", "")).startswith("max"):
+        return spread
+    same = str(row.get("seed_same_sign")) == "True"
+    return spread + (", never of opposite sign" if same else ", of opposite sign between seeds")
 
 
 def _few_subjects(row: pd.Series) -> str:
