@@ -63,6 +63,9 @@ def test_reports_page_rewrites_the_report_when_the_correction_changes(env, monke
 
     monkeypatch.setattr(fer_audit.report.html, "render_report", spy)
     monkeypatch.setattr(fer_audit.report.export, "export_zip", lambda result: b"zip")
+    import streamlit as st
+
+    st.cache_data.clear()  # reports an earlier test wrote stay cached in this process
     app = page("reports").run()
     next(s for s in app.selectbox if s.label == "Correction for many tests").set_value("bh").run()
     next(s for s in app.selectbox if s.label == "Corrected over").set_value("audit").run()
