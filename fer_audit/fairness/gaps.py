@@ -90,7 +90,7 @@ def gap_order(n_classes: int) -> list[tuple[str, int | str]]:
 
 
 def gap_keys(classes: Sequence[str]) -> list[tuple[str, str]]:
-    """The (definition, class) rows `gap_values` returns, in order."""
+    """The (definition, class) rows `gaps_from_differences` returns, in order."""
     return [(d, classes[c] if isinstance(c, int) else c) for d, c in gap_order(len(classes))]
 
 
@@ -154,12 +154,6 @@ def gaps_from_differences(diffs: dict[str, np.ndarray]) -> np.ndarray:
     """Every gap of `gap_keys` (`gap_column` each), stacked on a new last axis."""
     n_classes = diffs["tpr"].shape[-1]
     return np.stack([gap_column(d, w, diffs) for d, w in gap_order(n_classes)], axis=-1)
-
-
-def gap_values(*, rates: dict[str, np.ndarray], overall: np.ndarray) -> np.ndarray:
-    """Every gap of `gap_keys`, stacked on a new last axis (`gaps_from_differences` of
-    `differences`)."""
-    return gaps_from_differences(differences(rates=rates, overall=overall))
 
 
 #: the rate each definition's gap is about (equalized odds: its TPR part)

@@ -6,18 +6,12 @@ import numpy as np
 import pandas as pd
 
 from fer_audit.fairness.audit import FEW_SUBJECTS, AuditResult
-from fer_audit.fairness.gaps import SIGNED
+from fer_audit.fairness.gaps import RATE_OF, SIGNED
 from fer_audit.report.glossary import rate_n_words
 
 #: the level the words of the summary use
 ALPHA = 0.05
 
-#: definitions whose per-class value is a signed difference of one rate
-_RATE_METRIC = {
-    "equal_opportunity": "tpr",
-    "demographic_parity": "selection_rate",
-    "accuracy": "accuracy",
-}
 _RATE_NAMES = {
     "equal_opportunity": "true positive rate (recall)",
     "demographic_parity": "selection rate (how often it is predicted)",
@@ -53,7 +47,7 @@ def _rate_n(result: AuditResult, row: pd.Series) -> str:
     chosen = gm[
         (gm["run_id"] == row["run_id"])
         & (gm["class"] == row["class"])
-        & (gm["metric"] == _RATE_METRIC[row["definition"]])
+        & (gm["metric"] == RATE_OF[row["definition"]])
         & gm["group"].isin(result.settings["groups"])
     ]
     return " | ".join(f"{g} {n}" for g, n in zip(chosen["group"], chosen["n"], strict=True))
@@ -194,7 +188,7 @@ def sentence(row: pd.Series, n_perm: int | None = None) -> str:
     caution = f" Warning: {warning}." if isinstance(warning, str) and warning else ""
     return (
         f"{who}, {row['class']}: {what} (95% CI {row['ci_low']:+.2f} to "
-        f"{row['ci_high']:+.2f}; {p_text}; {rate_n_words(_RATE_METRIC[row['definition']])}: "
+        f"{row['ci_high']:+.2f}; {p_text}; {rate_n_words(RATE_OF[row['definition']])}: "
         f"{row['rate_n']}): {certainty(row, n_perm)}." + caution
     )
 
