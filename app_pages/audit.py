@@ -4,7 +4,14 @@ import pandas as pd
 import streamlit as st
 
 from fer_audit.fairness.gaps import CAVEAT, PAPER_DEFINITIONS, STANDARD_DEFINITIONS
-from fer_audit.fairness.power import PLANNED_METRICS, Design, PlanError, design_from_audit, plan
+from fer_audit.fairness.power import (
+    MAX_SUBJECTS,
+    PLANNED_METRICS,
+    Design,
+    PlanError,
+    design_from_audit,
+    plan,
+)
 from fer_audit.report import figures, glossary
 from fer_audit.report.sources import train_set_order
 from fer_audit.report.summary import plan_sentence, run_warnings, summary_sentences
@@ -153,8 +160,9 @@ with planner:
         key=f"plan_sd:{defaults}",
         help="How much subjects' own rates differ around their gender's rate.",
     )
-    if start == "this audit's test set":
-        per_group = chosen.settings.get("subjects_per_group", {})
+    from_audit = start == "this audit's test set"
+    per_group = chosen.settings.get("subjects_per_group", {}) if from_audit else {}
+    if from_audit:
         st.caption(
             "Estimated from this test set ("
             + " + ".join(str(n) for n in per_group.values())
@@ -178,15 +186,16 @@ with planner:
         st.markdown(
             plain_markdown(
                 plan_sentence(
-                    subjects=found["subjects"], gap=gap, power=power, what=what, max_subjects=200
+                    subjects=found["subjects"],
+                    gap=gap,
+                    power=power,
+                    what=what,
+                    max_subjects=MAX_SUBJECTS,
                 )
             )
             + f" Design: {plain_markdown(design.describe(glossary.rate_n_words(metric)))}."
         )
-        current = None
-        if start == "this audit's test set":
-            per_group = chosen.settings.get("subjects_per_group", {})
-            current = min(per_group.values()) if per_group else None
+        current = min(per_group.values()) if per_group else None
         st.plotly_chart(
             figures.power_curve(
                 found["curve"],

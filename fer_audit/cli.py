@@ -719,6 +719,7 @@ def plan_design(args: argparse.Namespace):
 def cmd_plan(args: argparse.Namespace, workspace: Workspace) -> int:
     from fer_audit.fairness.power import plan
     from fer_audit.report.glossary import rate_n_words
+    from fer_audit.report.summary import plan_sentence
 
     design = plan_design(args)
     found = plan(
@@ -732,13 +733,16 @@ def cmd_plan(args: argparse.Namespace, workspace: Workspace) -> int:
     )
     unit = rate_n_words(args.metric)
     print(f"design: {design.describe(unit)}; gap {args.gap:.2f}; alpha {args.alpha:g}")
-    if found["subjects"] is None:
-        print(
-            f"more than {args.max_subjects} subjects per gender would be needed for "
-            f"{args.power:.0%} power"
+    what = f"{args.cls} {args.metric}" if args.cls else args.metric
+    print(
+        plan_sentence(
+            subjects=found["subjects"],
+            gap=args.gap,
+            power=args.power,
+            what=what,
+            max_subjects=args.max_subjects,
         )
-    else:
-        print(f"subjects per gender needed for {args.power:.0%} power: {found['subjects']}")
+    )
     print(f"power curve (by simulation, {args.sims} test sets each):")
     for _, row in found["curve"].iterrows():
         print(

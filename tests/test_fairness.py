@@ -160,16 +160,16 @@ def test_bootstrap_and_permutation_are_seeded():
     pd.testing.assert_frame_equal(first.group_metrics, again.group_metrics)
 
 
-def simulated(n_per_group, female_sad_tpr, seed) -> pd.DataFrame:
+def simulated(n_per_group, female_sad_tpr, seed, *, other=0.9) -> pd.DataFrame:
     """Subjects with 2 videos per class; sad is recognised at `female_sad_tpr` for
-    women and 0.9 for men; every other class at 0.9 for everyone."""
+    women and `other` for men; every other class at `other` for everyone."""
     rng = np.random.default_rng(seed)
     rows = []
     for gender in ("female", "male"):
         for s in range(n_per_group):
             subject_skill = rng.normal(0, 0.05)
             for cls in CLASSES:
-                p = female_sad_tpr if (gender == "female" and cls == "sad") else 0.9
+                p = female_sad_tpr if (gender == "female" and cls == "sad") else other
                 for _ in range(2):
                     correct = rng.random() < np.clip(p + subject_skill, 0, 1)
                     wrong = rng.choice([c for c in CLASSES if c != cls])

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import special, stats
+from test_fairness import simulated as fairness_simulated
 
 from fer_audit.cli import main
 from fer_audit.fairness import AuditResult, audit, intervals
@@ -65,19 +66,9 @@ def test_detectable_gap_of_a_normal_null_is_z_alpha_plus_z_power_sds():
     assert mdg[("eqop_paper", "all")] == pytest.approx(expected / 2, abs=0.015)
 
 
-def simulated(n_per_group: int, *, female_sad: float, seed: int, videos: int = 2) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    rows = []
-    for gender in ("female", "male"):
-        for s in range(n_per_group):
-            skill = rng.normal(0, 0.05)
-            for cls in CLASSES:
-                p = female_sad if (gender == "female" and cls == "sad") else 0.8
-                for _ in range(videos):
-                    correct = rng.random() < np.clip(p + skill, 0, 1)
-                    wrong = rng.choice([c for c in CLASSES if c != cls])
-                    rows.append(("r", f"{gender}{s}", gender, cls, cls if correct else wrong))
-    return pd.DataFrame(rows, columns=["run_id", "subject", "gender", "y_true", "y_pred"])
+def simulated(n_per_group: int, *, female_sad: float, seed: int) -> pd.DataFrame:
+    """test_fairness's test sets, other classes recognised at 0.8."""
+    return fairness_simulated(n_per_group, female_sad, seed, other=0.8)
 
 
 def test_an_audit_with_more_subjects_can_detect_smaller_gaps():
@@ -163,7 +154,7 @@ def test_plan_command_from_a_saved_audit_and_from_numbers(tmp_path, capsys):
     argv = ["plan", "--audit", str(folder), "--class", "sad", "--gap", "0.3", "--sims", "200"]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "subjects per gender needed for 80% power:" in out
+    assert "To detect a sad tpr gap of 0.30 with 80% power:" in out
     assert "2 positives per subject" in out
     assert main(["plan", "--audit", str(folder), "--gap", "0.3"]) == 2
     assert "--class" in capsys.readouterr().err

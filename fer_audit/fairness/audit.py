@@ -419,23 +419,20 @@ def _permutations(cells, cell_group, cell_rows, group_columns, group_names, *, n
         # no subject-level label, or the compared groups share it (female & genuine vs
         # female & fake): the groups differ within subjects, so cells are shuffled
         return permutation_confusions(cells, cell_group, len(group_names), n_perm=n_perm, seed=seed)
-    cell_subject, subject_names = pd.factorize(subjects, sort=True)
-    labels = cell_rows.groupby(cell_subject)[own].first().astype(str).agg(GROUP_JOIN.join, axis=1)
-    subject_label, label_names = pd.factorize(labels, sort=True)
+    # here every subject has several cells, so some group column varies within subjects
     rest = [c for c in group_columns if c not in own]
-    cell_rest, rest_names = pd.factorize(
-        cell_rows[rest].astype(str).agg(GROUP_JOIN.join, axis=1)
-        if rest
-        else pd.Series([""] * len(cell_rows)),
-        sort=True,
-    )
+    cell_subject, _ = pd.factorize(subjects, sort=True)
+    own_of_subject = cell_rows.groupby(cell_subject)[own].first().astype(str)
+    subject_label, own_values = _factorize_rows(own_of_subject)
+    cell_rest, rest_values = _factorize_rows(cell_rows[rest].astype(str))
     group_index = {g: i for i, g in enumerate(group_names)}
-    group_of = np.full((len(label_names), len(rest_names)), -1)
-    for li, label in enumerate(label_names):
-        values = dict(zip(own, label.split(GROUP_JOIN), strict=True))
-        for ri, other in enumerate(rest_names):
-            values.update(zip(rest, other.split(GROUP_JOIN), strict=True) if rest else [])
-            name = GROUP_JOIN.join(values[c] for c in group_columns)
+    group_of = np.full((len(own_values), len(rest_values)), -1)
+    for li, own_value in enumerate(own_values):
+        for ri, rest_value in enumerate(rest_values):
+            labels = dict(zip(own, own_value, strict=True)) | dict(
+                zip(rest, rest_value, strict=True)
+            )
+            name = GROUP_JOIN.join(labels[c] for c in group_columns)
             group_of[li, ri] = group_index.get(name, -1)
     return subject_permutation_confusions(
         cells, cell_subject, subject_label, cell_rest, group_of, n_perm=n_perm, seed=seed
@@ -508,6 +505,12 @@ def _metric_frame(rows, method: str) -> pd.DataFrame:
     frame["small_n"] = frame["n"] < SMALL_N
     frame["interval_method"] = method
     return frame
+
+
+def _factorize_rows(frame: pd.DataFrame) -> tuple[np.ndarray, list[tuple]]:
+    """Each row's code and the distinct rows (as tuples), in first-seen order."""
+    codes, uniques = pd.factorize(pd.Series(list(frame.itertuples(index=False, name=None))))
+    return codes, list(uniques)
 
 
 def _gap_matrix(confusions: np.ndarray) -> np.ndarray:
@@ -650,10 +653,7 @@ def _variation_rows(run_id, cells, cell_group, group_names, classes, subjects) -
         for cls, r, v, sd in values:
             name = "accuracy" if metric == "overall" else metric
             rows.append((run_id, name, cls, r, v, sd))
-    frame = pd.DataFrame(
-        rows,
-        columns=["run_id", "metric", "class", "rate", "videos_per_subject", "between_sd"],
-    )
+    frame = pd.DataFrame(rows, columns=list(_VARIATION_COLUMNS))
     frame["subjects"] = subjects.iloc[0] if len(subjects) else ""
     return frame
 

@@ -49,6 +49,8 @@ POWER = 0.8
 ALPHA = 0.05
 #: the largest gap searched for (rates differ by at most 1)
 MAX_GAP = 1.0
+#: the most subjects per group the planner searches
+MAX_SUBJECTS = 200
 #: null draws used to estimate power (the critical value uses all of them)
 POWER_DRAWS = 1000
 _BISECTIONS = 10
@@ -57,6 +59,18 @@ _SIM_CHUNK = 25
 #: a null taking at most this many distinct sizes carries almost no noise
 _THIN_VALUES = 2
 _TOLERANCE = 1e-12
+
+
+def smallest_gap(enough, *, steps: int = _BISECTIONS) -> float:
+    """The smallest gap in (0, MAX_GAP] for which `enough(gap)` holds, by bisection
+    (`enough` must hold for every larger gap); NaN if it fails at MAX_GAP."""
+    if not enough(MAX_GAP):
+        return float("nan")
+    low, high = 0.0, MAX_GAP
+    for _ in range(steps):
+        middle = (low + high) / 2
+        low, high = (low, middle) if enough(middle) else (middle, high)
+    return high
 
 
 def critical_values(null: np.ndarray, *, alpha: float = ALPHA, axis: int = 0) -> np.ndarray:
@@ -108,7 +122,7 @@ def detectable_gaps(
     sample = {name: values[:draws] for name, values in null_differences.items()}
     spread = {name: _nanvar(values) for name, values in null_differences.items()}
     thin = {name: _thin(values).astype(float) for name, values in null_differences.items()}
-    rates = _pooled_rates(observed, units)
+    rates = _pooled_rates(observed)
     n_units = sum(units) if units is not None else None
     order = gap_order(len(classes))
     for row, key in enumerate(keys):
@@ -118,7 +132,7 @@ def detectable_gaps(
         for mask in planted_gaps(key, classes):
             ((name, weights),) = mask.items()
             null_var = _masked_mean(spread[name], weights)
-            rate, n_first, n_second, per_unit = _masked_rates(rates, name, weights)
+            rate, n_first, n_second, per_unit = _masked_rates(rates, name, weights, units)
             if _masked_mean(thin[name], weights) == 1:  # every chosen class
                 needed.append(
                     _thin_null_gap(rate, n_first, n_second, per_unit, units, power, alpha, seed)
@@ -145,13 +159,7 @@ def _shift_gap(sample, which, mask, critical, widen, power) -> float:
         shifted = gap_column(*which, planted)
         return float(np.mean(np.abs(shifted) > critical * widen(delta)))
 
-    if power_at(MAX_GAP) < power:
-        return np.nan
-    low, high = 0.0, MAX_GAP
-    for _ in range(_BISECTIONS):
-        middle = (low + high) / 2
-        low, high = (low, middle) if power_at(middle) >= power else (middle, high)
-    return high
+    return smallest_gap(lambda gap: power_at(gap) >= power)
 
 
 def _thin_null_gap(rate, n_first, n_second, per_unit, units, power, alpha, seed) -> float:
@@ -208,9 +216,9 @@ def _masked_mean(values: np.ndarray, weights: np.ndarray) -> float:
     return float(np.mean(chosen)) if chosen.size else float("nan")
 
 
-def _pooled_rates(observed: np.ndarray, units: Sequence[int] | None) -> dict:
-    """Per difference name: (successes, denominators) per group and class, the
-    two smallest groups' denominators, and the units, for `_masked_rates`."""
+def _pooled_rates(observed: np.ndarray) -> dict:
+    """Successes and denominators per group and class of every difference's rate
+    (the paper's class means read their rate's), for `_masked_rates`."""
     successes = metrics.numerators(counts=observed)
     totals = metrics.denominators(counts=observed)
     successes["overall"] = observed[..., metrics.TP].sum(axis=-1)
@@ -218,10 +226,10 @@ def _pooled_rates(observed: np.ndarray, units: Sequence[int] | None) -> dict:
     for name in ("mean_tpr", "mean_fpr"):
         base = name.removeprefix("mean_")
         successes[name], totals[name] = successes[base], totals[base]
-    return {"successes": successes, "totals": totals, "units": units}
+    return {"successes": successes, "totals": totals}
 
 
-def _masked_rates(rates: dict, name: str, weights: np.ndarray):
+def _masked_rates(rates: dict, name: str, weights: np.ndarray, units: Sequence[int] | None):
     """The pooled rate of the difference `name` over the classes in `weights` (all
     classes for the paper's class means), the two smallest groups' denominators and
     the denominator per unit, the rate moved 1/(2n) away from 0 and 1."""
@@ -235,7 +243,6 @@ def _masked_rates(rates: dict, name: str, weights: np.ndarray):
     first, second = np.sort(n)[:2].astype(float)
     edge = 1 / (2 * max(n.sum(), 1))
     rate = min(max(k.sum() / max(n.sum(), 1), edge), 1 - edge)
-    units = rates["units"]
     per_unit = n.sum() / sum(units) if units else n.sum()
     return rate, first, second, per_unit
 
@@ -257,11 +264,7 @@ def independent_videos_floor(
         spread = np.sqrt(first * (1 - first) / n_first + second * (1 - second) / n_second)
         return z_alpha * null_sd + z_power * spread
 
-    low, high = 0.0, MAX_GAP
-    for _ in range(30):
-        middle = (low + high) / 2
-        low, high = (low, middle) if needed(middle) <= middle else (middle, high)
-    return high
+    return smallest_gap(lambda gap: needed(gap) <= gap, steps=30)
 
 
 # ---------------------------------------------------------------- planner
@@ -413,7 +416,7 @@ def subjects_needed(
     gap: float,
     power: float = POWER,
     alpha: float = ALPHA,
-    max_subjects: int = 200,
+    max_subjects: int = MAX_SUBJECTS,
     n_sim: int = 1000,
     seed: int = 0,
 ) -> int | None:
@@ -455,13 +458,7 @@ def planned_detectable_gap(
         )
         return found >= power
 
-    if not enough(MAX_GAP):
-        return float("nan")
-    low, high = 0.0, MAX_GAP
-    for _ in range(_BISECTIONS):
-        middle = (low + high) / 2
-        low, high = (low, middle) if enough(middle) else (middle, high)
-    return high
+    return smallest_gap(enough)
 
 
 def subject_variation(cells: np.ndarray, cell_group: np.ndarray, n_groups: int) -> dict:
@@ -574,7 +571,7 @@ def plan(
     gap: float,
     power: float = POWER,
     alpha: float = ALPHA,
-    max_subjects: int = 200,
+    max_subjects: int = MAX_SUBJECTS,
     n_sim: int = 1000,
     seed: int = 0,
 ) -> dict:

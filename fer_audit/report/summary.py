@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from fer_audit.fairness.audit import FEW_SUBJECTS, AuditResult
-from fer_audit.fairness.gaps import RATE_OF, SIGNED
-from fer_audit.report.glossary import rate_n_words
+from fer_audit.fairness.gaps import RATE_OF
+from fer_audit.report.glossary import is_absolute, rate_n_words
 
 #: the level the words of the summary use
 ALPHA = 0.05
@@ -34,8 +34,7 @@ def largest_gaps(result: AuditResult, *, limit: int = 5) -> pd.DataFrame:
     rows["size"] = rows["value"].abs()
     rows = rows.sort_values("size", ascending=False, kind="stable")
     if "n_tests" not in rows.columns:  # audits saved before the family was recorded
-        tested = gaps[np.isfinite(gaps["p_value"].astype(float))].groupby("run_id").size()
-        rows["n_tests"] = rows["run_id"].map(tested)
+        rows["n_tests"] = rows["run_id"].map(_tests_per_run(gaps))
     rows = rows.drop_duplicates(["run_id", "class"]).head(limit)
     rows["rate_n"] = [_rate_n(result, row) for _, row in rows.iterrows()]
     return rows
@@ -140,9 +139,8 @@ def _seed_spread(row: pd.Series) -> str:
         f"; over {int(runs)} seeds the gap runs from {row['seed_min']:+.2f} to "
         f"{row['seed_max']:+.2f} (SD {row['seed_sd']:.2f})"
     )
-    signed = row.get("definition") in SIGNED and row.get("class") not in ("worst", "mean")
-    if not signed or str(row.get("comparison", "")).startswith("max"):
-        return spread
+    if is_absolute(row["definition"], row["class"], str(row.get("comparison", ""))):
+        return spread  # a size cannot change sign
     same = str(row.get("seed_same_sign")) == "True"
     return spread + (", never of opposite sign" if same else ", of opposite sign between seeds")
 
@@ -193,6 +191,14 @@ def sentence(row: pd.Series, n_perm: int | None = None) -> str:
     )
 
 
+def _tests_per_run(gaps: pd.DataFrame) -> pd.Series:
+    """The size of the family each run's p-values were corrected over (`n_tests`; for
+    audits saved without it, the run's gaps with a p-value)."""
+    if "n_tests" in gaps.columns:
+        return gaps.groupby("run_id")["n_tests"].first().astype(int)
+    return gaps[np.isfinite(gaps["p_value"].astype(float))].groupby("run_id").size()
+
+
 def family_sentence(result: AuditResult) -> str:
     """Which tests the correction ran over, e.g. "p-values adjusted (Holm) over the 28
     gaps of each model"."""
@@ -200,11 +206,9 @@ def family_sentence(result: AuditResult) -> str:
     method = _CORRECTIONS.get(settings.get("correction"), settings.get("correction"))
     if settings.get("correction") == "none":
         return "p-values are not adjusted for the many gaps tested."
-    tested = gaps[np.isfinite(gaps["p_value"].astype(float))]
+    per_run = _tests_per_run(gaps)
     if settings.get("family") == "audit":
-        count = int(gaps["n_tests"].iloc[0]) if "n_tests" in gaps else len(tested)
-        return f"p-values are adjusted ({method}) over all {count} gaps of the audit."
-    per_run = tested.groupby("run_id").size()
+        return f"p-values are adjusted ({method}) over all {per_run.iloc[0]} gaps of the audit."
     count = str(per_run.iloc[0]) if per_run.nunique() == 1 else "several"
     return f"p-values are adjusted ({method}) over the {count} gaps of each model separately."
 
