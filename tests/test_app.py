@@ -72,7 +72,7 @@ def test_audit_page_in_a_browser_renders_the_published_figures(
     failed = []
     browser_page.on("requestfailed", lambda request: failed.append(request.url))
     browser_page.goto(streamlit_server)
-    browser_page.get_by_role("link", name="Audit").click()
+    browser_page.get_by_role("link", name="Audit", exact=True).click()
     browser_page.get_by_role("heading", name="Audit").wait_for(timeout=60_000)
     browser_page.wait_for_selector(".js-plotly-plot", timeout=120_000)
     assert browser_page.locator(".js-plotly-plot").count() >= 3
@@ -197,7 +197,7 @@ def test_live_demo_in_a_browser_reads_an_uploaded_clip(
 
     shutil.copytree(fer_model, workspace.root.parent / "checkpoints" / "fermini")
     browser_page.goto(streamlit_server)
-    browser_page.get_by_role("link", name="Live demo").click()
+    browser_page.get_by_role("link", name="Live demo", exact=True).click()
     browser_page.get_by_role("heading", name="Live demo").wait_for(timeout=60_000)
     browser_page.get_by_text("upload a clip").click()
     browser_page.locator("input[type='file']").set_input_files(
