@@ -1,7 +1,7 @@
 # Everything the project needs is installed by these targets; nothing by hand.
-#   make run         create .venv if needed, install, build the demo workspace the
-#                    first time (SYNTHETIC data, small models, their audit; minutes),
-#                    start the dashboard on port 8501
+#   make run         create .venv if needed, install, start the dashboard on port 8501
+#                    at once; the first time, the demo workspace (SYNTHETIC data, small
+#                    models, their audit; minutes) builds in the background meanwhile
 #   make demo-reset  rebuild the demo workspace from scratch
 #   make test        create .venv if needed, install, lint, run the test suite
 PYTHON ?= python3
@@ -35,9 +35,11 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PIP) install --no-deps -e .
 	touch $(STAMP)
 
-run: demo
+run: install
+	$(BIN)/fer-audit demo --background
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
+# the demo in the foreground, printing each step
 demo: install
 	$(BIN)/fer-audit demo --if-missing
 

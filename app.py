@@ -3,6 +3,8 @@
 import streamlit as st
 
 from fer_audit.ui import page_guard
+from fer_audit.ui_build import demo_build_view
+from fer_audit.workspace import Workspace
 
 st.set_page_config(page_title="fer-audit", page_icon="⚖️", layout="wide")
 
@@ -15,4 +17,8 @@ pages = [
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
 ]
 with page_guard():  # no traceback reaches a user: the message here, the details in the log
-    st.navigation(pages).run()
+    page = st.navigation(pages)
+    if page.title != "Home":  # Home shows the demo build in full
+        with st.sidebar:
+            demo_build_view(Workspace.from_env(), detailed=False)
+    page.run()

@@ -7,6 +7,7 @@ from fer_audit.errors import DamagedFile
 from fer_audit.fairness import AuditResult
 from fer_audit.overview import workspace_overview
 from fer_audit.ui import show_damaged, show_damaged_list
+from fer_audit.ui_build import demo_build_view
 from fer_audit.workspace import Workspace
 
 st.title("fer-audit")
@@ -21,6 +22,7 @@ workspace = Workspace.from_env()
 overview = workspace_overview(workspace)
 st.caption(f"Workspace: `{overview.root}`")
 show_damaged_list(overview.problems, key="home-damaged")  # each named; the rest goes on
+demo_build_view(workspace, detailed=True)
 
 columns = st.columns(5)
 columns[0].metric("Datasets", len(overview.datasets))

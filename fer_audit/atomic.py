@@ -67,6 +67,8 @@ _HINTS = {
     "audit.json": "run the audit again (fer-audit audit ... --out FOLDER), or delete the "
     "audit's folder",
     "demo.json": "rebuild the demo (make demo-reset)",
+    "demo-progress.json": "delete it, then start the demo build again (make run, or the "
+    "Home page's button): finished steps are skipped",
 }
 DEFAULT_HINT = "repair it, or delete it and redo the step that wrote it"
 

@@ -354,6 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dem.add_argument("--if-missing", action="store_true", help="do nothing if it is built")
     dem.add_argument("--reset", action="store_true", help="remove the demo's files first")
+    dem.add_argument(
+        "--background",
+        action="store_true",
+        help="build it in a detached process and return at once (as `make run` does); "
+        "the dashboard shows its progress",
+    )
     dem.add_argument("--per-group", type=bounded(2, 1000), help="subjects per gender (default 16)")
     dem.add_argument(
         "--test-per-group", type=bounded(1, 1000), help="test subjects per gender (default 8)"
@@ -758,12 +764,17 @@ def describe_audit(result) -> str:
 
 
 def cmd_demo(args: argparse.Namespace, workspace: Workspace) -> int:
-    from fer_audit.demo import DemoFailed, build_demo, demo_record
+    from fer_audit.demo import DemoFailed, build_demo, demo_record, start_demo_build
 
+    settings = demo_settings(args)
+    if args.background:
+        if args.reset:
+            raise ValueError("--reset cannot run in the background: run `make demo-reset`")
+        print(start_demo_build(workspace, settings))
+        return 0
     if args.if_missing and not args.reset and (demo_record(workspace) or {}).get("status"):
         print(f"the demo is built in {workspace.root} (make demo-reset rebuilds it)")
         return 0
-    settings = demo_settings(args)
     print(
         f"building the demo in {workspace.root}: real sample clips and the FER2013 model, "
         f"SYNTHETIC data ({settings.per_group} + {settings.per_group} drawn subjects), "
@@ -773,6 +784,13 @@ def cmd_demo(args: argparse.Namespace, workspace: Workspace) -> int:
         record = build_demo(workspace, settings, reset=args.reset)
     except DemoFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Busy:
+        print(
+            f"error: another demo build is running in {workspace.root}; its progress is on "
+            "the dashboard's Home page",
+            file=sys.stderr,
+        )
         return 1
     for step, seconds in record["steps"].items():
         print(f"  {step:16s} {seconds:7.1f} s")

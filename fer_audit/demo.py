@@ -12,7 +12,10 @@ must find.
 Each step is a `fer-audit` command run as a background job of the workspace, so the
 Train page lists them. A rerun skips or resumes what is finished; `reset` removes
 the demo's own files first. `demo.json` records the settings, the seconds per step
-and the outcome.
+and the outcome. While it builds, `demo-progress.json` holds its plan (steps, their
+jobs, estimated seconds), which pages read for live progress (`read_demo_build`);
+`start_demo_build` runs the whole build in a detached process, as `make run` does,
+so the dashboard serves at once.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,10 +35,14 @@ from fer_audit.data.samples import samples_folder
 from fer_audit.data.synthetic import DEFAULT_BIAS, SYNTHETIC_NOTE
 from fer_audit.jobs import Job, JobRegistry
 from fer_audit.labels import get_scheme
+from fer_audit.progress import BuildPlan, BuildProgress, duration, read_build, start_detached
 from fer_audit.version import code_version
-from fer_audit.workspace import Workspace, checkpoints_dir
+from fer_audit.workspace import ENV_WORKSPACE, Workspace, checkpoints_dir
 
 MARKER = "demo.json"
+PROGRESS = "demo-progress.json"
+BUILD_LOG = "demo-build.log"  # under the workspace's jobs/ folder
+FINAL_STEPS = ("evaluate", "audit", "report")
 
 
 class DemoFailed(RuntimeError):
@@ -72,6 +79,15 @@ class DemoSettings:
     workers: int = 2
     n_boot: int = 2000
     data_seed: int = 0
+
+    @classmethod
+    def from_record(cls, record: dict) -> DemoSettings:
+        """The settings a demo.json or demo-progress.json recorded (JSON lists back to
+        tuples; fields it does not know are left out)."""
+        known = {f.name for f in fields(cls)}
+        return cls(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in record.items() if k in known}
+        )
 
 
 @dataclass(frozen=True)
@@ -167,16 +183,35 @@ def build_demo(
     reset: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict:
-    """Build (or finish) the demo; returns what demo.json records."""
-    if reset:
-        reset_demo(workspace, settings)
+    """Build (or finish) the demo; returns what demo.json records. One builder per
+    workspace at a time: a second one fails at once with Busy."""
+    with workspace.lock("demo-build", timeout=1):
+        if reset:
+            reset_demo(workspace, settings)
+        plan = BuildPlan(
+            workspace.root / PROGRESS,
+            step_estimates(settings),
+            log_path=workspace.root / "jobs" / BUILD_LOG,
+            settings=asdict(settings),
+        )
+        try:
+            record = _build(workspace, settings, plan, log)
+        except BaseException as exc:  # a failed step, Ctrl-C, a kill: the plan says so
+            plan.end("failed", str(exc) or type(exc).__name__)
+            raise
+        plan.end("done")
+    log(f"demo built in {record['total_s']:.0f} s: {workspace.root / MARKER}")
+    return demo_record(workspace)
+
+
+def _build(workspace: Workspace, settings: DemoSettings, plan: BuildPlan, log) -> dict:
     registry = JobRegistry(workspace)
     paths = demo_paths(workspace, settings)
     seconds: dict[str, float] = {}
     runs: list[str] = []
     started = time.perf_counter()
     for step in demo_steps(workspace, settings):
-        seconds[step.name], job = _run_step(registry, step, log)
+        seconds[step.name], job = _run_step(registry, step, log, plan)
         if job is not None and step.argv[0] == "train":
             runs += job.runs
     final = [
@@ -195,7 +230,7 @@ def build_demo(
         Step("report", ["report", paths["audit"], "--out", paths["report"]]),
     ]
     for step in final:
-        seconds[step.name], _ = _run_step(registry, step, log)
+        seconds[step.name], _ = _run_step(registry, step, log, plan)
     record = {
         "status": "done",
         "synthetic": True,
@@ -212,8 +247,7 @@ def build_demo(
         "code_version": code_version(),
     }
     atomic.write_json(workspace.root / MARKER, record)
-    log(f"demo built in {record['total_s']:.0f} s: {workspace.root / MARKER}")
-    return demo_record(workspace)
+    return record
 
 
 def demo_record(workspace: Workspace) -> dict | None:
@@ -238,24 +272,122 @@ def reset_demo(workspace: Workspace, settings: DemoSettings = DemoSettings()) ->
     paths["predictions"].unlink(missing_ok=True)
 
 
-def _run_step(registry: JobRegistry, step: Step, log) -> tuple[float, Job | None]:
+def _run_step(registry: JobRegistry, step: Step, log, plan: BuildPlan) -> tuple[float, Job | None]:
     if step.done():
         log(f"demo: {step.name}: already done")
+        plan.skipped(step.name)
         return 0.0, None
     started = time.perf_counter()
     log(f"demo: {step.name} ...")
     job = registry.submit(step.argv, title=f"demo: {step.name}")
+    plan.started(step.name, job.id)
     while job.active:
         time.sleep(0.5)
         registry.refresh()
         job = registry.get(job.id)
+    elapsed = round(time.perf_counter() - started, 2)
+    plan.finished(step.name, job.status, elapsed)
     if job.status != "done":
         raise DemoFailed(
             f"demo step {step.name!r} {job.status}: {job.message} (log: {job.log_path})"
         )
-    elapsed = round(time.perf_counter() - started, 2)
     log(f"demo: {step.name}: {elapsed:.1f} s")
     return elapsed, job
+
+
+#: seconds of each step of the default demo, measured on a 2-core machine (one build,
+#: DemoSettings(); the sample download is a guess: it was cached). Other settings scale
+#: them by their videos, training subject-epochs and test subjects, over the seconds a
+#: job takes to start (its imports).
+_JOB_START_S = 3.0
+_REFERENCE_S = {"samples": 20.0, "fer model": 4.0, "test split": 1.0, "audit": 2.0, "report": 3.0}
+_SYNTH_S_PER_SUBJECT = (9.1 - _JOB_START_S) / 32
+_PREPROCESS_S_PER_SUBJECT = (18.9 - _JOB_START_S) / 32
+#: 168.7 s for Regular: 8 + 8 training subjects, 2 seeds, 30 epochs
+_TRAIN_S_PER_SUBJECT_EPOCH = (168.7 - _JOB_START_S) / (16 * 2 * 30)
+_EVALUATE_S_PER_RUN_SUBJECT = (10.1 - _JOB_START_S) / (6 * 16)
+
+
+def step_estimates(settings: DemoSettings) -> dict[str, float]:
+    """Estimated seconds of each step of a build with `settings`, in build order."""
+    subjects = 2 * settings.per_group
+    train_subjects = settings.per_group - settings.test_per_group
+    estimates = {
+        "samples": _REFERENCE_S["samples"],
+        "fer model": _REFERENCE_S["fer model"],
+        "synthetic data": _JOB_START_S + _SYNTH_S_PER_SUBJECT * subjects,
+        "test split": _REFERENCE_S["test split"],
+        "preprocess": _JOB_START_S + _PREPROCESS_S_PER_SUBJECT * subjects,
+    }
+    for train_set in settings.train_sets:
+        groups = 2 if train_set == "regular" else 1
+        subject_epochs = groups * train_subjects * settings.epochs * len(settings.seeds)
+        estimates[f"train {train_set}"] = _JOB_START_S + _TRAIN_S_PER_SUBJECT_EPOCH * subject_epochs
+    runs = len(settings.train_sets) * len(settings.seeds)
+    test_subjects = 2 * settings.test_per_group
+    estimates["evaluate"] = _JOB_START_S + _EVALUATE_S_PER_RUN_SUBJECT * runs * test_subjects
+    estimates["audit"] = _REFERENCE_S["audit"]
+    estimates["report"] = _REFERENCE_S["report"]
+    return estimates
+
+
+def read_demo_build(workspace: Workspace) -> BuildProgress | None:
+    """The live progress of the demo build in `workspace` (None when none was started)."""
+    return read_build(workspace.root / PROGRESS, JobRegistry(workspace))
+
+
+#: the DemoSettings `fer-audit demo` has options for (patience follows epochs)
+_COMMAND_LINE_FIELDS = ("per_group", "test_per_group", "seeds", "train_sets", "epochs")
+
+
+def demo_argv(settings: DemoSettings) -> list[str]:
+    """`fer-audit` arguments that build the demo with `settings`; ValueError when a
+    setting has no command-line option and differs from its default."""
+    given = {name: getattr(settings, name) for name in _COMMAND_LINE_FIELDS}
+    unsaid = [
+        f.name
+        for f in fields(settings)
+        if getattr(settings, f.name)
+        != getattr(replace(DemoSettings(), **given, patience=settings.epochs), f.name)
+    ]
+    if unsaid:
+        raise ValueError(f"`fer-audit demo` has no option for {', '.join(unsaid)}")
+    argv = [
+        "demo",
+        "--per-group", settings.per_group,
+        "--test-per-group", settings.test_per_group,
+        "--seeds", ",".join(map(str, settings.seeds)),
+        "--train-sets", ",".join(settings.train_sets),
+        "--epochs", settings.epochs,
+    ]  # fmt: skip
+    return [str(arg) for arg in argv]
+
+
+def start_demo_build(workspace: Workspace, settings: DemoSettings = DemoSettings()) -> str:
+    """Build the demo in a detached process, unless it is built or being built; returns
+    what happened, in a sentence."""
+    if (demo_record(workspace) or {}).get("status") == "done":
+        return f"the demo is built in {workspace.root} (make demo-reset rebuilds it)"
+    progress = read_demo_build(workspace)
+    if progress is not None and progress.status == "building":
+        return f"the demo is being built in {workspace.root}; the dashboard shows its progress"
+    log_path = workspace.root / "jobs" / BUILD_LOG
+    workspace.root.mkdir(parents=True, exist_ok=True)
+    pid = start_detached(demo_argv(settings), log_path, {ENV_WORKSPACE: str(workspace.root)})
+    # the plan at once (the builder rewrites it as it starts): a page reading it now
+    # already follows the build
+    BuildPlan(
+        workspace.root / PROGRESS,
+        step_estimates(settings),
+        log_path=log_path,
+        settings=asdict(settings),
+        pid=pid,
+    )
+    return (
+        f"building the demo in the background (process {pid}, log {log_path}): about "
+        f"{duration(sum(step_estimates(settings).values()))}; the dashboard shows its "
+        "progress and is usable meanwhile"
+    )
 
 
 #: the class the planted emotion falls in under the label scheme the demo trains with

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fer_audit.errors import DamagedFile
+from fer_audit.procs import alive, process_start
 from fer_audit.workspace import ENV_WORKSPACE, Workspace
 
 ENV_JOB_ID = "FER_AUDIT_JOB_ID"
@@ -237,7 +238,7 @@ class JobRegistry:
             "WHERE id = ? AND status IN ('queued', 'running')",
             (time.time(), "cancelled by the user", job_id),
         )
-        if job.pid and _alive(job.pid, self._pid_start(job_id)):
+        if job.pid and alive(job.pid, self._pid_start(job_id)):
             with suppress(ProcessLookupError):
                 os.killpg(job.pid, signal.SIGTERM)
         self.refresh()
@@ -270,7 +271,7 @@ class JobRegistry:
                 "SELECT id, pid, pid_start FROM jobs WHERE status = 'running'"
             ).fetchall()
         for row in running:
-            if not _alive(row["pid"], row["pid_start"]):
+            if not alive(row["pid"], row["pid_start"]):
                 self._execute(
                     "UPDATE jobs SET status = 'failed', finished_at = ?, message = ? "
                     "WHERE id = ? AND status = 'running'",
@@ -294,7 +295,7 @@ class JobRegistry:
                     "UPDATE jobs SET status = 'running', pid = ?, pid_start = ?, "
                     "started_at = ?, attempts = attempts + 1, message = 'started' "
                     "WHERE id = ?",
-                    (process.pid, _process_start(process.pid), time.time(), row["id"]),
+                    (process.pid, process_start(process.pid), time.time(), row["id"]),
                 )
             # reap the child when it ends, so it does not linger as a zombie
             threading.Thread(target=process.wait, daemon=True).start()
@@ -444,33 +445,6 @@ def _job(row: sqlite3.Row) -> Job:
         runs=json.loads(row["runs"]),
         attempts=row["attempts"],
     )
-
-
-def _process_start(pid: int) -> str | None:
-    """The kernel's start time of `pid` (guards against a reused pid); None off Linux."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def _alive(pid: int | None, started: str | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return True  # no /proc: trust the signal check
-    if fields[0] in ("Z", "X"):
-        return False
-    return started is None or fields[19] == started
 
 
 if __name__ == "__main__":

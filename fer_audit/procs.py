@@ -1,4 +1,4 @@
-"""Worker processes that end with their parent.
+"""Worker processes that end with their parent, and whether a process still runs.
 
 A worker started by fer-audit (a preprocessing pool's process, say) must not outlive
 the process that started it: after `kill -9` of `fer-audit preprocess --workers 8`
@@ -26,6 +26,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 #: how often the fallback thread looks at its parent's pid, in seconds
@@ -76,3 +77,32 @@ def _end(sig: int) -> None:
     with contextlib.suppress(OSError):
         os.kill(os.getpid(), sig)
     os._exit(128 + int(sig))  # a signal that does not end us (or no os.kill): end anyway
+
+
+def process_start(pid: int) -> str | None:
+    """The kernel's start time of `pid` (guards against a reused pid); None off Linux."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def alive(pid: int | None, started: str | None) -> bool:
+    """Whether process `pid` runs and is the one started at `started` (see
+    `process_start`; None: any process with that pid)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return True  # no /proc: trust the signal check
+    if fields[0] in ("Z", "X"):
+        return False
+    return started is None or fields[19] == started

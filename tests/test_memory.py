@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from bench_memory import reference_frames  # every decoded frame held, as before streaming
 
+from conftest import widget
 from fer_audit.data.samples import VIDEOS
 from fer_audit.predict import predict_clip
 from fer_audit.video.clip import PreprocessSettings, process_clip
@@ -206,7 +207,7 @@ def test_the_live_demo_names_a_clip_beyond_ten_minutes(tmp_path, fer_model, monk
     clip = write_clip(tmp_path / "long.mp4", int(minutes * 60), 1, size=(32, 32))
     demo = Path(__file__).resolve().parent.parent / "app_pages" / "demo.py"
     app = AppTest.from_file(str(demo), default_timeout=120).run()
-    app.radio[0].set_value("upload a clip").run()
+    widget(app.radio, "Clip").set_value("upload a clip").run()
     app.get("file_uploader")[0].set_value(("long.mp4", clip.read_bytes(), "video/mp4")).run()
     assert not app.exception
     message = app.error[0].value

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import make_sasefe, shown, wait_for_job
+from conftest import make_sasefe, shown, wait_for_job, widget
 from fer_audit.data.registry import list_datasets, load_dataset
 from fer_audit.jobs import VANISHED, JobRegistry
 from fer_audit.workspace import OutsideDataRootsError
@@ -47,7 +47,7 @@ def test_reports_page_offers_the_report_and_every_table(env):
     assert {"gaps.csv", "group_metrics.csv", "rankings.csv", "summary.csv"} <= set(labels)
     confusion = next(b for b in app.get("download_button") if b.label == "confusion.csv")
     assert confusion.proto.disabled  # the published results hold no confusion matrix
-    app.multiselect[1].set_value(["female"]).run()
+    widget(app.multiselect, "Training sets").set_value(["female"]).run()
     assert "18 run(s)" not in app.caption[0].value and "6 run(s)" in app.caption[0].value
 
 
@@ -86,12 +86,14 @@ def test_data_page_on_an_empty_workspace(env):
 def test_a_bad_subject_table_shows_its_problems_and_registers_nothing(env, tmp_path):
     make_sasefe(tmp_path / "data" / "sase", {"S1": "f", "S2": "m"}, table=False)
     app = page("data").run()
-    app.selectbox[1].set_value(tmp_path / "data" / "sase").run()
-    app.radio[0].set_value("upload a CSV").run()
+    widget(app.selectbox, "Folder (or manifest CSV) inside the data roots").set_value(
+        tmp_path / "data" / "sase"
+    ).run()
+    widget(app.radio, "Subject table (subject, gender)").set_value("upload a CSV").run()
     app.get("file_uploader")[0].set_value(
         ("subjects.csv", b"subject,gender\nS1,f\nS2,\n", "text/csv")
     ).run()
-    app.button[0].click().run()
+    widget(app.button, "Register").click().run()
     assert not app.exception
     assert "1 problem" in app.error[0].value and "S2" in app.error[0].value
     assert list_datasets(env) == []
@@ -99,7 +101,7 @@ def test_a_bad_subject_table_shows_its_problems_and_registers_nothing(env, tmp_p
     app.get("file_uploader")[0].set_value(
         ("subjects.csv", b"subject,gender\nS1,f\nS2,m\n", "text/csv")
     ).run()
-    app.button[0].click().run()
+    widget(app.button, "Register").click().run()
     assert not app.error, [e.value for e in app.error]
     assert "Registered sase: 24 videos of 2 subjects." in app.success[0].value
     dataset = load_dataset(env, "sase")
@@ -116,11 +118,13 @@ def test_a_bad_subject_table_shows_its_problems_and_registers_nothing(env, tmp_p
 def test_the_table_can_be_filled_in_on_the_page(env, tmp_path):
     make_sasefe(tmp_path / "data" / "sase", {"S1": "f", "S2": "m"}, table=False)
     app = page("data").run()
-    app.selectbox[1].set_value(tmp_path / "data" / "sase").run()
-    app.radio[0].set_value("fill in the table").run()
+    widget(app.selectbox, "Folder (or manifest CSV) inside the data roots").set_value(
+        tmp_path / "data" / "sase"
+    ).run()
+    widget(app.radio, "Subject table (subject, gender)").set_value("fill in the table").run()
     editor = app.data_editor[0]
     assert list(editor.value["subject"]) == ["S1", "S2"]
-    app.button[0].click().run()  # genders left empty
+    widget(app.button, "Register").click().run()  # genders left empty
     assert "has no gender" in app.error[0].value
     assert list_datasets(env) == []
     app.session_state[editor.key] = {
@@ -128,7 +132,7 @@ def test_the_table_can_be_filled_in_on_the_page(env, tmp_path):
         "added_rows": [],
         "deleted_rows": [],
     }
-    app.button[0].click().run()
+    widget(app.button, "Register").click().run()
     assert "Registered sase" in app.success[0].value
     assert load_dataset(env, "sase").meta["subjects_per_gender"] == {"female": 1, "male": 1}
 
@@ -174,7 +178,7 @@ def test_live_demo_reads_a_sample_clip_with_the_fer_model(env, fer_model, sample
     app = page("demo", timeout=180).run()
     assert not app.exception
     assert app.title[0].value == "Live demo"
-    app.selectbox[0].set_value("single_face.mp4").run()
+    widget(app.selectbox, "Sample clip").set_value("single_face.mp4").run()
     assert not app.exception
     charts = app.get("plotly_chart")
     assert len(charts) == 2  # video-level and per-keyframe probabilities
@@ -186,7 +190,7 @@ def test_live_demo_reads_a_sample_clip_with_the_fer_model(env, fer_model, sample
 def test_live_demo_refuses_a_file_that_is_not_a_video(env, fer_model, tmp_path):
     shutil.copytree(fer_model, tmp_path / "checkpoints" / "fermini")
     app = page("demo").run()
-    app.radio[0].set_value("upload a clip").run()
+    widget(app.radio, "Clip").set_value("upload a clip").run()
     app.get("file_uploader")[0].set_value(
         ("clip.mp4", b"this is not a video" * 50, "video/mp4")
     ).run()
@@ -213,7 +217,7 @@ def test_train_page_queues_a_job_that_outlives_the_page(monkeypatch, tiny_worksp
     app.number_input(key="epochs").set_value(2)
     app.number_input(key="input_size").set_value(32)
     app.selectbox(key="lr_schedule").set_value("cosine")
-    app.button[0].click().run()
+    widget(app.button, "Queue training").click().run()
     assert "Queued 1 job(s)." in app.success[0].value
     del app  # the page's session ends; the job goes on
     registry = JobRegistry(tiny_workspace)
@@ -234,7 +238,7 @@ def test_a_killed_job_shows_as_failed_on_the_page(monkeypatch, tiny_workspace):
     app.number_input(key="epochs").set_value(400)
     app.number_input(key="input_size").set_value(32)
     app.text_input(key="seeds").set_value("7")
-    app.button[0].click().run()
+    widget(app.button, "Queue training").click().run()
     registry = JobRegistry(tiny_workspace)
     job = registry.list()[0]
     running = wait_for_job(registry, job.id, lambda j: j.progress > 0, timeout=180)
@@ -251,10 +255,14 @@ def test_missing_pretrained_weights_fail_the_job_with_what_to_download(
     monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(tiny_workspace.root))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # an empty hub cache
     app = page("train").run()
-    app.multiselect[0].set_value(["vggface"])
+    widget(app.multiselect, "Architectures").set_value(["vggface"])
     app.number_input(key="input_size").set_value(32)
-    app.checkbox[1].check()  # pretrained
-    app.button[0].click().run()
+    widget(
+        app.checkbox,
+        "Start from the architecture's pretrained weights (ImageNet, VGGFace, "
+        "VGGFace2, Kinetics; the 3D CNN has none)",
+    ).check()
+    widget(app.button, "Queue training").click().run()
     registry = JobRegistry(tiny_workspace)
     job = registry.list()[0]
     done = wait_for_job(registry, job.id, lambda j: not j.active, timeout=180)
@@ -267,8 +275,8 @@ def test_missing_pretrained_weights_fail_the_job_with_what_to_download(
 def test_the_audit_selection_carries_over_to_the_reports_page(env):
     app = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
     app.switch_page("app_pages/audit.py").run()
-    app.multiselect[1].set_value(["female"]).run()
+    widget(app.multiselect, "Training sets").set_value(["female"]).run()
     app.switch_page("app_pages/reports.py").run()
     assert not app.exception
-    assert app.multiselect[1].value == ["female"]
+    assert widget(app.multiselect, "Training sets").value == ["female"]
     assert app.caption[0].value.startswith("6 run(s)")

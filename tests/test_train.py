@@ -41,8 +41,12 @@ def test_run_folder_holds_every_contract_file(tiny_workspace):
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
     assert "done after 2 epochs" in (folder / "train.log").read_text()
     state = torch.load(folder / "model.pt", weights_only=True)
-    assert any(k.startswith("network.") for k in state)
-    assert torch.load(folder / "checkpoint.pt", weights_only=True)["model"]
+    assert state and all(k.startswith("network.") for k in state)
+    checkpoint = torch.load(folder / "checkpoint.pt", weights_only=True)
+    assert checkpoint["model"].keys() == state.keys()  # the last epoch's weights, whole
+    assert all(
+        torch.isfinite(v).all() for v in checkpoint["model"].values() if v.is_floating_point()
+    )
 
 
 def test_resume_after_an_interruption_equals_an_uninterrupted_run(tiny_workspace):
@@ -174,7 +178,8 @@ def test_two_cpu_processes_with_gloo_train_one_run_and_agree(tiny_workspace):
     meta = json.loads((folder / "run.json").read_text())
     assert meta["world_size"] == 2 and meta["status"] == "done"
     assert "ranks agree: identical parameters on 2 processes" in (folder / "train.log").read_text()
-    assert torch.load(folder / "model.pt", weights_only=True)
+    state = torch.load(folder / "model.pt", weights_only=True)
+    assert state and all(k.startswith("network.") for k in state)
 
 
 def test_balanced_loss_weights_classes_by_inverse_frequency(tiny_workspace):
@@ -184,11 +189,39 @@ def test_balanced_loss_weights_classes_by_inverse_frequency(tiny_workspace):
 
     weights = class_weights(np.array([0, 1, 1, 1, 1, 1, 2, 2]), 4)
     assert torch.allclose(weights, torch.tensor([2.0, 0.4, 1.0, 0.0]))
-    plain, balanced = config(), config(balanced_loss=True)
-    assert plain.run_id() == config().run_id() != balanced.run_id()
+    assert config(balanced_loss=True).run_id() != config().run_id()
     folder = train(tiny_workspace, config(epochs=1, balanced_loss=True))
     meta = json.loads((folder / "run.json").read_text())
     assert meta["hyperparameters"]["balanced_loss"] is True
+
+
+#: for each setting a run is named by, a value other than config()'s
+OTHER_VALUES = {
+    "dataset": "other", "arch": "resnet3d", "train_set": "female", "seed": 4, "epochs": 4,
+    "patience": 9, "lr": 0.1, "weight_decay": 0.01, "batch_size": 4, "momentum": 0.5,
+    "scheme": "six", "input_size": 48, "pretrained": True, "weights_path": "w.pt",
+    "augment": False, "frozen_backbone": True, "val_fraction": 0.2, "balanced_loss": True,
+    "lr_schedule": "cosine",
+}  # fmt: skip
+
+
+def test_each_setting_changes_the_run_id_alone():
+    from dataclasses import fields, replace
+
+    base = config()
+    assert {f.name for f in fields(TrainConfig)} == set(OTHER_VALUES) | {"preprocess"}
+    ids = {name: replace(base, **{name: value}).run_id() for name, value in OTHER_VALUES.items()}
+    for f in fields(PreprocessSettings):
+        other = replace(TINY_PREPROCESS, **{f.name: _other(getattr(TINY_PREPROCESS, f.name))})
+        ids[f"preprocess.{f.name}"] = replace(base, preprocess=other).run_id()
+    assert base.run_id() not in ids.values()
+    assert len(set(ids.values())) == len(ids)  # and no two changes give one id
+
+
+def _other(value):
+    if isinstance(value, str):
+        return {"none": "mtcnn", "fast": "paper"}[value]
+    return value + 1
 
 
 def test_cosine_schedule_lowers_the_rate_each_epoch_and_names_a_new_run(tiny_workspace):
