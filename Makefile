@@ -50,8 +50,11 @@ lint: install
 	$(BIN)/ruff check fer_audit tests app_pages benchmarks app.py
 	$(BIN)/ruff format --check fer_audit tests app_pages benchmarks app.py
 
+# Bytecode caching on for the tests even where the environment turns it off
+# (PYTHONDONTWRITEBYTECODE): pytest then keeps its rewritten test modules, and each
+# fer-audit process a test starts reads compiled modules (seconds per suite).
 test: lint browser
-	$(BIN)/python -m pytest
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest
 
 # Tests marked slow (kept out of `make test` for its 15-minute budget).
 test-slow: install browser

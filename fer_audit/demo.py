@@ -33,6 +33,7 @@ from fer_audit import atomic
 from fer_audit.data.registry import list_datasets
 from fer_audit.data.samples import samples_folder
 from fer_audit.data.synthetic import DEFAULT_BIAS, SYNTHETIC_NOTE
+from fer_audit.errors import DamagedFile
 from fer_audit.jobs import Job, JobRegistry
 from fer_audit.labels import get_scheme
 from fer_audit.progress import BuildPlan, BuildProgress, duration, read_build, start_detached
@@ -188,6 +189,9 @@ def build_demo(
     with workspace.lock("demo-build", timeout=1):
         if reset:
             reset_demo(workspace, settings)
+        elif (built := complete_demo(workspace, settings)) is not None:
+            log(f"demo: already built with these settings: {workspace.root / MARKER}")
+            return built
         plan = BuildPlan(
             workspace.root / PROGRESS,
             step_estimates(settings),
@@ -250,6 +254,29 @@ def _build(workspace: Workspace, settings: DemoSettings, plan: BuildPlan, log) -
     return record
 
 
+def complete_demo(workspace: Workspace, settings: DemoSettings) -> dict | None:
+    """demo.json when the demo it records was built with `settings` and everything it
+    made is still there (finished runs, predictions, audit, report); else None."""
+    from fer_audit.train.loop import read_run_json
+
+    try:
+        record = demo_record(workspace)
+        if not record or DemoSettings.from_record(record.get("settings", {})) != settings:
+            return None
+        runs = [read_run_json(workspace.run_dir(run_id)) for run_id in record.get("runs", [])]
+    except (DamagedFile, TypeError, KeyError):  # built again, over the damaged files
+        return None
+    made = [Path(record[key]) for key in ("predictions", "report")]
+    made.append(Path(record["audit"]) / "audit.json")
+    if (
+        runs
+        and all(run and run.get("status") == "done" for run in runs)
+        and all(path.exists() for path in made)
+    ):
+        return record
+    return None
+
+
 def demo_record(workspace: Workspace) -> dict | None:
     """demo.json of a finished demo build, or None."""
     path = workspace.root / MARKER
@@ -282,7 +309,7 @@ def _run_step(registry: JobRegistry, step: Step, log, plan: BuildPlan) -> tuple[
     job = registry.submit(step.argv, title=f"demo: {step.name}")
     plan.started(step.name, job.id)
     while job.active:
-        time.sleep(0.5)
+        time.sleep(0.2)
         registry.refresh()
         job = registry.get(job.id)
     elapsed = round(time.perf_counter() - started, 2)

@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import threading
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +19,7 @@ from fer_audit.demo import (
     PROGRESS,
     DemoSettings,
     build_demo,
+    complete_demo,
     demo_argv,
     demo_record,
     includes_zero,
@@ -133,12 +136,25 @@ def test_a_second_build_redoes_nothing(session_demo, monkeypatch):
     space, record = session_demo.workspace, session_demo.record
     monkeypatch.setenv(ENV_CHECKPOINTS, str(session_demo.checkpoints))
     stamps = {r: (space.runs_dir / r / "model.pt").stat().st_mtime_ns for r in record["runs"]}
-    again = build_demo(space, SESSION_DEMO, log=lambda line: None)
-    assert again["steps"]["synthetic data"] == 0 and again["steps"]["fer model"] == 0
-    assert again["runs"] == record["runs"]
+    jobs = len(JobRegistry(space).list())
+    assert build_demo(space, SESSION_DEMO, log=lambda line: None) == record  # as it was
+    assert len(JobRegistry(space).list()) == jobs  # not one step run again
     assert {r: (space.runs_dir / r / "model.pt").stat().st_mtime_ns for r in record["runs"]} == (
         stamps
     )
+
+
+def test_a_demo_missing_a_file_or_built_otherwise_is_not_complete(session_demo, tmp_path):
+    space, record = session_demo.workspace, session_demo.record
+    assert complete_demo(space, SESSION_DEMO) == record
+    assert complete_demo(space, replace(SESSION_DEMO, epochs=3, patience=3)) is None
+    report = Path(record["report"])
+    kept = tmp_path / "report.html"
+    report.rename(kept)
+    try:
+        assert complete_demo(space, SESSION_DEMO) is None  # the next build makes it again
+    finally:
+        kept.rename(report)
 
 
 @pytest.mark.browser

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import spawned
 
 from conftest import REPO, TINY_PREPROCESS, make_sasefe
 from fer_audit.cli import main
@@ -21,7 +22,7 @@ from fer_audit.data.index import DatasetError
 from fer_audit.data.registry import load_dataset, register_dataset
 from fer_audit.fairness.audit import AuditError, synthetic_flags
 from fer_audit.outputs import WouldOverwrite, check_output
-from fer_audit.workspace import Busy, UnsafeName, Workspace, check_name, contained
+from fer_audit.workspace import UnsafeName, Workspace, check_name, contained
 
 TRAVERSALS = ["../escaped", "../../escaped", "a/../../escaped", "/tmp/escaped", "..", ".", ""]
 
@@ -173,21 +174,13 @@ def test_a_predictions_file_is_fer_audits_own_only_with_its_mark(workspace, tmp_
     assert check_output(inside, kind="predictions", workspace=workspace) == inside
 
 
-def _register(root: str, data: str, name: str, replace: bool, barrier, results) -> None:
-    barrier.wait()
-    try:
-        register_dataset(Workspace(root), name, data, kind="sasefe", replace=replace)
-        results.put(("ok", data))
-    except Exception as exc:  # the test reports whatever happened
-        results.put((type(exc).__name__, str(exc)))
-
-
 def _race(workspace: Workspace, folders: list[Path], *, replace: bool) -> list[tuple]:
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(len(folders)), context.Queue()
     processes = [
         context.Process(
-            target=_register, args=(str(workspace.root), str(f), "same", replace, barrier, results)
+            target=spawned.register_when_told,
+            args=(str(workspace.root), str(f), "same", replace, barrier, results),
         )
         for f in folders
     ]
@@ -225,14 +218,6 @@ def test_concurrent_replacements_leave_one_whole_registration(workspace, two_fol
     assert len(dataset.index) == dataset.meta["n_videos"] == expected[dataset.meta["source"]]
 
 
-def _load_when_told(root: str, results) -> None:
-    results.put(("reading", ""))
-    try:
-        results.put(("ok", len(load_dataset(Workspace(root), "sase").index)))
-    except Exception as exc:  # the test reports whatever happened
-        results.put((type(exc).__name__, str(exc)))
-
-
 def test_a_reader_during_a_registration_waits_for_it(registered):
     index = registered.dataset_dir("sase") / "index.csv"
     whole = index.read_bytes()
@@ -240,7 +225,9 @@ def test_a_reader_during_a_registration_waits_for_it(registered):
     results = context.Queue()
     with registered.lock("dataset-sase"):  # as a registration holds it while writing
         index.write_bytes(whole[: len(whole) // 2])  # what a reader sees mid-way
-        reader = context.Process(target=_load_when_told, args=(str(registered.root), results))
+        reader = context.Process(
+            target=spawned.load_when_told, args=(str(registered.root), results)
+        )
         reader.start()
         assert results.get(timeout=60)[0] == "reading"
         time.sleep(0.5)
@@ -254,20 +241,14 @@ def test_a_held_lock_makes_the_second_writer_fail_clearly(workspace, tmp_path, s
     with workspace.lock("dataset-sase"):
         context = multiprocessing.get_context("spawn")
         results = context.Queue()
-        process = context.Process(target=_locked_save, args=(str(workspace.root), results))
+        process = context.Process(
+            target=spawned.save_under_the_lock, args=(str(workspace.root), results)
+        )
         process.start()
         kind, message = results.get(timeout=60)
         process.join(timeout=30)
     assert kind == "Busy" and "try again" in message
     register_dataset(workspace, "sase", root, kind="sasefe")  # free again
-
-
-def _locked_save(root: str, results) -> None:
-    try:
-        with Workspace(root).lock("dataset-sase", timeout=0.5):
-            results.put(("ok", ""))
-    except Busy as exc:
-        results.put(("Busy", str(exc)))
 
 
 @pytest.mark.parametrize(
@@ -488,8 +469,9 @@ def audit_with_hostile_labels(url: str, page, tmp_path: Path) -> None:
     page.goto(url)
     page.get_by_role("link", name="Audit", exact=True).click()
     page.get_by_role("heading", name="Audit").wait_for(timeout=60_000)
+    page.get_by_text("Published results").first.wait_for(timeout=60_000)  # drawn
     page.get_by_role("combobox").first.click()
-    page.get_by_role("option", name="Predictions: hostile.parquet").click()
+    page.get_by_role("option", name="Predictions: hostile.parquet").click(timeout=60_000)
     page.get_by_role("heading", name="Summary").wait_for(timeout=60_000)
     page.wait_for_selector(".js-plotly-plot", timeout=120_000)
     page.wait_for_timeout(1000)

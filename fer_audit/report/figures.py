@@ -175,31 +175,35 @@ def _number(value, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if pd.notna(value) and np.isfinite(value) else "–"
 
 
-def _gap_n_lines(result: AuditResult, gap: pd.Series) -> list[str]:
-    """The n behind a gap in words (glossary.rate_n_words), per group: the positives
-    (and negatives) of a per-class recall gap, the videos otherwise."""
-    rates = _GAP_RATES.get(gap["definition"], ())
+def _group_counts(result: AuditResult, run_id: str) -> dict[tuple[str, str], str]:
+    """Per (class, metric) of one run, its n per compared group: "female 12 | male 12"."""
     gm = result.group_metrics
     groups = result.settings.get("groups", [])
+    rows = gm[(gm["run_id"] == run_id) & gm["group"].isin(groups)]
+    return {
+        key: " | ".join(f"{g} {n}" for g, n in zip(part["group"], part["n"], strict=True))
+        for key, part in rows.groupby(["class", "metric"], sort=False)
+    }
+
+
+def _gap_n_lines(counts: dict[tuple[str, str], str], gap: pd.Series) -> list[str]:
+    """The n behind a gap in words (glossary.rate_n_words), per group: the positives
+    (and negatives) of a per-class recall gap, the videos otherwise. `counts`: the
+    run's `_group_counts`."""
     lines = []
     if gap["class"] not in ("all", "overall", *glossary.ABSOLUTE_CLASSES):
-        for metric in rates:
-            rows = gm[
-                (gm["run_id"] == gap["run_id"])
-                & (gm["class"] == gap["class"])
-                & (gm["metric"] == metric)
-                & gm["group"].isin(groups)
-            ]
-            if len(rows):
-                pairs = zip(rows["group"], rows["n"], strict=True)
-                counts = " | ".join(f"{g} {n}" for g, n in pairs)
-                lines.append(f"n {glossary.rate_n_words(metric)}: {plain(counts)}")
+        for metric in _GAP_RATES.get(gap["definition"], ()):
+            if (gap["class"], metric) in counts:
+                said = plain(counts[gap["class"], metric])
+                lines.append(f"n {glossary.rate_n_words(metric)}: {said}")
     if not lines and pd.notna(gap.get("n")):
         lines.append(f"n {glossary.rate_n_words('accuracy')}: {plain(gap['n'])}")
     return lines
 
 
-def _gap_hover(result: AuditResult, gap: pd.Series, label: str, comparison: str) -> str:
+def _gap_hover(
+    counts: dict[tuple[str, str], str], gap: pd.Series, label: str, comparison: str
+) -> str:
     """Hover text of one gap: value, 95% interval, raw and adjusted p, its n in the
     glossary's words, the minimum detectable gap when the audit has one, and what the
     definition means (escaped: group names enter through the comparison)."""
@@ -208,7 +212,7 @@ def _gap_hover(result: AuditResult, gap: pd.Series, label: str, comparison: str)
         f"gap {_number(gap['value'])}, 95% interval "
         f"[{_number(gap['ci_low'])}, {_number(gap['ci_high'])}]",
         f"p = {_number(gap['p_value'])}, adjusted p = {_number(gap['p_adjusted'])}",
-        *_gap_n_lines(result, gap),
+        *_gap_n_lines(counts, gap),
     ]
     if "mdg" in gap.index:
         mdg = gap["mdg"]
@@ -248,6 +252,7 @@ def gap_forest(
     ]
     raw_comparison = str(result.settings.get("comparison", ""))
     comparison = plain(raw_comparison)
+    counts = _group_counts(result, run_id)
     absolute = np.array(
         [
             glossary.is_absolute(d, c, raw_comparison)
@@ -296,7 +301,7 @@ def gap_forest(
                     "color": "#555",
                 },
                 hovertext=[
-                    _gap_hover(result, gap, label, raw_comparison)
+                    _gap_hover(counts, gap, label, raw_comparison)
                     for (_, gap), label in zip(rows.iterrows(), labels, strict=True)
                 ],
                 hovertemplate="%{hovertext}<extra></extra>",
