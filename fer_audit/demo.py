@@ -43,7 +43,6 @@ from fer_audit.workspace import ENV_WORKSPACE, Workspace, checkpoints_dir
 MARKER = "demo.json"
 PROGRESS = "demo-progress.json"
 BUILD_LOG = "demo-build.log"  # under the workspace's jobs/ folder
-FINAL_STEPS = ("evaluate", "audit", "report")
 
 
 class DemoFailed(RuntimeError):
@@ -264,10 +263,10 @@ def complete_demo(workspace: Workspace, settings: DemoSettings) -> dict | None:
         if not record or DemoSettings.from_record(record.get("settings", {})) != settings:
             return None
         runs = [read_run_json(workspace.run_dir(run_id)) for run_id in record.get("runs", [])]
+        made = [Path(record["predictions"]), Path(record["report"])]
+        made.append(Path(record["audit"]) / "audit.json")
     except (DamagedFile, TypeError, KeyError):  # built again, over the damaged files
         return None
-    made = [Path(record[key]) for key in ("predictions", "report")]
-    made.append(Path(record["audit"]) / "audit.json")
     if (
         runs
         and all(run and run.get("status") == "done" for run in runs)
@@ -360,7 +359,8 @@ def step_estimates(settings: DemoSettings) -> dict[str, float]:
 
 def read_demo_build(workspace: Workspace) -> BuildProgress | None:
     """The live progress of the demo build in `workspace` (None when none was started)."""
-    return read_build(workspace.root / PROGRESS, JobRegistry(workspace))
+    path = workspace.root / PROGRESS
+    return read_build(path, JobRegistry(workspace)) if path.exists() else None
 
 
 #: the DemoSettings `fer-audit demo` has options for (patience follows epochs)

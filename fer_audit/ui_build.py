@@ -10,7 +10,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from fer_audit.demo import DemoSettings, read_demo_build, start_demo_build, step_estimates
+from fer_audit.demo import (
+    DemoSettings,
+    demo_record,
+    read_demo_build,
+    start_demo_build,
+    step_estimates,
+)
 from fer_audit.errors import DamagedFile
 from fer_audit.progress import BuildProgress, StepProgress, duration
 from fer_audit.ui import page_guard, show_damaged
@@ -106,9 +112,10 @@ def step_text(step: StepProgress) -> str:
 
 def _offer_build(workspace: Workspace, progress: BuildProgress | None) -> None:
     """A stopped build (what stopped it, and Resume), or none yet (Build)."""
-    from fer_audit.demo import demo_record
-
-    if (demo_record(workspace) or {}).get("status") == "done":
+    try:
+        if (demo_record(workspace) or {}).get("status") == "done":
+            return
+    except DamagedFile:  # Home names it, with what to do, further down
         return
     settings = DemoSettings.from_record(progress.settings) if progress else DemoSettings()
     if progress is None:

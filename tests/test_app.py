@@ -275,3 +275,14 @@ def test_audit_page_warns_beside_a_degenerate_models_gaps(monkeypatch, workspace
     assert not app.exception
     warnings = [shown(w.value) for w in app.warning]
     assert any("this model reads 100% of 96 videos as upset" in w for w in warnings)
+
+
+def test_home_page_names_a_damaged_demo_json_and_renders_the_rest(monkeypatch, workspace):
+    workspace.root.mkdir(parents=True)
+    (workspace.root / "demo.json").write_text('{"status": "do')
+    monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(workspace.root))
+    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
+    assert not app.exception
+    named = [e.value for e in app.error if "demo.json is damaged" in e.value]
+    assert len(named) == 1 and "make demo-reset" in named[0]
+    assert "Where to start" in [s.value for s in app.subheader]
