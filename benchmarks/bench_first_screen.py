@@ -25,10 +25,10 @@ import socket
 import subprocess
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
+from serving import wait_until_serving
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("FER_AUDIT_CHROMIUM", "/usr/bin/chromium")
@@ -59,15 +59,7 @@ def time_first_screen(browser, workspace: Path, checkpoints: Path) -> dict:
     )
     try:
         url = f"http://localhost:{port}"
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                    if answer.read() == b"ok":
-                        break
-            except OSError:
-                if make.poll() is not None:
-                    raise RuntimeError(make.stdout.read().decode()[-2000:]) from None
-                time.sleep(0.1)
+        wait_until_serving(url, make, timeout=120)
         serving = time.perf_counter() - started
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)
@@ -112,14 +104,11 @@ def stop_demo_build(workspace: Path) -> None:
 
 
 def small_demo(root: Path) -> Path:
-    from fer_audit.demo import DemoSettings, build_demo
+    from fer_audit.demo import QUICK_DEMO, build_demo
     from fer_audit.workspace import ENV_CHECKPOINTS, Workspace
 
     os.environ[ENV_CHECKPOINTS] = str(root / "checkpoints")
-    settings = DemoSettings(
-        per_group=4, test_per_group=2, seeds=(1,), train_sets=("regular",), epochs=2, patience=2
-    )
-    build_demo(Workspace(root / "workspace"), settings, log=lambda _: None)
+    build_demo(Workspace(root / "workspace"), QUICK_DEMO, log=lambda _: None)
     return root / "workspace"
 
 

@@ -90,6 +90,13 @@ class DemoSettings:
         )
 
 
+#: a demo small enough to build in about 30 s on 2 cores (4 + 4 subjects, one 2-epoch
+#: run): for checks of the build itself, not of its findings
+QUICK_DEMO = DemoSettings(
+    per_group=4, test_per_group=2, seeds=(1,), train_sets=("regular",), epochs=2, patience=2
+)
+
+
 @dataclass(frozen=True)
 class Step:
     name: str

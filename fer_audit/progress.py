@@ -52,7 +52,6 @@ class BuildProgress:
     steps: list[StepProgress]
     error: str = ""
     log_path: Path | None = None
-    started_at: float = 0.0
     settings: dict = field(default_factory=dict)
 
     @property
@@ -134,16 +133,14 @@ def read_build(path: Path, registry: JobRegistry) -> BuildProgress | None:
     if status == "building" and not alive(record.get("pid"), record.get("pid_start")):
         status = "stopped"
     now = time.time()
-    steps = [
-        step_progress(step, _job(registry, step.get("job_id")), now)
-        for step in record.get("steps", [])
-    ]
+    plan = record.get("steps", [])
+    jobs = registry.get_many([step["job_id"] for step in plan if step.get("job_id") is not None])
+    steps = [step_progress(step, jobs.get(step.get("job_id")), now) for step in plan]
     return BuildProgress(
         status=status,
         steps=steps,
         error=record.get("error", ""),
         log_path=Path(record["log"]) if record.get("log") else None,
-        started_at=record.get("started_at", 0.0),
         settings=record.get("settings", {}),
     )
 
@@ -168,7 +165,7 @@ def step_progress(step: dict, job: Job | None, now: float) -> StepProgress:
         return StepProgress(status="done", fraction=1.0, elapsed_s=elapsed, eta_s=0.0, **common)
     if job.status == "queued":
         return StepProgress(status="queued", fraction=0.0, elapsed_s=None, eta_s=estimate, **common)
-    elapsed = ((job.finished_at or now) if not job.active else now) - (job.started_at or now)
+    elapsed = (now if job.active else job.finished_at or now) - (job.started_at or now)
     if job.status != "running":  # failed or cancelled
         return StepProgress(
             status=job.status,
@@ -190,15 +187,6 @@ def step_progress(step: dict, job: Job | None, now: float) -> StepProgress:
         message=job.message,
         **common,
     )
-
-
-def _job(registry: JobRegistry, job_id: int | None) -> Job | None:
-    if job_id is None:
-        return None
-    try:
-        return registry.get(job_id)
-    except KeyError:
-        return None
 
 
 def start_detached(argv: Sequence[str], log_path: Path, env: dict[str, str]) -> int:

@@ -73,8 +73,12 @@ def _steps(progress: BuildProgress) -> None:
         text=f"{progress.finished_steps} of {total} steps done · about "
         f"{duration(progress.eta_s)} left",
     )
-    for step in progress.steps:
-        st.progress(min(max(step.fraction, 0.0), 1.0), text=step_text(step))
+    _step_bars(progress)
+
+
+def _step_bars(progress: BuildProgress) -> None:
+    for step in progress.steps:  # fractions are the jobs' reports, kept within [0, 1]
+        st.progress(step.fraction, text=step_text(step))
 
 
 def _one_line(progress: BuildProgress) -> None:
@@ -129,13 +133,13 @@ def _offer_build(workspace: Workspace, progress: BuildProgress | None) -> None:
         label = "Build the demo workspace"
     else:
         why = progress.error or "its process ended (stopped, or the machine restarted)"
+        log = f" Its log: `{progress.log_path}`." if progress.log_path else ""
         st.warning(
             f"The demo build {progress.status}: {why}. The steps it finished are kept; "
-            "resuming skips them.",
+            f"resuming skips them.{log}",
             icon=":material/warning:",
         )
-        for step in progress.steps:
-            st.progress(min(max(step.fraction, 0.0), 1.0), text=step_text(step))
+        _step_bars(progress)
         label = "Resume the demo build"
     if st.button(label, key="demo-build-start"):
         st.toast(start_demo_build(workspace, settings))

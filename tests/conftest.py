@@ -8,15 +8,15 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from serving import wait_until_serving
 
 from fer_audit.data.sasefe import CODES
-from fer_audit.demo import DemoSettings
+from fer_audit.demo import QUICK_DEMO
 from fer_audit.video.clip import PreprocessSettings
 from fer_audit.workspace import ENV_CHECKPOINTS, Workspace
 
@@ -106,11 +106,9 @@ def _free_port() -> int:
 
 
 #: the demo each test session builds once, in the background as `make run` starts it:
-#: the end-to-end checks and the browser tests' server use it (about 30 s on 2 cores;
-#: the full-size build, whose audit must find the planted gap, is a slow test)
-SESSION_DEMO = DemoSettings(
-    per_group=4, test_per_group=2, seeds=(1,), train_sets=("regular",), epochs=2, patience=2
-)
+#: the end-to-end checks and the browser tests' server use it (the full-size build,
+#: whose audit must find the planted gap, is a slow test)
+SESSION_DEMO = QUICK_DEMO
 
 
 @dataclass(frozen=True)
@@ -184,17 +182,10 @@ def served(session_demo) -> Iterator[Served]:
     )
     url = f"http://localhost:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as response:
-                    if response.read() == b"ok":
-                        break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    output = server.stdout.read().decode() if server.poll() is not None else ""
-                    pytest.fail(f"streamlit did not start: {output[-2000:]}")
-                time.sleep(0.5)
+        try:
+            wait_until_serving(url, server, timeout=90)
+        except RuntimeError as exc:
+            pytest.fail(f"streamlit did not start: {exc}")
         yield Served(url, session_demo.workspace, data_root, session_demo.checkpoints)
     finally:
         server.terminate()

@@ -172,14 +172,17 @@ def test_the_audit_page_switches_to_the_demo_predictions_and_its_filters(
     served, browser_page, tmp_path
 ):
     browser_page.goto(served.url)
-    browser_page.get_by_role("link", name="Audit").first.click()
+    from playwright.sync_api import expect
+
+    browser_page.get_by_role("link", name="Audit", exact=True).click()
     browser_page.get_by_text("Published results").first.wait_for(timeout=60_000)
     browser_page.locator("[data-testid='stSelectbox']").first.click()
-    browser_page.get_by_role("option").filter(has_text="demo-synthetic").first.click()
+    browser_page.get_by_role("option").filter(has_text="demo-synthetic").first.click(timeout=60_000)
     browser_page.get_by_text("SYNTHETIC DATA: these results come from").wait_for(timeout=60_000)
     architectures = browser_page.locator("[data-testid='stMultiSelect']").first
     # the demo trained only 3dcnn: none of the published results' architectures linger
-    chips = architectures.locator("[data-tag]")
-    assert [chips.nth(i).get_attribute("aria-label") for i in range(chips.count())] == ["3dcnn"]
+    # (waited for: the page may still be redrawing the previous source's filters)
+    expect(architectures.locator("[data-tag]")).to_have_count(1, timeout=30_000)
+    assert architectures.locator("[data-tag]").first.get_attribute("aria-label") == "3dcnn"
     assert browser_page.locator("[data-testid='stException']").count() == 0
     browser_page.screenshot(path=str(tmp_path / "audit-demo.png"), full_page=True)
