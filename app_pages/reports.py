@@ -29,7 +29,8 @@ st.caption(
 
 @st.cache_data(show_spinner="Writing the report...")
 def report_files(key: str, _result) -> tuple[str, bytes]:
-    return render_report(_result), export_zip(_result)
+    html = render_report(_result)
+    return html, export_zip(_result, report_html=html)
 
 
 key = repr(

@@ -62,7 +62,7 @@ def test_reports_page_rewrites_the_report_when_the_correction_changes(env, monke
         return "<html></html>"
 
     monkeypatch.setattr(fer_audit.report.html, "render_report", spy)
-    monkeypatch.setattr(fer_audit.report.export, "export_zip", lambda result: b"zip")
+    monkeypatch.setattr(fer_audit.report.export, "export_zip", lambda result, **_: b"zip")
     import streamlit as st
 
     st.cache_data.clear()  # reports an earlier test wrote stay cached in this process

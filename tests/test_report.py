@@ -173,6 +173,9 @@ def test_exports_of_a_synthetic_audit_say_so_in_every_file(planted, reference):
         assert table["synthetic"].all() and len(table) == len(getattr(planted, name))
     real = pd.read_csv(io.StringIO(reference.table_csv("gaps")))
     assert "synthetic" not in real.columns
+    # a report the page already rendered goes into the zip as it is, not rendered twice
+    given = zipfile.ZipFile(io.BytesIO(export_zip(planted, report_html="<p>rendered</p>")))
+    assert given.read("report.html").decode() == "<p>rendered</p>"
 
 
 def _gap(low, high, raw, adjusted, **extra):

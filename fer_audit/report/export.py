@@ -35,12 +35,15 @@ def readme(result: AuditResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def export_zip(result: AuditResult) -> bytes:
-    """report.html, every table as CSV, audit.json and a README, zipped in memory."""
+def export_zip(result: AuditResult, *, report_html: str | None = None) -> bytes:
+    """report.html, every table as CSV, audit.json and a README, zipped in memory.
+
+    `report_html` is the report already rendered for this result (rendering takes
+    seconds); without it the report is rendered here."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
         bundle.writestr("README.txt", readme(result))
-        bundle.writestr("report.html", render_report(result))
+        bundle.writestr("report.html", report_html or render_report(result))
         for name in TABLES:
             bundle.writestr(f"{name}.csv", result.table_csv(name))
         bundle.writestr("audit.json", json.dumps(result.settings, indent=2, default=str))
