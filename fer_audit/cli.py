@@ -15,6 +15,7 @@ from fer_audit.data.index import MAX_PROBLEMS_SHOWN, DatasetError
 from fer_audit.fetch import WheelUnavailable
 from fer_audit.jobs import report_progress
 from fer_audit.outputs import check_output
+from fer_audit.procs import Terminated, sigterm_unwinds
 from fer_audit.seeding import MAX_SEED, parse_seeds
 from fer_audit.version import code_version
 from fer_audit.video.decode import MAX_CLIP_SECONDS, clock
@@ -69,10 +70,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     workspace = Workspace.from_env(args.workspace)
     try:
-        return args.handler(args, workspace) or 0
+        with sigterm_unwinds():
+            return args.handler(args, workspace) or 0
     except (DatasetError, ValueError, OSError, WheelUnavailable, Busy) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("cancelled (SIGTERM)", flush=True)
+        return 143
 
 
 def build_parser() -> argparse.ArgumentParser:

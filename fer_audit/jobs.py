@@ -1,11 +1,11 @@
 """Background jobs: a SQLite registry in the workspace and a launcher of processes.
 
 A job is one `fer-audit` command line (e.g. `train --dataset syn --arch 3dcnn ...`).
-Each runs in its own process, in its own session (`start_new_session=True`), with
-its output in `jobs/<id>.log`, so it outlives the page that started it and the app
-itself. The registry (`jobs.sqlite`, WAL mode) holds per job: id, kind, title,
-arguments, status, pid, times, progress, message, log path and the run folders it
-touched.
+Each runs in its own process (`python -m fer_audit.worker ID`, which runs the command
+and records its end), in its own session (`start_new_session=True`), with its output
+in `jobs/<id>.log`, so it outlives the page that started it and the app itself. The
+registry (`jobs.sqlite`, WAL mode) holds per job: id, kind, title, arguments, status,
+pid, times, progress, message, log path and the run folders it touched.
 
 Statuses: queued -> running -> done | failed | cancelled. At most `max_running`
 jobs run at once; the rest wait queued and start when a slot frees (a finishing
@@ -322,7 +322,7 @@ class JobRegistry:
             # Not tied to this process (no procs.die_with_parent): a job outlives the
             # page and the app that launched it. Its own workers die with it.
             return subprocess.Popen(
-                [sys.executable, "-m", "fer_audit.jobs", str(job.id)],
+                [sys.executable, "-m", "fer_audit.worker", str(job.id)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -390,52 +390,6 @@ def _registry_at(db: str) -> JobRegistry:
     return JobRegistry(Workspace(Path(db).parent))
 
 
-class _Cancelled(BaseException):
-    pass
-
-
-def _raise_cancelled(signum, frame):
-    raise _Cancelled
-
-
-def run_job(job_id: int) -> int:
-    """Run job `job_id` in this process (the launcher's entry point)."""
-    from fer_audit import cli
-
-    registry = JobRegistry(Workspace.from_env())
-    job = registry.get(job_id)
-    signal.signal(signal.SIGTERM, _raise_cancelled)
-    try:
-        code = cli.main(job.argv)
-        status = "done" if code == 0 else "failed"
-        message = "finished" if code == 0 else _last_error(job) or f"exited with code {code}"
-    except _Cancelled:
-        print("cancelled", flush=True)
-        code, status, message = 143, "cancelled", "cancelled by the user"
-    except Exception as exc:  # noqa: BLE001 - any failure must reach the registry
-        import traceback
-
-        traceback.print_exc()
-        code, status, message = 1, "failed", f"{type(exc).__name__}: {exc}"
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    try:
-        registry._finish(job_id, status, code, message)
-        registry.refresh()  # start the next queued job
-    except DamagedFile as exc:  # moved aside or damaged while the job ran
-        print(f"error: the job finished ({status}) but could not be recorded: {exc}", flush=True)
-    return code
-
-
-def _last_error(job: Job) -> str | None:
-    """The last `error:`/`failed:` line the command wrote to its log."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    lines = [
-        line for line in job.log_tail(200).splitlines() if line.startswith(("error:", "failed:"))
-    ]
-    return lines[-1] if lines else None
-
-
 def _job(row: sqlite3.Row) -> Job:
     return Job(
         id=row["id"],
@@ -454,7 +408,3 @@ def _job(row: sqlite3.Row) -> Job:
         runs=json.loads(row["runs"]),
         attempts=row["attempts"],
     )
-
-
-if __name__ == "__main__":
-    sys.exit(run_job(int(sys.argv[1])))

@@ -13,6 +13,9 @@ polls its parent's pid and ends the worker when the parent is gone.
 
 Jobs deliberately do NOT call it: a job outlives the dashboard that launched it;
 only the job's own workers die with the job.
+
+`sigterm_unwinds()` turns SIGTERM (a cancelled job, a cluster's scheduler ending a
+command) into an exception, so `finally` blocks and context managers clean up.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ def die_with_parent(parent_pid: int | None = None, sig: int = _DEFAULT_SIGNAL) -
     if parent_pid is None:
         parent = multiprocessing.parent_process()
         parent_pid = parent.pid if parent is not None and parent.pid else os.getppid()
-    how = "prctl" if _set_pdeathsig(sig) else "poll"
+    how = "prctl" if set_parent_death_signal(sig) else "poll"
     # The parent may have died before the call above: then we were reparented (to
     # init or a subreaper) and no signal will ever come.
     if os.getppid() != parent_pid:
@@ -56,8 +59,10 @@ def die_with_parent(parent_pid: int | None = None, sig: int = _DEFAULT_SIGNAL) -
     return how
 
 
-def _set_pdeathsig(sig: int) -> bool:
-    """prctl(PR_SET_PDEATHSIG, sig); False where there is no such call or it failed."""
+def set_parent_death_signal(sig: int = _DEFAULT_SIGNAL) -> bool:
+    """prctl(PR_SET_PDEATHSIG, sig): this process gets `sig` when its parent thread
+    ends. It survives `exec`, so it also serves as a `subprocess.Popen(preexec_fn=)`.
+    False where there is no such call or it failed."""
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -77,6 +82,31 @@ def _end(sig: int) -> None:
     with contextlib.suppress(OSError):
         os.kill(os.getpid(), sig)
     os._exit(128 + int(sig))  # a signal that does not end us (or no os.kill): end anyway
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (see `sigterm_unwinds`); a BaseException so that no
+    `except Exception` of the work in progress swallows it."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the unwinding
+    raise Terminated
+
+
+@contextlib.contextmanager
+def sigterm_unwinds():
+    """Within the block, SIGTERM raises `Terminated` (in the main thread; elsewhere,
+    where Python cannot install handlers, nothing changes). The previous handler is
+    restored afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def process_start(pid: int) -> str | None:

@@ -91,3 +91,37 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return state not in ("Z", "X")
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
+def test_a_command_the_kernel_kills_fails_its_job_naming_the_signal(tiny_workspace):
+    # as the out-of-memory killer would: the command dies, its worker records it
+    registry = JobRegistry(tiny_workspace)
+    job = registry.submit(LONG_TRAIN[:6] + ["6"] + LONG_TRAIN[7:])
+    deadline = time.monotonic() + 30
+    while not _children(job.pid):
+        assert time.monotonic() < deadline, "the worker started no command"
+        time.sleep(0.05)
+    os.kill(_children(job.pid)[0], signal.SIGKILL)
+    failed = wait_for_job(registry, job.id, lambda j: not j.active)
+    assert (failed.status, failed.exit_code) == ("failed", -signal.SIGKILL)
+    assert "SIGKILL" in failed.message and "out of memory" in failed.message
+
+
+def test_an_uncaught_exception_fails_the_job_with_its_last_line(tiny_workspace):
+    from fer_audit.worker import _outcome
+
+    registry = JobRegistry(tiny_workspace)
+    job = registry.submit(["datasets", "list"])
+    wait_for_job(registry, job.id, lambda j: not j.active)
+    with open(job.log_path, "a") as log:
+        log.write('Traceback (most recent call last):\n  File "x.py", line 1\n')
+        log.write("RuntimeError: the GPU fell off the bus\n")
+    assert _outcome(job, 1, cancelled=False) == ("failed", "RuntimeError: the GPU fell off the bus")
+    assert _outcome(job, 143, cancelled=False)[0] == "cancelled"
+    assert _outcome(job, 0, cancelled=False) == ("done", "finished")

@@ -145,7 +145,7 @@ from fer_audit import procs
 
 def child(how):
     if how == "poll":  # as off Linux
-        procs._set_pdeathsig = lambda sig: False
+        procs.set_parent_death_signal = lambda sig: False
     print(os.getpid(), procs.die_with_parent(), flush=True)
     time.sleep(60)
 

@@ -1,0 +1,87 @@
+"""The job worker: `python -m fer_audit.worker JOB_ID` runs one job of the workspace's
+registry (`jobs.JobRegistry` starts it) and records how the job ended.
+
+The job's command line runs as `python -m fer_audit.cli ARGV` in a child process, so
+neither the worker nor the registry imports the commands (the commands import the
+registry to report their progress). The child dies with the worker (PR_SET_PDEATHSIG,
+Linux), so `kill -9` of a job's process leaves nothing running. Because the worker
+only waits, a command that takes the interpreter down (out of memory, a crash in a
+native library) is still recorded as failed, with the signal that ended it.
+
+Cancelling sends SIGTERM to the job's process group, child included: the command
+unwinds (`procs.sigterm_unwinds`), exits 143, and the job is recorded as cancelled.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+from fer_audit.errors import DamagedFile
+from fer_audit.jobs import Job, JobRegistry
+from fer_audit.procs import set_parent_death_signal
+from fer_audit.workspace import Workspace
+
+#: the command's exit status after SIGTERM (128 + 15), as the CLI returns it
+CANCELLED_EXIT = 143
+
+
+def run_job(job_id: int) -> int:
+    """Run job `job_id` of the workspace in $FER_AUDIT_WORKSPACE to its end; record
+    done, failed (with the command's last error) or cancelled; return its exit code."""
+    registry = JobRegistry(Workspace.from_env())
+    job = registry.get(job_id)
+    cancelled: list[int] = []
+    command = subprocess.Popen(
+        [sys.executable, "-m", "fer_audit.cli", *job.argv],
+        stdin=subprocess.DEVNULL,
+        preexec_fn=set_parent_death_signal,
+    )
+
+    def cancel(signum, frame) -> None:
+        cancelled.append(signum)
+        if command.poll() is None:  # a SIGTERM to this process alone reaches the command too
+            os.kill(command.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, cancel)
+    code = command.wait()
+    status, message = _outcome(job, code, cancelled=bool(cancelled))
+    if status == "cancelled":
+        print("cancelled", flush=True)
+        code = CANCELLED_EXIT
+    try:
+        registry._finish(job_id, status, code, message)
+        registry.refresh()  # start the next queued job
+    except DamagedFile as exc:  # moved aside or damaged while the job ran
+        print(f"error: the job finished ({status}) but could not be recorded: {exc}", flush=True)
+    return code
+
+
+def _outcome(job: Job, code: int, *, cancelled: bool) -> tuple[str, str]:
+    """(status, message) of a command that exited with `code` (negative: the signal)."""
+    if code == 0:
+        return "done", "finished"
+    if cancelled or code in (CANCELLED_EXIT, -signal.SIGTERM):
+        return "cancelled", "cancelled by the user"
+    if code < 0:
+        name = signal.Signals(-code).name
+        return "failed", f"the command was ended by {name} (out of memory, or killed)"
+    return "failed", _last_error(job) or f"exited with code {code}"
+
+
+def _last_error(job: Job) -> str | None:
+    """The last `error:`/`failed:` line the command wrote to its log, else the last line
+    of an uncaught exception's traceback (`Type: message`)."""
+    lines = job.log_tail(200).splitlines()
+    errors = [line for line in lines if line.startswith(("error:", "failed:"))]
+    if errors:
+        return errors[-1]
+    if any(line.startswith("Traceback (most recent call last)") for line in lines):
+        return next((line for line in reversed(lines) if line.strip()), None)
+    return None
+
+
+if __name__ == "__main__":
+    sys.exit(run_job(int(sys.argv[1])))
