@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from fer_audit.ui import page_guard
-from fer_audit.ui_build import demo_build_view
+from app_pages.ui import page_guard
+from app_pages.ui_build import demo_build_view
 from fer_audit.workspace import Workspace
 
 st.set_page_config(page_title="fer-audit", page_icon="⚖️", layout="wide")

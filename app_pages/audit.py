@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from app_pages.ui import audit_selection, plain_markdown, plain_markdown_list
 from fer_audit.fairness.gaps import CAVEAT, PAPER_DEFINITIONS, STANDARD_DEFINITIONS
 from fer_audit.fairness.power import (
     MAX_SUBJECTS,
@@ -15,7 +16,6 @@ from fer_audit.fairness.power import (
 from fer_audit.report import figures, glossary
 from fer_audit.report.sources import train_set_order
 from fer_audit.report.summary import plan_sentence, run_warnings, summary_sentences
-from fer_audit.ui import audit_selection, plain_markdown, plain_markdown_list
 from fer_audit.workspace import Workspace
 
 st.title("Audit")

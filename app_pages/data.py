@@ -5,12 +5,7 @@ import io
 import pandas as pd
 import streamlit as st
 
-from fer_audit.data.index import DatasetError, first_problems
-from fer_audit.data.registry import KINDS, draw_dataset_split, list_datasets, register_dataset
-from fer_audit.data.sasefe import subject_folders
-from fer_audit.errors import DamagedFile
-from fer_audit.overview import dataset_summary, suggested_preprocessing
-from fer_audit.ui import (
+from app_pages.ui import (
     job_list,
     job_registry,
     page_guard,
@@ -19,6 +14,11 @@ from fer_audit.ui import (
     show_damaged_list,
     synthetic_banner,
 )
+from fer_audit.data.index import DatasetError, first_problems
+from fer_audit.data.registry import KINDS, draw_dataset_split, list_datasets, register_dataset
+from fer_audit.data.sasefe import subject_folders
+from fer_audit.errors import DamagedFile
+from fer_audit.overview import dataset_summary, suggested_preprocessing
 from fer_audit.workspace import Busy, OutsideDataRootsError, Workspace
 
 st.title("Data")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from app_pages.ui import plain_markdown, show_damaged_list
 from fer_audit.data import samples
 from fer_audit.data.index import VIDEO_EXTENSIONS
 from fer_audit.errors import DamagedFile
@@ -17,7 +18,6 @@ from fer_audit.predict import (
     predict_clip,
 )
 from fer_audit.report import figures
-from fer_audit.ui import plain_markdown, show_damaged_list
 from fer_audit.video.decode import MAX_CLIP_SECONDS, clock
 from fer_audit.workspace import Workspace
 

@@ -2,12 +2,12 @@
 
 import streamlit as st
 
+from app_pages.ui import show_damaged, show_damaged_list
+from app_pages.ui_build import demo_build_view
 from fer_audit.demo import demo_record, includes_zero, planted_gap_table, unplanted_gaps
 from fer_audit.errors import DamagedFile
 from fer_audit.fairness import AuditResult
 from fer_audit.overview import workspace_overview
-from fer_audit.ui import show_damaged, show_damaged_list
-from fer_audit.ui_build import demo_build_view
 from fer_audit.workspace import Workspace
 
 st.title("fer-audit")

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
+from app_pages.ui import audit_selection
 from fer_audit.fairness.audit import TABLES
 from fer_audit.report.export import export_name, export_zip
 from fer_audit.report.html import render_report
-from fer_audit.ui import audit_selection
 from fer_audit.workspace import Workspace
 
 st.title("Reports")

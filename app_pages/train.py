@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from app_pages.ui import job_list, job_registry, page_guard, plain_markdown, show_damaged_list
 from fer_audit.data.registry import list_datasets
 from fer_audit.errors import DamagedFile
 from fer_audit.models import MODELS
@@ -9,7 +10,6 @@ from fer_audit.overview import preprocessing_reports
 from fer_audit.report import figures
 from fer_audit.seeding import parse_seeds
 from fer_audit.train.loop import LR_SCHEDULES, list_runs, read_run
-from fer_audit.ui import job_list, job_registry, page_guard, plain_markdown, show_damaged_list
 from fer_audit.workspace import OutsideDataRootsError, UnsafeName, Workspace
 
 st.title("Train")

@@ -385,7 +385,7 @@ def test_labels_from_the_data_show_as_text_in_page_markdown(monkeypatch, workspa
     from streamlit.testing.v1 import AppTest
     from test_fairness import simulated
 
-    from fer_audit.ui import plain_markdown
+    from app_pages.ui import plain_markdown
 
     link = "[win](http://evil.example)"
     joiner = "\u2060"

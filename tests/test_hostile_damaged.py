@@ -455,7 +455,7 @@ def test_config_shows_no_error_details():
 def _failing_page():
     import streamlit as st
 
-    from fer_audit.ui import page_guard
+    from app_pages.ui import page_guard
 
     with page_guard():
         st.write("before the failure")
@@ -478,7 +478,7 @@ def test_the_guard_shows_a_plain_message_and_logs_the_traceback(caplog):
 def _stopping_page():
     import streamlit as st
 
-    from fer_audit.ui import page_guard
+    from app_pages.ui import page_guard
 
     st.session_state.setdefault("runs", 0)
     st.session_state["runs"] += 1

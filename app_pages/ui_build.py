@@ -10,6 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from app_pages.ui import page_guard, show_damaged
 from fer_audit.demo import (
     DemoSettings,
     demo_record,
@@ -19,7 +20,6 @@ from fer_audit.demo import (
 )
 from fer_audit.errors import DamagedFile
 from fer_audit.progress import BuildProgress, StepProgress, duration
-from fer_audit.ui import page_guard, show_damaged
 from fer_audit.workspace import Workspace
 
 #: how often a page asks how the build is doing, in seconds
