@@ -1,5 +1,6 @@
 """Data: register datasets, see what they hold, preprocess them in the background."""
 
+import dataclasses
 import io
 
 import pandas as pd
@@ -14,11 +15,13 @@ from app_pages.ui import (
     show_damaged_list,
     synthetic_banner,
 )
+from fer_audit.commands import preprocess_argv
 from fer_audit.data.index import DatasetError, first_problems
 from fer_audit.data.registry import KINDS, draw_dataset_split, list_datasets, register_dataset
 from fer_audit.data.sasefe import subject_folders
 from fer_audit.errors import DamagedFile
 from fer_audit.overview import dataset_summary, suggested_preprocessing
+from fer_audit.video.settings import DETECTORS, KS, MARGINS
 from fer_audit.workspace import Busy, OutsideDataRootsError, Workspace
 
 st.title("Data")
@@ -166,19 +169,20 @@ with datasets_tab:
     with st.form("preprocess"):
         suggested = suggested_preprocessing(summary.dataset)
         k_col, margin_col, size_col, detector_col, workers_col = st.columns(5)
-        ks, margins, detectors = [10, 20, 50], [0, 25, 40, 65], ["mtcnn", "none"]
-        k = k_col.selectbox("Keyframes K", ks, index=ks.index(suggested.k))
+        k = k_col.selectbox("Keyframes K", KS, index=KS.index(suggested.k))
         margin = margin_col.selectbox(
-            "MTCNN margin", margins, index=margins.index(suggested.margin)
+            "MTCNN margin", MARGINS, index=MARGINS.index(suggested.margin)
         )
         size = size_col.number_input("Crop size", 32, 448, suggested.size, step=16)
         detector = detector_col.selectbox(
-            "Detector", detectors, index=detectors.index(suggested.detector)
+            "Detector", DETECTORS, index=DETECTORS.index(suggested.detector)
         )
         workers = workers_col.number_input("Workers", 1, 64, 1)
         if st.form_submit_button("Preprocess in the background", type="primary"):
-            argv = ["preprocess", chosen, "--k", k, "--margin", margin, "--size", size]
-            argv += ["--detector", detector, "--workers", workers]
+            settings = dataclasses.replace(
+                suggested, k=k, margin=margin, size=int(size), detector=detector
+            )
+            argv = preprocess_argv(chosen, settings, workers=int(workers))
             if registry is None:
                 st.error("Nothing was queued: the job registry is damaged (see above).")
             else:

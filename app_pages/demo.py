@@ -13,11 +13,11 @@ from fer_audit.jobs import JobRegistry
 from fer_audit.predict import (
     available_models,
     boxed_keyframes,
-    load_any_run,
     model_file,
     predict_clip,
 )
 from fer_audit.report import figures
+from fer_audit.train.inference import load_any_run
 from fer_audit.video.decode import MAX_CLIP_SECONDS, clock
 from fer_audit.workspace import Workspace
 

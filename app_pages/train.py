@@ -3,13 +3,16 @@
 import streamlit as st
 
 from app_pages.ui import job_list, job_registry, page_guard, plain_markdown, show_damaged_list
+from fer_audit.commands import train_argv
 from fer_audit.data.registry import list_datasets
 from fer_audit.errors import DamagedFile
 from fer_audit.models import MODELS
 from fer_audit.overview import preprocessing_reports
 from fer_audit.report import figures
 from fer_audit.seeding import parse_seeds
-from fer_audit.train.loop import LR_SCHEDULES, list_runs, read_run
+from fer_audit.train.config import LR_SCHEDULES, TrainConfig
+from fer_audit.train.runs import list_runs, read_run
+from fer_audit.video.settings import PreprocessSettings
 from fer_audit.workspace import OutsideDataRootsError, UnsafeName, Workspace
 
 st.title("Train")
@@ -36,11 +39,8 @@ else:
             icon=":material/science:",
         )
     damaged_reports = []
-    usable = [
-        r
-        for r in preprocessing_reports(workspace, dataset, damaged=damaged_reports)
-        if r.settings.get("mode", "fast") == "fast" and r.settings.get("seed", 0) == 0
-    ]
+    reports = preprocessing_reports(workspace, dataset, damaged=damaged_reports)
+    usable = [r for r in reports if r.settings]  # a report without its settings: unknown
     show_damaged_list(damaged_reports, key="train-reports")
     if not usable:
         st.info(f"{dataset} is not preprocessed yet: preprocess it on the Data page first.")
@@ -94,7 +94,7 @@ else:
                 except (OutsideDataRootsError, DamagedFile) as exc:
                     problems.append(str(exc))
                 try:
-                    chosen_seeds = [str(seed) for seed in parse_seeds(seeds)]
+                    chosen_seeds = parse_seeds(seeds)
                 except ValueError as exc:
                     problems.append(f"Seeds: {exc}.")
                 if not archs or not train_sets:
@@ -107,22 +107,25 @@ else:
                         + " ".join(plain_markdown(problem) for problem in problems)
                     )
                 else:
-                    settings = preprocessing.settings
+                    preprocess = PreprocessSettings(**preprocessing.settings)
                     for arch in archs:
                         for train_set in train_sets:
-                            argv = ["train", "--dataset", dataset, "--arch", arch]
-                            argv += ["--train-set", train_set, "--seeds", ",".join(chosen_seeds)]
-                            argv += ["--epochs", epochs, "--device", device]
-                            argv += ["--k", settings["k"], "--margin", settings["margin"]]
-                            argv += ["--size", settings["size"], "--detector", settings["detector"]]
-                            argv += ["--input-size", input_size] if input_size else []
-                            argv += ["--lr-schedule", schedule]
-                            argv += ["--frozen-backbone"] if frozen else []
-                            argv += ["--pretrained"] if pretrained else []
-                            argv += ["--weights", weights_path] if weights_path else []
+                            config = TrainConfig(
+                                dataset=dataset,
+                                arch=arch,
+                                train_set=train_set,
+                                epochs=int(epochs),
+                                preprocess=preprocess,
+                                input_size=int(input_size) or None,
+                                lr_schedule=schedule,
+                                frozen_backbone=frozen,
+                                pretrained=pretrained,
+                                weights_path=str(weights_path) if weights_path else None,
+                            )
+                            argv = train_argv(config, seeds=chosen_seeds, device=device)
                             title = (
                                 f"train {arch} {train_set} on {dataset}, "
-                                f"seeds {','.join(chosen_seeds)}"
+                                f"seeds {','.join(map(str, chosen_seeds))}"
                             )
                             registry.submit(argv, title=title)
                     st.success(f"Queued {len(archs) * len(train_sets)} job(s).")

@@ -18,9 +18,10 @@ from pathlib import Path
 from fer_audit.data.registry import load_dataset, register_dataset
 from fer_audit.data.splits import draw_test_split, save_split
 from fer_audit.data.synthetic import SyntheticSettings, generate
-from fer_audit.train import TrainConfig, train
+from fer_audit.train.config import TrainConfig
+from fer_audit.train.loop import train
 from fer_audit.video.batch import preprocess_dataset
-from fer_audit.video.clip import PreprocessSettings
+from fer_audit.video.settings import PreprocessSettings
 from fer_audit.workspace import Workspace
 
 INPUT_SIZE = 112

@@ -40,9 +40,10 @@ import cv2
 import numpy as np
 
 from fer_audit.data.samples import VIDEOS, fetch_samples
-from fer_audit.video.clip import PreprocessSettings, make_detector, process_clip
+from fer_audit.video.clip import make_detector, process_clip
 from fer_audit.video.faces import WholeFrame, square_crop
 from fer_audit.video.keyframes import select_keyframes
+from fer_audit.video.settings import PreprocessSettings
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30
 LONG_S, SHORT_S = 600, 10

@@ -30,7 +30,8 @@ import numpy as np
 import torch
 
 from fer_audit.data.samples import fetch_samples
-from fer_audit.video.clip import PreprocessSettings, make_detector, process_clip
+from fer_audit.video.clip import make_detector, process_clip
+from fer_audit.video.settings import PreprocessSettings
 
 WIDTH, HEIGHT, FPS, SECONDS = 1280, 960, 100, 4
 

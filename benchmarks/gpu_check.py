@@ -75,7 +75,7 @@ def live_demo(device: str = "cuda") -> dict:
     from fer_audit.data.samples import fetch_samples
     from fer_audit.data.synthetic import write_video
     from fer_audit.models.fermini import import_fer, load_fer_run
-    from fer_audit.predict import FERMINI_SETTINGS
+    from fer_audit.train.inference import FERMINI_SETTINGS
     from fer_audit.video.clip import make_detector, process_clip
 
     samples = fetch_samples()

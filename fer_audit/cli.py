@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,13 +14,14 @@ from fer_audit.data import registry, samples, splits, synthetic
 from fer_audit.data.index import MAX_PROBLEMS_SHOWN, DatasetError
 from fer_audit.fetch import WheelUnavailable
 from fer_audit.jobs import report_progress
+from fer_audit.options import add_options, bounded, option_values
 from fer_audit.outputs import check_output
 from fer_audit.procs import Terminated, sigterm_unwinds
 from fer_audit.seeding import MAX_SEED, parse_seeds
+from fer_audit.train.config import TrainConfig
 from fer_audit.version import code_version
 from fer_audit.video.decode import MAX_CLIP_SECONDS, clock
-from fer_audit.video.faces import MARGINS
-from fer_audit.video.keyframes import KS
+from fer_audit.video.settings import PreprocessSettings
 from fer_audit.workspace import Busy, Workspace
 
 if TYPE_CHECKING:
@@ -29,23 +30,6 @@ if TYPE_CHECKING:
 #: upper bounds of resource options: beyond them a run would only exhaust the machine
 MAX_BOOTSTRAP = 100_000
 MAX_WORKERS = 64
-
-
-def bounded(low: float, high: float, kind: type = int) -> Callable[[str], float]:
-    """An argparse type: a number of `kind` within [low, high], else a clear error."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            what = "whole number" if kind is int else "number"
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {what}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is out of range: use {low} to {high}")
-        return value
-
-    parse.__name__ = f"{kind.__name__} in [{low}, {high}]"
-    return parse
 
 
 def seed_list(text: str) -> list[int]:
@@ -126,35 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pre = commands.add_parser("preprocess", help="face crops and keyframes of a dataset, cached")
     pre.add_argument("dataset")
-    pre.add_argument(
-        "--k",
-        type=int,
-        default=20,
-        choices=KS,
-        help="keyframes: 10, 20 (skips the first second) or 50 (20 + 30)",
-    )
-    pre.add_argument(
-        "--margin",
-        type=int,
-        default=40,
-        choices=MARGINS,
-        help="MTCNN margin, as in the paper",
-    )
-    pre.add_argument(
-        "--size", type=bounded(16, 1024), default=224, help="crop size in pixels (16-1024)"
-    )
-    pre.add_argument(
-        "--detector",
-        default="mtcnn",
-        choices=["mtcnn", "none"],
-        help="none: the whole frame is the face (synthetic data)",
-    )
-    pre.add_argument(
-        "--mode",
-        default="fast",
-        choices=["fast", "paper"],
-        help="paper: MTCNN on every frame, then K-means (slow; for comparison)",
-    )
+    add_options(pre, PreprocessSettings)
     pre.add_argument(
         "--workers",
         type=bounded(1, MAX_WORKERS),
@@ -167,7 +123,6 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, else all)",
     )
     pre.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    pre.add_argument("--seed", type=bounded(0, MAX_SEED), default=0)
     pre.add_argument(
         "--report-only",
         action="store_true",
@@ -192,15 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(handler=cmd_import_fer)
 
     trn = commands.add_parser("train", help="train one architecture on one training set")
-    trn.add_argument("--dataset", required=True)
-    trn.add_argument(
-        "--arch", required=True, help="vgg16, vggface, resnet50, senetlstm, 3dcnn or resnet3d"
-    )
-    trn.add_argument(
-        "--train-set",
-        default="regular",
-        help="regular, male, female (or any gender label of the dataset)",
-    )
+    add_options(trn, TrainConfig, skip=("seed",))
     trn.add_argument(
         "--seed",
         "--seeds",
@@ -209,48 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="0",
         help="seed, or comma-separated seeds (e.g. 1,2,3)",
     )
-    trn.add_argument("--epochs", type=bounded(1, 10_000), default=30)
     trn.add_argument(
-        "--patience", type=bounded(1, 10_000), default=8, help="early stopping (epochs)"
+        "--preprocess",
+        metavar="KEY",
+        help="the preprocessing to train on, by its key (`fer-audit preprocess` prints it; "
+        "`fer-audit datasets show` lists them); default: the dataset's only one",
     )
-    trn.add_argument("--batch-size", type=bounded(1, 1024), help="default: the paper's 12")
-    trn.add_argument(
-        "--lr", type=bounded(1e-8, 10.0, float), help="default: the paper's value for the arch"
-    )
-    trn.add_argument(
-        "--input-size",
-        type=bounded(16, 1024),
-        help="frame size fed to the model (default: the architecture's; smaller for quick runs)",
-    )
-    trn.add_argument("--pretrained", action="store_true", help="load the arch's weights")
-    trn.add_argument("--weights", help="local weight file (VGGFace, VGGFace2, torchvision)")
-    trn.add_argument("--no-augment", action="store_true")
-    trn.add_argument(
-        "--balanced-loss",
-        action="store_true",
-        help="weight the loss by inverse class frequency (Upset holds three emotions)",
-    )
-    trn.add_argument(
-        "--lr-schedule",
-        choices=["constant", "cosine"],
-        default="constant",
-        help="constant (the paper's) or cosine decay to 0 over the epochs",
-    )
-    trn.add_argument(
-        "--frozen-backbone",
-        action="store_true",
-        help="cache per-frame backbone "
-        "features once and train only the LSTM head (LSTM architectures)",
-    )
-    trn.add_argument("--scheme", default="paper4", choices=["paper4", "six"])
-    trn.add_argument("--k", type=int, default=20, choices=KS, help="keyframes of the preprocessing")
-    trn.add_argument(
-        "--margin", type=int, default=40, choices=MARGINS, help="margin of the preprocessing"
-    )
-    trn.add_argument(
-        "--size", type=bounded(16, 1024), default=224, help="crop size of the preprocessing"
-    )
-    trn.add_argument("--detector", default="mtcnn", choices=["mtcnn", "none"])
     trn.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     trn.set_defaults(handler=cmd_train)
 
@@ -458,6 +369,8 @@ def cmd_datasets_list(args: argparse.Namespace, workspace: Workspace) -> int:
 
 
 def cmd_datasets_show(args: argparse.Namespace, workspace: Workspace) -> int:
+    from fer_audit.overview import preprocessing_reports
+
     dataset = registry.load_dataset(workspace, args.name)
     print(describe_dataset(dataset.meta))
     print(f"root: {dataset.root}")
@@ -471,6 +384,8 @@ def cmd_datasets_show(args: argparse.Namespace, workspace: Workspace) -> int:
     split = splits.load_split(workspace.dataset_dir(args.name))
     if split:
         print(describe_split(split))
+    for report in preprocessing_reports(workspace, args.name):  # newest first
+        print(f"preprocessing {report.key}: {report.describe()}")
     return 0
 
 
@@ -496,16 +411,8 @@ def cmd_preprocess(args: argparse.Namespace, workspace: Workspace) -> int:
     from tqdm import tqdm
 
     from fer_audit.video.batch import Shard, preprocess_dataset, write_report
-    from fer_audit.video.clip import PreprocessSettings
 
-    settings = PreprocessSettings(
-        k=args.k,
-        margin=args.margin,
-        size=args.size,
-        detector=args.detector,
-        mode=args.mode,
-        seed=args.seed,
-    )
+    settings = PreprocessSettings(**option_values(PreprocessSettings, args))
     shard = Shard.parse(args.shard)
     if args.report_only:
         print(f"report: {write_report(workspace, args.dataset, settings)}")
@@ -541,12 +448,11 @@ def cmd_train(args: argparse.Namespace, workspace: Workspace) -> int:
     queue goes on (finished runs are skipped when the queue is run again)."""
     from fer_audit.data.splits import load_split
     from fer_audit.models import MODELS
-    from fer_audit.train import TrainConfig, train
-    from fer_audit.video.clip import PreprocessSettings
+    from fer_audit.overview import preprocessing_settings
+    from fer_audit.train.loop import train
 
-    preprocess = PreprocessSettings(
-        k=args.k, margin=args.margin, size=args.size, detector=args.detector
-    )
+    registry.load_dataset(workspace, args.dataset)  # a clear error for an unknown name
+    preprocess = preprocessing_settings(workspace, args.dataset, args.preprocess)
     archs = list(MODELS) if args.arch == "all" else [args.arch]
     train_sets = [args.train_set]
     if args.train_set == "all":
@@ -558,23 +464,11 @@ def cmd_train(args: argparse.Namespace, workspace: Workspace) -> int:
         if len(queue) > 1:
             print(f"[{number}/{len(queue)}] {arch} {train_set} seed {seed}")
         config = TrainConfig(
-            dataset=args.dataset,
+            **option_values(TrainConfig, args, skip=("seed", "arch", "train_set")),
             arch=arch,
             train_set=train_set,
             seed=seed,
-            epochs=args.epochs,
-            patience=args.patience,
-            lr=args.lr,
-            batch_size=args.batch_size,
-            scheme=args.scheme,
             preprocess=preprocess,
-            input_size=args.input_size,
-            pretrained=args.pretrained,
-            weights_path=args.weights,
-            augment=not args.no_augment,
-            frozen_backbone=args.frozen_backbone,
-            balanced_loss=args.balanced_loss,
-            lr_schedule=args.lr_schedule,
         )
 
         def on_epoch(record, number=number, config=config):

@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from fer_audit import atomic
+from fer_audit.commands import preprocess_argv, train_argv
 from fer_audit.data.registry import list_datasets
 from fer_audit.data.samples import samples_folder
 from fer_audit.data.synthetic import DEFAULT_BIAS, SYNTHETIC_NOTE
@@ -37,7 +38,9 @@ from fer_audit.errors import DamagedFile
 from fer_audit.jobs import Job, JobRegistry
 from fer_audit.labels import get_scheme
 from fer_audit.progress import BuildPlan, BuildProgress, duration, read_build, start_detached
+from fer_audit.train.config import TrainConfig
 from fer_audit.version import code_version
+from fer_audit.video.settings import PreprocessSettings
 from fer_audit.workspace import ENV_WORKSPACE, Workspace, checkpoints_dir
 
 MARKER = "demo.json"
@@ -117,7 +120,7 @@ def demo_paths(workspace: Workspace, settings: DemoSettings) -> dict[str, Path]:
 def demo_steps(workspace: Workspace, settings: DemoSettings) -> list[Step]:
     paths = demo_paths(workspace, settings)
     name = settings.dataset
-    pre = ["--k", settings.k, "--margin", 0, "--size", settings.crop, "--detector", "none"]
+    pre = PreprocessSettings(k=settings.k, margin=0, size=settings.crop, detector="none")
     registered = {meta["name"] for meta in list_datasets(workspace)}
     steps = [
         Step("samples", ["samples"], lambda: (samples_folder() / "provenance.json").exists()),
@@ -152,34 +155,20 @@ def demo_steps(workspace: Workspace, settings: DemoSettings) -> list[Step]:
             "test split",
             ["datasets", "split", name, "--per-group", settings.test_per_group, "--seed", 0],
         ),
-        Step("preprocess", ["preprocess", name, *pre, "--workers", settings.workers]),
+        Step("preprocess", preprocess_argv(name, pre, workers=settings.workers)),
     ]
     for train_set in settings.train_sets:
-        steps.append(
-            Step(
-                f"train {train_set}",
-                [
-                    "train",
-                    "--dataset",
-                    name,
-                    "--arch",
-                    "3dcnn",
-                    "--train-set",
-                    train_set,
-                    "--seeds",
-                    ",".join(map(str, settings.seeds)),
-                    "--epochs",
-                    settings.epochs,
-                    "--patience",
-                    settings.patience,
-                    "--lr-schedule",
-                    settings.lr_schedule,
-                    "--input-size",
-                    settings.crop,
-                    *pre,
-                ],
-            )  # fmt: skip
+        config = TrainConfig(
+            dataset=name,
+            arch="3dcnn",
+            train_set=train_set,
+            epochs=settings.epochs,
+            patience=settings.patience,
+            lr_schedule=settings.lr_schedule,
+            input_size=settings.crop,
+            preprocess=pre,
         )
+        steps.append(Step(f"train {train_set}", train_argv(config, seeds=settings.seeds)))
     return steps
 
 
@@ -263,7 +252,7 @@ def _build(workspace: Workspace, settings: DemoSettings, plan: BuildPlan, log) -
 def complete_demo(workspace: Workspace, settings: DemoSettings) -> dict | None:
     """demo.json when the demo it records was built with `settings` and everything it
     made is still there (finished runs, predictions, audit, report); else None."""
-    from fer_audit.train.loop import read_run_json
+    from fer_audit.train.runs import read_run_json
 
     try:
         record = demo_record(workspace)

@@ -11,39 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from fer_audit import atomic
 from fer_audit.data.registry import load_dataset
 from fer_audit.data.splits import balanced_subset
-from fer_audit.errors import DamagedFile, one_line
 from fer_audit.labels import get_scheme
-from fer_audit.models import create_model
 from fer_audit.outputs import PARQUET_KEY, check_output
-from fer_audit.safe_load import load_tensors
 from fer_audit.train.data import load_clips
-from fer_audit.train.loop import MODEL_KEYS, RERUN, predict_probabilities, read_run_json, run_folder
+from fer_audit.train.inference import load_run, predict_probabilities
 from fer_audit.version import code_version
-from fer_audit.video.clip import PreprocessSettings
 from fer_audit.video.faces import resolve_device
-
-
-def load_run(workspace, run_id: str) -> tuple[dict, torch.nn.Module]:
-    """run.json and the best model of a finished training run; DamagedFile when either
-    cannot be read or the weights do not fit the architecture run.json names."""
-    folder = run_folder(workspace, run_id)
-    meta = read_run_json(folder, required=MODEL_KEYS)
-    if meta is None:
-        raise ValueError(f"no run {run_id!r} in {workspace.runs_dir}")
-    if not (folder / "model.pt").exists():
-        raise ValueError(f"run {run_id} has no model yet (status {meta.get('status')})")
-    model = create_model(meta["arch"], len(meta["classes"]), input_size=meta["input_size"])
-    try:
-        model.load_state_dict(load_tensors(folder / "model.pt"))
-    except (RuntimeError, KeyError, TypeError) as exc:  # wrong names or shapes
-        detail = f"its tensors do not fit a {meta['arch']} model: {one_line(exc, 120)}"
-        raise DamagedFile(folder / "model.pt", RERUN, detail) from None
-    return meta, model.eval()
+from fer_audit.video.settings import PreprocessSettings
 
 
 def predict_run(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -14,10 +13,8 @@ from fer_audit.data.splits import load_split
 from fer_audit.errors import DamagedFile, read_all
 from fer_audit.jobs import JobRegistry
 from fer_audit.safe_csv import read_saved_csv
-from fer_audit.workspace import Workspace
-
-if TYPE_CHECKING:
-    from fer_audit.video.clip import PreprocessSettings
+from fer_audit.video.settings import PreprocessSettings
+from fer_audit.workspace import Workspace, check_name
 
 
 @dataclass(frozen=True)
@@ -100,6 +97,7 @@ def _job_counts(workspace: Workspace, problems: list[DamagedFile]) -> dict[str, 
 
 @dataclass(frozen=True)
 class Preprocessed:
+    key: str  # PreprocessSettings.key(): what a training run names it by
     settings: dict  # the PreprocessSettings fields
     counts: dict[str, int]  # status -> videos
     problems: pd.DataFrame  # the videos that are not ok, with their reason
@@ -151,8 +149,6 @@ def suggested_preprocessing(dataset: Dataset) -> PreprocessSettings:
     """Preprocessing defaults for the Data page's form: the paper's (PreprocessSettings'
     own) for recordings; for synthetic drawn faces no detector (MTCNN rarely finds
     cartoons), no margin, and crops no larger than the generated frames."""
-    from fer_audit.video.clip import PreprocessSettings  # keeps video imports off Home
-
     paper = PreprocessSettings()
     if not dataset.synthetic:
         return paper
@@ -167,9 +163,33 @@ def preprocessing_reports(
     """The preprocessing reports of dataset `name`, newest first. A report that cannot be
     read is added to `damaged` when a list is given (the others are still listed), else
     raised (DamagedFile)."""
-    folder = workspace.cache_dir / "reports" / name
+    folder = workspace.cache_dir / "reports" / check_name(name, what="dataset name")
     reports = sorted(folder.glob("*.csv"), key=lambda p: p.stat().st_mtime, reverse=True)
     return read_all(reports, lambda path: _read_report(path, name), damaged)
+
+
+def preprocessing_settings(workspace: Workspace, name: str, key: str | None) -> PreprocessSettings:
+    """The settings of dataset `name`'s preprocessing `key` (None: its only one);
+    ValueError naming the keys there are when there is no such one, or several and
+    `key` is None."""
+    reports = preprocessing_reports(workspace, name)
+    known = ", ".join(r.key for r in reports) or "none yet: run fer-audit preprocess first"
+    chosen = [r for r in reports if key in (None, r.key)]
+    if len(chosen) != 1:
+        what = "several preprocessings: choose one" if chosen else f"no preprocessing {key or ''}"
+        raise ValueError(f"dataset {name} has {what} with --preprocess (keys: {known})")
+    if not chosen[0].settings:
+        raise ValueError(
+            f"preprocessing {chosen[0].key} of {name} has lost its settings file: "
+            f"write it again with fer-audit preprocess {name} ... --report-only"
+        )
+    settings = PreprocessSettings(**chosen[0].settings)
+    if settings.key() != chosen[0].key:  # written by another version of fer-audit
+        raise ValueError(
+            f"preprocessing {chosen[0].key} of {name} was made by another version of "
+            f"fer-audit (its settings now give {settings.key()}): preprocess {name} again"
+        )
+    return settings
 
 
 #: the columns of a preprocessing report the pages read
@@ -189,6 +209,7 @@ def _read_report(path, name: str) -> Preprocessed:
         raise DamagedFile(path, hint, f"no {', '.join(missing)} column")
     settings = read_json(settings_file, hint=hint) if settings_file.exists() else {}
     return Preprocessed(
+        key=path.stem,
         settings=settings,
         counts=table["status"].value_counts().to_dict(),
         problems=table.loc[table["status"] != "ok", list(_REPORT_COLUMNS)],

@@ -17,28 +17,14 @@ import numpy as np
 import torch
 
 from fer_audit.errors import DamagedFile, read_all
-from fer_audit.evaluate import load_run
-from fer_audit.models.fermini import FER_CLASSES, load_fer_run
-from fer_audit.train.loop import read_run_json
-from fer_audit.video.clip import PreprocessSettings, process_clip
+from fer_audit.models.fermini import FER_CLASSES
+from fer_audit.train.inference import load_any_run
+from fer_audit.train.runs import read_run_json
+from fer_audit.video.clip import process_clip
 from fer_audit.video.decode import MAX_CLIP_FRAMES, MAX_CLIP_SECONDS, Source
 from fer_audit.video.faces import resolve_device
+from fer_audit.video.settings import PreprocessSettings
 from fer_audit.workspace import checkpoints_dir
-
-#: keyframes and crops for the imported FER2013 model (it expects a tight face)
-FERMINI_SETTINGS = PreprocessSettings(k=20, margin=25, size=96)
-
-
-def load_any_run(workspace, ref: str | Path):
-    """(run.json, model, preprocessing settings) of a run id or a run folder."""
-    folder = Path(ref)
-    if (folder / "run.json").exists():
-        meta = read_run_json(folder, required=("arch",))
-        if meta["arch"] == "fermini":
-            return meta, load_fer_run(folder), FERMINI_SETTINGS
-        ref = folder.name
-    meta, model = load_run(workspace, str(ref))
-    return meta, model, PreprocessSettings(**meta["preprocessing"])
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from serving import wait_until_serving
 
 from fer_audit.data.sasefe import CODES
 from fer_audit.demo import QUICK_DEMO
-from fer_audit.video.clip import PreprocessSettings
+from fer_audit.video.settings import PreprocessSettings
 from fer_audit.workspace import ENV_CHECKPOINTS, Workspace
 
 
@@ -84,18 +84,7 @@ REPO = Path(__file__).resolve().parent.parent
 #: preprocessing for tiny training runs: 10 whole frames at 32 px
 TINY_PREPROCESS = PreprocessSettings(k=10, margin=0, size=32, detector="none")
 #: `fer-audit train` arguments for a tiny run on crops preprocessed with TINY_PREPROCESS
-TINY_TRAIN_ARGS = [
-    "--input-size",
-    "32",
-    "--k",
-    "10",
-    "--margin",
-    "0",
-    "--size",
-    "32",
-    "--detector",
-    "none",
-]
+TINY_TRAIN_ARGS = ["--input-size", "32", "--preprocess", TINY_PREPROCESS.key()]
 CHROMIUM = Path(os.environ.get("FER_AUDIT_CHROMIUM", "/usr/bin/chromium"))
 
 

@@ -112,7 +112,7 @@ def test_train_queues_the_study_and_goes_on_past_a_failing_run(
     from fer_audit.data.registry import load_dataset
     from fer_audit.data.splits import draw_test_split, save_split
     from fer_audit.video.batch import preprocess_dataset
-    from fer_audit.video.clip import PreprocessSettings
+    from fer_audit.video.settings import PreprocessSettings
 
     run(
         capsys,

@@ -98,8 +98,8 @@ def test_every_command_refuses_a_traversal_name_and_writes_nothing(
 
 
 def test_labels_and_long_names_from_the_data_still_make_valid_ids(registered, tmp_path):
-    from fer_audit.train.loop import TrainConfig
-    from fer_audit.video.clip import PreprocessSettings
+    from fer_audit.train.config import TrainConfig
+    from fer_audit.video.settings import PreprocessSettings
 
     for label in ("männlich", "non binary", "../../escaped", "x" * 300):
         config = TrainConfig(

@@ -432,7 +432,7 @@ def test_report_and_exports_show_hostile_labels_as_text(hostile_audit):
 
 def test_preprocessing_reports_are_safe_in_spreadsheets(workspace, monkeypatch):
     from fer_audit.video import batch
-    from fer_audit.video.clip import PreprocessSettings
+    from fer_audit.video.settings import PreprocessSettings
 
     row = {c: "ok" for c in batch.REPORT_COLUMNS}
     row.update(video_id="=cmd|' /C calc'!A0", subject="@evil", reason="-2+3", n_frames=-1)

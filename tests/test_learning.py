@@ -15,8 +15,9 @@ import pytest
 from conftest import synthetic_workspace
 from fer_audit.evaluate import evaluate_runs
 from fer_audit.fairness import audit
-from fer_audit.train import TrainConfig, train
-from fer_audit.video.clip import PreprocessSettings
+from fer_audit.train.config import TrainConfig
+from fer_audit.train.loop import train
+from fer_audit.video.settings import PreprocessSettings
 
 
 @pytest.mark.slow

@@ -17,10 +17,11 @@ from bench_memory import reference_frames  # every decoded frame held, as before
 from conftest import widget
 from fer_audit.data.samples import VIDEOS
 from fer_audit.predict import predict_clip
-from fer_audit.video.clip import PreprocessSettings, process_clip
+from fer_audit.video.clip import process_clip
 from fer_audit.video.decode import MAX_CLIP_SECONDS, clock, decode
 from fer_audit.video.faces import WholeFrame, square_crop
 from fer_audit.video.keyframes import select_keyframes
+from fer_audit.video.settings import PreprocessSettings
 
 NONE = PreprocessSettings(k=10, margin=0, size=32, detector="none")
 

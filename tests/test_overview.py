@@ -2,7 +2,7 @@ from conftest import make_sasefe, touch
 from fer_audit.data.registry import load_dataset, register_dataset
 from fer_audit.data.splits import draw_test_split, save_split
 from fer_audit.overview import suggested_preprocessing, workspace_overview
-from fer_audit.video.clip import PreprocessSettings
+from fer_audit.video.settings import PreprocessSettings
 
 
 def test_empty_workspace(workspace):

@@ -1,16 +1,18 @@
 """AppTest for the Reports, Data, Live demo and Train pages: their elements, their main
 interactions, readable errors for bad input, and jobs that outlive the page."""
 
+import json
 import os
 import shutil
 import signal
 import time
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import make_sasefe, shown, wait_for_job, widget
+from conftest import TINY_PREPROCESS, make_sasefe, shown, wait_for_job, widget
 from fer_audit.data.registry import list_datasets, load_dataset
 from fer_audit.jobs import VANISHED, JobRegistry
 from fer_audit.workspace import OutsideDataRootsError
@@ -224,12 +226,32 @@ def test_train_page_queues_a_job_that_outlives_the_page(monkeypatch, tiny_worksp
     job = registry.list()[0]
     assert job.kind == "train" and "--epochs" in job.argv
     assert job.argv[job.argv.index("--lr-schedule") + 1] == "cosine"
+    assert job.argv[job.argv.index("--preprocess") + 1] == TINY_PREPROCESS.key()
     done = wait_for_job(registry, job.id, lambda j: not j.active, timeout=180)
     assert done.status == "done", done.log_tail()
     assert done.runs and (tiny_workspace.runs_dir / done.runs[0] / "model.pt").exists()
     app = page("train").run()
     assert any(f"#{job.id} " in m.value and "done" in m.value for m in app.markdown)
     assert len(app.get("plotly_chart")) >= 1  # its loss and accuracy curves
+
+
+def test_the_train_page_offers_every_preprocessing_by_its_settings(monkeypatch, tiny_workspace):
+    # a paper-mode preprocessing (once filtered out, as `train` could not name it)
+    paper = replace(TINY_PREPROCESS, mode="paper", seed=3)
+    reports = tiny_workspace.cache_dir / "reports" / "syn"
+    shutil.copy(reports / f"{TINY_PREPROCESS.key()}.csv", reports / f"{paper.key()}.csv")
+    (reports / f"{paper.key()}.json").write_text(json.dumps(asdict(paper)))
+    monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(tiny_workspace.root))
+    app = page("train").run()
+    choice = widget(app.selectbox, "Preprocessed clips")
+    assert len(choice.options) == 2 and any("paper mode" in o for o in choice.options)
+    choice.set_value(next(i for i, o in enumerate(choice.options) if "paper" in o))
+    widget(app.button, "Queue training").click().run()
+    job = JobRegistry(tiny_workspace).list()[0]
+    assert job.argv[job.argv.index("--preprocess") + 1] == paper.key()
+    JobRegistry(tiny_workspace).cancel(job.id)
+    (reports / f"{paper.key()}.csv").unlink()
+    (reports / f"{paper.key()}.json").unlink()
 
 
 def test_a_killed_job_shows_as_failed_on_the_page(monkeypatch, tiny_workspace):

@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, synthetic_workspace
+from fer_audit.commands import preprocess_argv
 from fer_audit.jobs import JobRegistry
 from fer_audit.video.cache import ClipCache
-from fer_audit.video.clip import PreprocessSettings
+from fer_audit.video.settings import PreprocessSettings
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 
 SETTINGS = PreprocessSettings(k=10, margin=0, size=48, detector="none")
-PREPROCESS = ["preprocess", "syn", "--detector", "none", "--k", "10", "--margin", "0",
-              "--size", "48", "--workers", "2"]  # fmt: skip
+PREPROCESS = preprocess_argv("syn", SETTINGS, workers=2)
 GRACE_S = 5.0
 
 

@@ -11,9 +11,11 @@ from conftest import TINY_PREPROCESS, TINY_TRAIN_ARGS
 from fer_audit.data.registry import load_dataset
 from fer_audit.evaluate import evaluate_runs
 from fer_audit.fairness import audit
-from fer_audit.train import TrainConfig, run_folder, train
+from fer_audit.train.config import TrainConfig
 from fer_audit.train.data import NotPreprocessed
-from fer_audit.video.clip import PreprocessSettings
+from fer_audit.train.loop import train
+from fer_audit.train.runs import run_folder
+from fer_audit.video.settings import PreprocessSettings
 
 
 def config(**overrides) -> TrainConfig:

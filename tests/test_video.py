@@ -4,14 +4,16 @@ import numpy as np
 import pytest
 
 from conftest import synthetic_workspace
+from fer_audit.commands import preprocess_argv
 from fer_audit.data.registry import register_dataset
 from fer_audit.data.synthetic import write_video
 from fer_audit.video.augment import Augment, apply
 from fer_audit.video.batch import Shard, build_report, load_clip, preprocess_dataset
 from fer_audit.video.cache import ClipCache, content_hash
-from fer_audit.video.clip import PreprocessSettings, make_detector, process_clip
+from fer_audit.video.clip import make_detector, process_clip
 from fer_audit.video.faces import square_crop
 from fer_audit.video.keyframes import select_keyframes, windows
+from fer_audit.video.settings import PreprocessSettings
 
 FAST = PreprocessSettings(k=20, margin=40, size=96)
 NONE = PreprocessSettings(k=10, margin=0, size=48, detector="none")
@@ -246,16 +248,7 @@ def test_kill_9_mid_run_then_rerun_resumes(synthetic_dataset):
         str(exe),
         "--workspace",
         str(workspace.root),
-        "preprocess",
-        "syn",
-        "--detector",
-        "none",
-        "--k",
-        "10",
-        "--margin",
-        "0",
-        "--size",
-        "48",
+        *preprocess_argv("syn", PreprocessSettings(k=10, margin=0, size=48, detector="none")),
     ]
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True

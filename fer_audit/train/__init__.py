@@ -1,5 +1,3 @@
-"""Training: cached clips, the training loop with resumable run folders."""
-
-from fer_audit.train.loop import TrainConfig, run_folder, train
-
-__all__ = ["TrainConfig", "run_folder", "train"]
+"""Training: config (settings and run ids), runs (run folders), data (cached clips),
+loop (the training loop, resumable), inference (probabilities of cached clips),
+features (frozen backbones), distributed (several processes)."""

@@ -14,12 +14,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from fer_audit.commands import preprocess_argv
 from fer_audit.data.registry import Dataset
 from fer_audit.labels import LabelScheme, apply_scheme
 from fer_audit.video.augment import Augment
 from fer_audit.video.batch import HashMemo
 from fer_audit.video.cache import ClipCache
-from fer_audit.video.clip import PreprocessSettings
+from fer_audit.video.settings import PreprocessSettings
 
 
 class NotPreprocessed(ValueError):
@@ -81,8 +82,7 @@ def load_clips(
     if pending:
         raise NotPreprocessed(
             f"{pending} video(s) of {dataset.name} are not preprocessed with these settings; "
-            f"run: fer-audit preprocess {dataset.name} --k {settings.k} --margin "
-            f"{settings.margin} --size {settings.size} --detector {settings.detector}"
+            f"run: fer-audit {' '.join(preprocess_argv(dataset.name, settings))}"
         )
     if not clips:
         raise NotPreprocessed(f"no usable clip for subjects {', '.join(subjects[:5])}")

@@ -13,14 +13,11 @@ and checkpoint.pt (model, optimiser and history of the last finished epoch).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import math
 import pickle
-import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,170 +28,23 @@ import torch.nn.functional as F
 from fer_audit import atomic
 from fer_audit.data.registry import load_dataset
 from fer_audit.data.splits import load_split, run_split
-from fer_audit.errors import DamagedFile, one_line, read_all
+from fer_audit.errors import DamagedFile, one_line
 from fer_audit.labels import get_scheme
 from fer_audit.models import create_model, get_spec
 from fer_audit.safe_load import load_tensors
 from fer_audit.seeding import seeded_rng
 from fer_audit.train import distributed
+from fer_audit.train.config import TrainConfig
 from fer_audit.train.data import ClipSet, load_clips
 from fer_audit.train.features import HeadOnly, compute_features
+from fer_audit.train.inference import predict_probabilities
+from fer_audit.train.runs import read_metrics, read_run_json, run_folder
 from fer_audit.version import code_version
 from fer_audit.video.augment import Augment
-from fer_audit.video.clip import PreprocessSettings
 from fer_audit.video.faces import resolve_device
 
 EpochCallback = Callable[[dict], None]
-LR_SCHEDULES = ("constant", "cosine")
 NO_DISTRIBUTION = distributed.DistContext()
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    dataset: str
-    arch: str
-    train_set: str
-    seed: int = 0
-    epochs: int = 30
-    patience: int = 8
-    lr: float | None = None  # None: the paper's value for the architecture
-    weight_decay: float | None = None
-    batch_size: int | None = None
-    momentum: float = 0.9
-    scheme: str = "paper4"
-    preprocess: PreprocessSettings = field(default_factory=PreprocessSettings)
-    input_size: int | None = None  # None: the architecture's size
-    pretrained: bool = False
-    weights_path: str | None = None
-    augment: bool = True
-    frozen_backbone: bool = False
-    val_fraction: float = 0.15
-    #: weight the loss by inverse class frequency (n / (classes * n_c)): under paper4,
-    #: Upset holds three emotions and would otherwise outweigh Sad three to one
-    balanced_loss: bool = False
-    #: "constant" (the paper's) or "cosine": the rate of epoch e (1-based) is
-    #: lr * (1 + cos(pi * (e - 1) / epochs)) / 2, so the last epochs settle
-    lr_schedule: str = "constant"
-
-    def __post_init__(self) -> None:
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(
-                f"lr schedule {self.lr_schedule!r} is not one of {', '.join(LR_SCHEDULES)}"
-            )
-
-    def epoch_lr(self, epoch: int) -> float:
-        """The learning rate of `epoch` (1-based) under the schedule."""
-        if self.lr_schedule == "constant":
-            return self.lr
-        return self.lr * (1 + math.cos(math.pi * (epoch - 1) / self.epochs)) / 2
-
-    def resolved(self) -> TrainConfig:
-        """The config with the architecture's defaults filled in."""
-        spec = get_spec(self.arch)
-        return TrainConfig(
-            **{
-                **asdict(self),
-                "preprocess": self.preprocess,
-                "lr": self.lr if self.lr is not None else spec.lr,
-                "weight_decay": self.weight_decay
-                if self.weight_decay is not None
-                else spec.weight_decay,
-                "batch_size": self.batch_size or spec.batch_size,
-            }
-        )
-
-    def run_id(self) -> str:
-        payload = {**asdict(self), "preprocess": asdict(self.preprocess)}
-        # run ids from before these options stay the same
-        if not self.balanced_loss:
-            del payload["balanced_loss"]
-        if self.lr_schedule == "constant":
-            del payload["lr_schedule"]
-        text = json.dumps(payload, sort_keys=True, default=str)
-        digest = hashlib.sha256(text.encode()).hexdigest()[:8]
-        return f"{self.dataset}-{self.arch}-{_id_part(self.train_set)}-s{self.seed}-{digest}"
-
-
-def _id_part(label: str) -> str:
-    """A group label from the data as part of a run id: characters outside plain names
-    become '_', at most 100 (the digest keeps ids of different labels apart); plain
-    labels such as female, male or regular are unchanged."""
-    return re.sub(r"[^A-Za-z0-9_.+-]", "_", label)[:100] or "_"
-
-
-def run_folder(workspace, run_id: str) -> Path:
-    """The run's folder; UnsafeName for an id that is not a plain name."""
-    return workspace.run_dir(run_id)
-
-
-#: what to do about a damaged run.json or metrics.jsonl
-RERUN = atomic.read_json_hint("run.json")
-
-
-def read_run(workspace, run_id: str) -> tuple[dict, list[dict]]:
-    """A run's run.json ({} before it is written) and its metrics.jsonl records;
-    DamagedFile naming the file that cannot be read."""
-    folder = run_folder(workspace, run_id)
-    meta = read_run_json(folder) or {}
-    return meta, _read_metrics(folder / "metrics.jsonl")
-
-
-#: what run.json must hold for its model to be loaded
-MODEL_KEYS = ("run_id", "arch", "classes", "input_size", "preprocessing")
-#: the type each key of run.json must have where a reader relies on it
-_KEY_TYPES = {
-    "run_id": str,
-    "arch": str,
-    "classes": list,
-    "input_size": int,
-    "preprocessing": dict,
-}
-
-
-def read_run_json(folder: Path, required: tuple[str, ...] = ("run_id", "arch")) -> dict | None:
-    """A run folder's run.json, None when there is none; DamagedFile when it cannot be
-    read or one of the `required` keys (by default the run's identity) is missing or
-    of the wrong type."""
-    path = Path(folder) / "run.json"
-    if not path.exists():
-        return None
-    meta = atomic.read_json(path, hint=RERUN)
-    missing = [k for k in required if k not in meta]
-    if missing:
-        raise DamagedFile(path, RERUN, f"no {', '.join(missing)}")
-    wrong = [k for k in required if not isinstance(meta[k], _KEY_TYPES.get(k, object))]
-    if wrong:
-        raise DamagedFile(path, RERUN, f"{', '.join(wrong)} of the wrong type")
-    return meta
-
-
-def _read_metrics(path: Path) -> list[dict]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return []
-    except UnicodeDecodeError:
-        raise DamagedFile(path, RERUN, "not UTF-8 text") from None
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DamagedFile(path, RERUN, f"line {number} is not JSON: {one_line(exc)}") from None
-        if not isinstance(record, dict) or "epoch" not in record:
-            raise DamagedFile(path, RERUN, f"line {number} is not an epoch's record")
-        records.append(record)
-    return records
-
-
-def list_runs(workspace, *, damaged: list[DamagedFile] | None = None) -> list[dict]:
-    """run.json of every run folder in the workspace, by run id. One that cannot be read
-    is added to `damaged` when a list is given (a listing shows it and goes on), else
-    raised."""
-    folders = sorted(p for p in workspace.runs_dir.glob("*") if p.is_dir())
-    return read_all(folders, read_run_json, damaged)
 
 
 def train(
@@ -390,17 +240,6 @@ def class_weights(labels: np.ndarray, num_classes: int) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def predict_probabilities(model, data: ClipSet, batch_size: int, device: str) -> np.ndarray:
-    """Softmax probabilities (N, C) of `data`, in order."""
-    model.eval()
-    out = []
-    with torch.no_grad(), torch.autocast(device_type="cuda", enabled=device == "cuda"):
-        for start in range(0, len(data), batch_size):
-            indices = np.arange(start, min(start + batch_size, len(data)))
-            out.append(model(data.batch(indices).to(device)).float().softmax(-1).cpu())
-    return torch.cat(out).numpy()
-
-
 def evaluate_loss(model, data: ClipSet, batch_size: int, device: str) -> tuple[float, float]:
     probabilities = predict_probabilities(model, data, batch_size, device)
     labels = data.labels
@@ -437,7 +276,7 @@ def _unfinished_record(folder: Path) -> str | None:
     damaged, missing or not "done"; metrics.jsonl damaged), or None."""
     try:
         meta = read_run_json(folder)
-        _read_metrics(folder / "metrics.jsonl")
+        read_metrics(folder / "metrics.jsonl")
     except DamagedFile as exc:
         return f"{exc.path.name} is damaged ({exc.detail})"
     if meta is None:

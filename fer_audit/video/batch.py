@@ -30,7 +30,8 @@ from fer_audit.errors import DamagedFile
 from fer_audit.procs import die_with_parent
 from fer_audit.safe_csv import to_people_csv
 from fer_audit.video.cache import ClipCache, content_hash
-from fer_audit.video.clip import ClipResult, PreprocessSettings, make_detector, process_clip
+from fer_audit.video.clip import ClipResult, make_detector, process_clip
+from fer_audit.video.settings import PreprocessSettings
 
 logger = logging.getLogger(__name__)
 

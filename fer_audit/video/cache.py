@@ -24,7 +24,8 @@ import numpy as np
 
 from fer_audit import atomic
 from fer_audit.errors import DamagedFile, one_line
-from fer_audit.video.clip import ClipResult, PreprocessSettings
+from fer_audit.video.clip import ClipResult
+from fer_audit.video.settings import PreprocessSettings
 
 ARRAYS = ("crops", "frame_numbers", "times", "boxes", "face_found", "probabilities")
 

@@ -26,9 +26,7 @@ The live demo and the dataset preprocessing both call `process_clip`.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -36,47 +34,12 @@ import numpy as np
 from fer_audit.video.decode import DecodedVideo, Source, VideoError, decode
 from fer_audit.video.faces import FaceDetector, WholeFrame, square_crop
 from fer_audit.video.keyframes import select_keyframes
+from fer_audit.video.settings import PreprocessSettings
 
 STATUSES = ("ok", "no_face", "unreadable", "too_short", "too_long")
 #: below this share of keyframes with a face, a clip is `no_face`
 PREVIEW_SIDE = 320
 MIN_FACE_SHARE = 0.5
-#: part of every cache key: bump it when a change alters what preprocessing produces
-CACHE_VERSION = 2
-DETECTORS = ("mtcnn", "none")
-MODES = ("fast", "paper")
-
-
-@dataclass(frozen=True)
-class PreprocessSettings:
-    k: int = 20
-    margin: int = 40
-    size: int = 224
-    detector: str = "mtcnn"
-    mode: str = "fast"
-    detect_width: int = 320
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        problems = []
-        if self.k < 1:
-            problems.append("k must be at least 1")
-        if not 0 <= self.margin < 200:
-            problems.append("margin must lie in [0, 200) (the paper used 0, 25, 40, 65)")
-        if self.size < 16:
-            problems.append("size must be at least 16 pixels")
-        if self.detector not in DETECTORS:
-            problems.append(f"detector must be one of {', '.join(DETECTORS)}")
-        if self.mode not in MODES:
-            problems.append(f"mode must be one of {', '.join(MODES)}")
-        if problems:
-            raise ValueError("; ".join(problems))
-
-    def key(self) -> str:
-        """A folder-safe name that changes whenever a setting changes."""
-        payload = {**asdict(self), "cache_version": CACHE_VERSION}
-        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-        return f"k{self.k}-m{self.margin}-s{self.size}-{self.detector}-{self.mode}-{digest[:8]}"
 
 
 @dataclass

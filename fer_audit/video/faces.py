@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-#: the paper's MTCNN margins (pixels in a 256-pixel crop, as facenet-pytorch counts them)
-MARGINS = (0, 25, 40, 65)
+#: the crop side the paper's margins (video.settings.MARGINS) are pixels of, as
+#: facenet-pytorch counts them
 PAPER_CROP = 256
 
 

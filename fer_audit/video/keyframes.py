@@ -17,7 +17,6 @@ import numpy as np
 
 from fer_audit.video.decode import VideoError
 
-KS = (10, 20, 50)
 SKIP_SECONDS = 1.0
 
 

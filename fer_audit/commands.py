@@ -1,0 +1,37 @@
+"""The `fer-audit` command lines that pages, the demo and the tests queue as jobs, built
+from the settings themselves (`fer_audit.options` makes the same fields the commands'
+options), so no caller spells a setting's flag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fer_audit.options import option_argv
+from fer_audit.train.config import TrainConfig
+from fer_audit.video.settings import PreprocessSettings
+
+
+def preprocess_argv(
+    dataset: str, settings: PreprocessSettings, *, workers: int = 1, device: str = "auto"
+) -> list[str]:
+    """`fer-audit preprocess` of `dataset` with `settings`."""
+    return [
+        "preprocess", dataset, *option_argv(settings),
+        "--workers", str(workers), "--device", device,
+    ]  # fmt: skip
+
+
+def train_argv(
+    config: TrainConfig, *, seeds: Sequence[int] | None = None, device: str = "auto"
+) -> list[str]:
+    """`fer-audit train` of `config`, once per seed of `seeds` (default: the config's
+    own), on the preprocessing `config.preprocess` names by its key."""
+    chosen = seeds if seeds is not None else [config.seed]
+    return [
+        "train",
+        *option_argv(config, skip=("seed",)),
+        "--seeds", ",".join(str(seed) for seed in chosen),
+        "--preprocess", config.preprocess.key(),
+        "--device", device,
+    ]  # fmt: skip

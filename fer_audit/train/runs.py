@@ -1,0 +1,88 @@
+"""Run folders: where a run lives, and its run.json and metrics.jsonl read back (a
+damaged one named, with what to do). Light (no torch), for pages that list runs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fer_audit import atomic
+from fer_audit.errors import DamagedFile, one_line, read_all
+
+
+def run_folder(workspace, run_id: str) -> Path:
+    """The run's folder; UnsafeName for an id that is not a plain name."""
+    return workspace.run_dir(run_id)
+
+
+#: what to do about a damaged run.json or metrics.jsonl
+RERUN = atomic.read_json_hint("run.json")
+
+
+def read_run(workspace, run_id: str) -> tuple[dict, list[dict]]:
+    """A run's run.json ({} before it is written) and its metrics.jsonl records;
+    DamagedFile naming the file that cannot be read."""
+    folder = run_folder(workspace, run_id)
+    meta = read_run_json(folder) or {}
+    return meta, read_metrics(folder / "metrics.jsonl")
+
+
+#: what run.json must hold for its model to be loaded
+MODEL_KEYS = ("run_id", "arch", "classes", "input_size", "preprocessing")
+#: the type each key of run.json must have where a reader relies on it
+_KEY_TYPES = {
+    "run_id": str,
+    "arch": str,
+    "classes": list,
+    "input_size": int,
+    "preprocessing": dict,
+}
+
+
+def read_run_json(folder: Path, required: tuple[str, ...] = ("run_id", "arch")) -> dict | None:
+    """A run folder's run.json, None when there is none; DamagedFile when it cannot be
+    read or one of the `required` keys (by default the run's identity) is missing or
+    of the wrong type."""
+    path = Path(folder) / "run.json"
+    if not path.exists():
+        return None
+    meta = atomic.read_json(path, hint=RERUN)
+    missing = [k for k in required if k not in meta]
+    if missing:
+        raise DamagedFile(path, RERUN, f"no {', '.join(missing)}")
+    wrong = [k for k in required if not isinstance(meta[k], _KEY_TYPES.get(k, object))]
+    if wrong:
+        raise DamagedFile(path, RERUN, f"{', '.join(wrong)} of the wrong type")
+    return meta
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """The epoch records of a metrics.jsonl ([] before there is one); DamagedFile
+    naming the line that cannot be read."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    except UnicodeDecodeError:
+        raise DamagedFile(path, RERUN, "not UTF-8 text") from None
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DamagedFile(path, RERUN, f"line {number} is not JSON: {one_line(exc)}") from None
+        if not isinstance(record, dict) or "epoch" not in record:
+            raise DamagedFile(path, RERUN, f"line {number} is not an epoch's record")
+        records.append(record)
+    return records
+
+
+def list_runs(workspace, *, damaged: list[DamagedFile] | None = None) -> list[dict]:
+    """run.json of every run folder in the workspace, by run id. One that cannot be read
+    is added to `damaged` when a list is given (a listing shows it and goes on), else
+    raised."""
+    folders = sorted(p for p in workspace.runs_dir.glob("*") if p.is_dir())
+    return read_all(folders, read_run_json, damaged)
