@@ -4,7 +4,8 @@ uncertainty, and the published reference.
 The audit of a predictions table (`from_predictions.audit`, the table read and checked
 in `predictions`) or of one-vs-rest counts only (`from_counts.audit_counts`) returns an
 `AuditResult` (`result`), assembled from what both audits share (`assemble`) with the
-summaries over seeds and the rankings (`rankings`).
+summaries over seeds and the rankings (`rankings`). Each gap's minimum detectable
+gap comes from `detectable`; the sample-size planner is `planner`.
 """
 
 from fer_audit.fairness.from_counts import audit_counts

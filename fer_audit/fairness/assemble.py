@@ -21,7 +21,7 @@ from fer_audit.fairness.gaps import (
     gap_keys,
     gaps_from_differences,
 )
-from fer_audit.fairness.power import POWER
+from fer_audit.fairness.planner import POWER
 from fer_audit.fairness.rankings import _with_seed_spread, rank, summarize
 from fer_audit.fairness.result import AuditError, AuditResult
 from fer_audit.version import code_version

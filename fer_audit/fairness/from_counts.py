@@ -27,8 +27,8 @@ from fer_audit.fairness.assemble import (
     _metric_frame,
     _settings,
 )
+from fer_audit.fairness.detectable import detectable_gaps
 from fer_audit.fairness.gaps import gaps_from_differences
-from fer_audit.fairness.power import detectable_gaps
 from fer_audit.fairness.resample import binomial_counts
 from fer_audit.fairness.result import POOLED, AuditError, AuditResult
 

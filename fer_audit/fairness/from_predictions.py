@@ -29,8 +29,9 @@ from fer_audit.fairness.assemble import (
     _metric_frame,
     _settings,
 )
+from fer_audit.fairness.detectable import detectable_gaps
 from fer_audit.fairness.gaps import gaps_from_differences
-from fer_audit.fairness.power import detectable_gaps, subject_variation
+from fer_audit.fairness.planner import subject_variation
 from fer_audit.fairness.predictions import (
     GROUP_JOIN,
     _normalised_genders,
@@ -78,7 +79,7 @@ def audit(
     subject's cells moving together.
     Bootstrap draws in which a group loses every positive of a class the test set has
     are left out of the gap intervals (their share is `boot_dropped`). Each gap gets
-    its minimum detectable gap (`mdg`, `fairness.power`). Flagged per run: a group
+    its minimum detectable gap (`mdg`, `fairness.detectable`). Flagged per run: a group
     with fewer than FEW_SUBJECTS subjects, classes without positives in a group, and a
     degenerate model (at or below chance, or one class for nearly every video).
     """
