@@ -5,7 +5,7 @@ import streamlit as st
 
 from app_pages.ui import audit_selection, plain_markdown, plain_markdown_list
 from fer_audit.fairness.gaps import CAVEAT, PAPER_DEFINITIONS, STANDARD_DEFINITIONS
-from fer_audit.fairness.power import (
+from fer_audit.fairness.planner import (
     MAX_SUBJECTS,
     PLANNED_METRICS,
     Design,

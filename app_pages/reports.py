@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app_pages.ui import audit_selection
-from fer_audit.fairness.audit import TABLES
+from fer_audit.fairness.result import TABLES
 from fer_audit.report.export import export_name, export_zip
 from fer_audit.report.html import render_report
 from fer_audit.workspace import Workspace

@@ -18,7 +18,7 @@ from streamlit.errors import FragmentHandledException
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
 from fer_audit.errors import DamagedFile, one_line
-from fer_audit.fairness.audit import AuditResult
+from fer_audit.fairness import AuditResult
 from fer_audit.jobs import Job, JobRegistry, move_registry_aside, without_tracebacks
 from fer_audit.report.sources import (
     AuditSource,

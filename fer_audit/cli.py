@@ -593,7 +593,7 @@ def plan_design(args: argparse.Namespace):
     """The planner's design from a saved audit (--audit, --class; typed numbers
     override its values) or from the numbers typed in."""
     from fer_audit.fairness import AuditResult
-    from fer_audit.fairness.power import Design, PlanError, design_from_audit
+    from fer_audit.fairness.planner import Design, PlanError, design_from_audit
 
     typed = {
         "rate": args.rate,
@@ -622,7 +622,7 @@ def plan_design(args: argparse.Namespace):
 
 
 def cmd_plan(args: argparse.Namespace, workspace: Workspace) -> int:
-    from fer_audit.fairness.power import plan
+    from fer_audit.fairness.planner import plan
     from fer_audit.report.glossary import rate_n_words
     from fer_audit.report.summary import plan_sentence
 

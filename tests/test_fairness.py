@@ -400,7 +400,7 @@ def test_bootstrap_draws_that_lose_a_class_are_left_out_and_counted():
 
 
 def test_draws_losing_a_class_only_counts_classes_the_test_set_has():
-    from fer_audit.fairness.audit import draws_losing_a_class
+    from fer_audit.fairness.from_predictions import draws_losing_a_class
 
     observed = np.zeros((2, 2, 2))
     observed[:, 0, 0] = 3  # class 0 in both groups; class 1 in neither
@@ -456,7 +456,7 @@ def test_intersectional_permutation_keeps_each_subjects_videos_together():
     videos to the same gender. Every subject here has three times as many genuine as
     fake videos, so in every draw a gender's genuine videos are three times its fake
     ones; a shuffle of cells (a subject's genuine and fake videos apart) breaks that."""
-    from fer_audit.fairness.audit import _cell_confusions, _permutations
+    from fer_audit.fairness.from_predictions import _cell_confusions, _permutations
 
     rng = np.random.default_rng(4)
     rows = []

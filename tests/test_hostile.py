@@ -20,7 +20,8 @@ from conftest import REPO, TINY_PREPROCESS, make_sasefe
 from fer_audit.cli import main
 from fer_audit.data.index import DatasetError
 from fer_audit.data.registry import load_dataset, register_dataset
-from fer_audit.fairness.audit import AuditError, synthetic_flags
+from fer_audit.fairness import AuditError
+from fer_audit.fairness.predictions import synthetic_flags
 from fer_audit.outputs import WouldOverwrite, check_output
 from fer_audit.workspace import UnsafeName, Workspace, check_name, contained
 

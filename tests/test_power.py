@@ -1,4 +1,5 @@
-"""Minimum detectable gaps and the sample-size planner (fer_audit.fairness.power)."""
+"""Minimum detectable gaps and the sample-size planner (fer_audit.fairness.detectable,
+fer_audit.fairness.planner)."""
 
 import json
 
@@ -10,13 +11,12 @@ from test_fairness import simulated as fairness_simulated
 
 from fer_audit.cli import main
 from fer_audit.fairness import AuditResult, audit, intervals
+from fer_audit.fairness.detectable import critical_values, detectable_gaps
 from fer_audit.fairness.gaps import gap_keys
-from fer_audit.fairness.power import (
+from fer_audit.fairness.planner import (
     Design,
     PlanError,
-    critical_values,
     design_from_audit,
-    detectable_gaps,
     planned_detectable_gap,
     simulated_power,
     subjects_needed,
@@ -281,7 +281,7 @@ def sad_p(frame: pd.DataFrame) -> float:
 
 
 def test_independent_videos_floor_matches_the_two_proportion_formula():
-    from fer_audit.fairness.power import independent_videos_floor
+    from fer_audit.fairness.detectable import independent_videos_floor
 
     z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
     # far from the bounds the alternative's variance is close to the null's

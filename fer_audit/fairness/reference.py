@@ -18,7 +18,8 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from fer_audit.fairness.audit import POOLED, AuditResult, audit_counts
+from fer_audit.fairness.from_counts import audit_counts
+from fer_audit.fairness.result import POOLED, AuditResult
 
 NAME = "domnich2021"
 CLASSES = ("surprised", "upset", "sad", "happy")

@@ -13,7 +13,7 @@ import json
 import zipfile
 
 from fer_audit.data.synthetic import SYNTHETIC_NOTE
-from fer_audit.fairness.audit import TABLES, AuditResult
+from fer_audit.fairness.result import TABLES, AuditResult
 from fer_audit.report.html import render_report
 
 

@@ -24,8 +24,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from fer_audit.fairness.audit import POOLED, AuditResult
 from fer_audit.fairness.gaps import DEFINITIONS
+from fer_audit.fairness.result import POOLED, AuditResult
 from fer_audit.report import glossary
 
 GROUP_COLOURS = ["#c2185b", "#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f"]

@@ -9,7 +9,7 @@ with more than two groups, the largest minus the smallest, never below zero).
 
 from __future__ import annotations
 
-from fer_audit.fairness.audit import FEW_SUBJECTS
+from fer_audit.fairness.from_predictions import FEW_SUBJECTS
 from fer_audit.fairness.gaps import SIGNED
 
 #: the comparison the meanings name when the caller gives none

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from fer_audit import atomic
-from fer_audit.fairness.audit import AuditResult
 from fer_audit.fairness.gaps import PAPER_DEFINITIONS
+from fer_audit.fairness.result import AuditResult
 from fer_audit.outputs import HTML_MARK
 from fer_audit.report import figures, glossary
 from fer_audit.report.sources import train_set_order

@@ -8,9 +8,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fer_audit.errors import DamagedFile, one_line
-from fer_audit.fairness.audit import AuditResult, UnreadableTable, audit
+from fer_audit.fairness.from_predictions import audit
 from fer_audit.fairness.predictions import read_predictions
 from fer_audit.fairness.reference import CITATION, reference_audit
+from fer_audit.fairness.result import AuditResult, UnreadableTable
 
 REFERENCE = "reference"
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fer_audit.fairness.audit import FEW_SUBJECTS, AuditResult
+from fer_audit.fairness.from_predictions import FEW_SUBJECTS
 from fer_audit.fairness.gaps import RATE_OF
+from fer_audit.fairness.result import AuditResult
 from fer_audit.report.glossary import is_absolute, rate_n_words
 
 #: the level the words of the summary use
