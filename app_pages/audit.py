@@ -13,7 +13,7 @@ from fer_audit.fairness.planner import (
     design_from_audit,
     plan,
 )
-from fer_audit.report import figures, glossary
+from fer_audit.report import comparison_figures, figures, glossary, live_figures
 from fer_audit.report.sources import train_set_order
 from fer_audit.report.summary import plan_sentence, run_warnings, summary_sentences
 from fer_audit.workspace import Workspace
@@ -90,7 +90,7 @@ with per_run:
 
 with compare:
     for definition in PAPER_DEFINITIONS:
-        st.plotly_chart(figures.train_set_comparison(chosen, definition=definition))
+        st.plotly_chart(comparison_figures.train_set_comparison(chosen, definition=definition))
 
 with ranking:
     table = chosen.rankings
@@ -99,8 +99,8 @@ with ranking:
 
 with aggregated:
     for train_set in set_options:
-        st.plotly_chart(figures.accuracy_boxplots(chosen, train_set=train_set))
-        st.plotly_chart(figures.emotion_gender_comparison(chosen, train_set=train_set))
+        st.plotly_chart(comparison_figures.accuracy_boxplots(chosen, train_set=train_set))
+        st.plotly_chart(comparison_figures.emotion_gender_comparison(chosen, train_set=train_set))
 
 with tables:
     st.dataframe(chosen.gaps, hide_index=True)
@@ -197,7 +197,7 @@ with planner:
         )
         current = min(per_group.values()) if per_group else None
         st.plotly_chart(
-            figures.power_curve(
+            live_figures.power_curve(
                 found["curve"],
                 gap=gap,
                 power=power,

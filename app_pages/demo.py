@@ -16,7 +16,7 @@ from fer_audit.predict import (
     model_file,
     predict_clip,
 )
-from fer_audit.report import figures
+from fer_audit.report import live_figures
 from fer_audit.train.inference import load_any_run
 from fer_audit.video.decode import MAX_CLIP_SECONDS, clock
 from fer_audit.workspace import Workspace
@@ -131,9 +131,9 @@ columns = st.columns(min(3, len(ok)))
 for i, (run, entry) in enumerate(ok.items()):
     with columns[i % len(columns)]:
         st.markdown(f"**{plain_markdown(labels[run])}**")
-        st.plotly_chart(figures.video_probabilities(entry), key=f"v-{run}")
+        st.plotly_chart(live_figures.video_probabilities(entry), key=f"v-{run}")
         if entry.get("keyframe_probabilities") is not None:
-            st.plotly_chart(figures.keyframe_probabilities(entry), key=f"k-{run}")
+            st.plotly_chart(live_figures.keyframe_probabilities(entry), key=f"k-{run}")
         else:
             st.caption("A 3D model reads the keyframes together: no per-keyframe output.")
 

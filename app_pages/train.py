@@ -8,7 +8,7 @@ from fer_audit.data.registry import list_datasets
 from fer_audit.errors import DamagedFile
 from fer_audit.models import MODELS
 from fer_audit.overview import preprocessing_reports
-from fer_audit.report import figures
+from fer_audit.report import live_figures
 from fer_audit.seeding import parse_seeds
 from fer_audit.train.config import LR_SCHEDULES, TrainConfig
 from fer_audit.train.runs import list_runs, read_run
@@ -173,7 +173,7 @@ def curves(job):
         if records:
             title = f"{run_id} (best val accuracy {meta.get('best_val_accuracy') or 0:.3f})"
             st.plotly_chart(
-                figures.training_curves(
+                live_figures.training_curves(
                     records, title=title, synthetic=bool(meta.get("synthetic"))
                 ),
                 key=f"curve-{job.id}-{run_id}",

@@ -28,7 +28,7 @@ from fer_audit.fairness import AuditResult, audit
 from fer_audit.models import create_model
 from fer_audit.models.fermini import load_fer_run
 from fer_audit.models.weights import vggface2_pickle
-from fer_audit.report import figures
+from fer_audit.report import comparison_figures, figures, live_figures
 from fer_audit.report.export import export_zip
 from fer_audit.report.html import render_report
 from fer_audit.safe_csv import neutralise, read_people_csv, restore, to_people_csv
@@ -404,9 +404,9 @@ def test_report_and_exports_show_hostile_labels_as_text(hostile_audit):
         figures.confusion_matrices(hostile_audit, run_id=run),
         figures.metric_bars(hostile_audit, run_id=run, metric="tpr"),
         figures.gap_forest(hostile_audit, run_id=run),
-        figures.train_set_comparison(hostile_audit, definition="eqop_paper"),
-        figures.accuracy_boxplots(hostile_audit, train_set="@set"),
-        figures.emotion_gender_comparison(hostile_audit, train_set="@set"),
+        comparison_figures.train_set_comparison(hostile_audit, definition="eqop_paper"),
+        comparison_figures.accuracy_boxplots(hostile_audit, train_set="@set"),
+        comparison_figures.emotion_gender_comparison(hostile_audit, train_set="@set"),
     ]
     for fig in built:
         for text in _strings(json.loads(fig.to_json())):
@@ -422,9 +422,9 @@ def test_report_and_exports_show_hostile_labels_as_text(hostile_audit):
         "prediction": "<a href='http://evil.example'>sad</a>",
     }
     for fig in (
-        figures.video_probabilities(clip, label="<b>run</b>"),
-        figures.keyframe_probabilities(clip, label="<b>run</b>"),
-        figures.training_curves([], title="<a href='http://evil.example'>run</a>"),
+        live_figures.video_probabilities(clip, label="<b>run</b>"),
+        live_figures.keyframe_probabilities(clip, label="<b>run</b>"),
+        live_figures.training_curves([], title="<a href='http://evil.example'>run</a>"),
     ):
         for text in _strings(json.loads(fig.to_json())):
             assert not re.search(r"<\s*(a|b)\b", text, re.IGNORECASE), text

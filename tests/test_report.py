@@ -8,7 +8,7 @@ from test_fairness import simulated
 from fer_audit.cli import main
 from fer_audit.fairness import audit
 from fer_audit.fairness.reference import reference_audit
-from fer_audit.report import figures
+from fer_audit.report import comparison_figures, figures
 from fer_audit.report.html import render_report, write_report
 from fer_audit.report.summary import certainty, largest_gaps, summary_sentences
 
@@ -76,13 +76,13 @@ def test_gap_forest_marks_zero_and_every_gap(reference):
 
 
 def test_train_set_and_paper_figures(reference):
-    fig = figures.train_set_comparison(reference, definition="dp_paper")
+    fig = comparison_figures.train_set_comparison(reference, definition="dp_paper")
     assert [t.name for t in fig.data] == ["regular", "male", "female"]
     assert len(fig.data[0].x) == 6
-    boxes = figures.accuracy_boxplots(reference, train_set="female")
+    boxes = comparison_figures.accuracy_boxplots(reference, train_set="female")
     assert [t.name for t in boxes.data] == ["female set", "male set", "test set"]
     assert len(boxes.data[0].y) == 6 * 4  # six architectures x four emotions
-    bars = figures.emotion_gender_comparison(reference, train_set="male")
+    bars = comparison_figures.emotion_gender_comparison(reference, train_set="male")
     assert [t.name for t in bars.data] == ["female", "male"]
 
 

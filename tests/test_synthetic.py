@@ -8,6 +8,7 @@ from fer_audit.data.index import SYNTHETIC_MARKER
 from fer_audit.data.registry import register_dataset
 from fer_audit.data.sasefe import CODES, read_sasefe
 from fer_audit.data.synthetic import PlantedBias, SyntheticSettings
+from fer_audit.data.synthetic.render import _vector_from
 
 SMALL = SyntheticSettings(
     subjects_per_group={"female": 3, "male": 3}, seed=1, size=64, fps=10, duration_s=1.2
@@ -71,7 +72,7 @@ def test_planted_bias_scales_only_its_group_and_emotion():
 
     def peak(subject, code):
         track = synthetic.expression_track(subject, code, settings, 50)
-        rest = synthetic._vector_from(subject.resting)
+        rest = _vector_from(subject.resting)
         return np.abs(track[-1] - rest).sum() / subject.intensity
 
     assert peak(female, "N2S") == pytest.approx(0.4 * peak(male, "N2S"))

@@ -1,23 +1,20 @@
-"""Plotly figure builders: one per chart, used by the dashboard and the HTML report.
+"""Plotly figures of one model's audit (one run): its confusion matrices and rates per
+group and the gaps between groups; the dashboard's Per model tab and the HTML report
+draw them.
 
 Every builder takes an `AuditResult` and keyword arguments and returns a
 `plotly.graph_objects.Figure`. Rates show their denominators on hover, in the words of
 `glossary.rate_n_words` (positives, negatives, videos); gaps their intervals, their
 plain names (`glossary.plain_name`) beside the code names, and their minimum
 detectable gap where the audit has one; figures of synthetic results say SYNTHETIC in
-their title.
-
-Plotly reads tags in every text it draws (titles, tick labels, legend names, hover
-text, annotations), `<a href>` among them: every label that comes from data (group,
-class, architecture, run id, training set, comparison, label and prediction of a
-clip) goes through `plain` before it enters a figure, so it shows as the text it is.
+their title. Labels from data go through `figure_common.plain`. Figures that compare
+runs are in `comparison_figures`; those not made from an audit in `live_figures`.
 """
 
 from __future__ import annotations
 
-import html
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,37 +24,14 @@ from plotly.subplots import make_subplots
 from fer_audit.fairness.gaps import DEFINITIONS
 from fer_audit.fairness.result import POOLED, AuditResult
 from fer_audit.report import glossary
+from fer_audit.report.figure_common import _classes, _colour, _plain_all, _title, plain
 
-GROUP_COLOURS = ["#c2185b", "#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f"]
 METRIC_NAMES = {
     "accuracy": "Accuracy (one-vs-rest)",
     "tpr": "True positive rate",
     "fpr": "False positive rate",
     "selection_rate": "Selection rate",
 }
-
-
-def plain(text) -> str:
-    """A label from data as plain text for a Plotly figure: `&`, `<` and `>` escaped,
-    so a group named `<a href="...">x</a>` shows those characters instead of a link
-    (Plotly turns the entities back into the characters when it draws)."""
-    return html.escape(str(text), quote=False)
-
-
-def _plain_all(values: Iterable) -> list[str]:
-    return [plain(v) for v in values]
-
-
-def _title(result: AuditResult, text: str) -> str:
-    return f"SYNTHETIC DATA · {text}" if result.synthetic else text
-
-
-def _classes(result: AuditResult) -> list[str]:
-    return list(result.settings.get("classes") or result.group_metrics["class"].unique())
-
-
-def _colour(index: int) -> str:
-    return GROUP_COLOURS[index % len(GROUP_COLOURS)]
 
 
 def confusion_matrices(result: AuditResult, *, run_id: str) -> go.Figure:
@@ -360,262 +334,3 @@ def gap_forest(
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
     )
     return fig
-
-
-def train_set_comparison(
-    result: AuditResult, *, definition: str = "eqop_paper", cls: str = "all"
-) -> go.Figure:
-    """Regular vs Male vs Female training per architecture: the gap's mean over seeds,
-    with its interval (one run) or min-max over seeds (several)."""
-    gaps = result.gaps[(result.gaps["definition"] == definition) & (result.gaps["class"] == cls)]
-    summary = (
-        gaps.groupby(["arch", "train_set"])
-        .agg(
-            value=("value", "mean"),
-            low=("ci_low", "mean"),
-            high=("ci_high", "mean"),
-            vmin=("value", "min"),
-            vmax=("value", "max"),
-            runs=("value", "size"),
-        )
-        .reset_index()
-    )
-    several = summary["runs"] > 1
-    summary.loc[several, "low"] = summary.loc[several, "vmin"]
-    summary.loc[several, "high"] = summary.loc[several, "vmax"]
-    fig = go.Figure()
-    order = [t for t in ("regular", "male", "female") if t in set(summary["train_set"])]
-    order += sorted(set(summary["train_set"]) - set(order))
-    for i, train_set in enumerate(order):
-        data = summary[summary["train_set"] == train_set]
-        fig.add_trace(
-            go.Bar(
-                name=plain(train_set),
-                x=_plain_all(data["arch"]),
-                y=data["value"],
-                marker_color=_colour(i + 2),
-                error_y={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": data["high"] - data["value"],
-                    "arrayminus": data["value"] - data["low"],
-                },
-                customdata=data["runs"],
-                hovertemplate=f"{plain(train_set)}, %{{x}}: %{{y:.3f}} (%{{customdata}} run(s))"
-                "<extra></extra>",
-            )
-        )
-    fig.add_hline(y=0, line_color="#888")
-    fig.update_layout(
-        barmode="group",
-        legend_title_text="training set",
-        title=_title(
-            result,
-            f"{plain(definition)} · {plain(cls)} by architecture and training set "
-            "(error bars: one run's 95% interval, or min-max over seeds)",
-        ),
-        yaxis_title=plain(definition),
-    )
-    return fig
-
-
-def _accuracy_by_set(result: AuditResult, train_set: str) -> pd.DataFrame:
-    gm = result.group_metrics.merge(
-        pd.DataFrame(result.settings.get("runs", []))[["run_id", "arch", "train_set"]],
-        on="run_id",
-        how="left",
-    )
-    chosen = gm[
-        (gm["metric"] == "accuracy") & (gm["train_set"] == train_set) & (gm["class"] != "overall")
-    ]
-    return chosen
-
-
-def accuracy_boxplots(result: AuditResult, *, train_set: str = "regular") -> go.Figure:
-    """The paper's Figures 21, 23, 25: per emotion, the accuracy of every architecture
-    trained on `train_set`, one box per test set (each group, and all together)."""
-    data = _accuracy_by_set(result, train_set)
-    classes = _classes(result)
-    fig = go.Figure()
-    sets = [g for g in [*result.settings["groups"], POOLED] if g in set(data["group"])]
-    for i, group in enumerate(sets):
-        chosen = data[data["group"] == group]
-        fig.add_trace(
-            go.Box(
-                x=_plain_all(chosen["class"]),
-                y=chosen["value"],
-                name=f"{plain(group)} set" if group != POOLED else "test set",
-                marker_color=_colour(i),
-                boxpoints="all",
-                customdata=_plain_all(chosen["arch"]),
-                hovertemplate="%{customdata}: %{y:.3f}<extra></extra>",
-            )
-        )
-    fig.update_layout(
-        boxmode="group",
-        xaxis={"categoryorder": "array", "categoryarray": _plain_all(classes)},
-        title=_title(
-            result,
-            f"Accuracy of the {plain(train_set)} models per emotion and "
-            "test set (one point per architecture)",
-        ),
-        yaxis_title="accuracy (one-vs-rest)",
-    )
-    return fig
-
-
-def emotion_gender_comparison(result: AuditResult, *, train_set: str = "regular") -> go.Figure:
-    """The paper's Figures 26-28: per emotion, mean accuracy over architectures on each
-    group's test set, with the architectures as points."""
-    data = _accuracy_by_set(result, train_set)
-    classes = _classes(result)
-    fig = go.Figure()
-    for i, group in enumerate(g for g in result.settings["groups"] if g in set(data["group"])):
-        chosen = data[data["group"] == group]
-        means = chosen.groupby("class")["value"].mean().reindex(classes)
-        counts = chosen.groupby("class")["value"].size().reindex(classes)
-        fig.add_trace(
-            go.Bar(
-                name=plain(group),
-                x=_plain_all(classes),
-                y=means,
-                marker_color=_colour(i),
-                customdata=counts,
-                hovertemplate=f"{plain(group)}, %{{x}}: mean %{{y:.3f}} over "
-                "%{customdata} model(s)<extra></extra>",
-            )
-        )
-    fig.update_layout(
-        barmode="group",
-        yaxis={"range": [0, 1.05], "title": "mean accuracy"},
-        legend_title_text="test set",
-        title=_title(result, f"Per-emotion accuracy by group · {plain(train_set)} models"),
-    )
-    return fig
-
-
-def _demo_title(entry: dict, label: str) -> str:
-    return f"SYNTHETIC-trained · {label}" if entry.get("synthetic") else label
-
-
-def keyframe_probabilities(entry: dict, *, label: str = "") -> go.Figure:
-    """A model's probability of each class at each keyframe of one clip (one entry of
-    `predict_clip`'s "runs"); models without per-keyframe output show none."""
-    figure = go.Figure()
-    per_frame = entry.get("keyframe_probabilities")
-    if per_frame is not None:
-        values = np.asarray(per_frame)
-        for j, cls in enumerate(entry["classes"]):
-            figure.add_trace(
-                go.Scatter(
-                    x=entry["times"],
-                    y=values[:, j],
-                    mode="lines+markers",
-                    name=plain(cls),
-                    line={"color": _colour(j)},
-                    hovertemplate=f"{plain(cls)}: %{{y:.2f}} at %{{x:.2f}} s<extra></extra>",
-                )
-            )
-    figure.update_layout(
-        title=_demo_title(entry, plain(label) if label else "per keyframe"),
-        xaxis_title="time of keyframe (s)",
-        yaxis={"title": "probability", "range": [0, 1]},
-        height=320,
-        margin={"t": 50, "b": 40},
-    )
-    return figure
-
-
-def video_probabilities(entry: dict, *, label: str = "") -> go.Figure:
-    """A model's video-level probability of each class for one clip."""
-    classes = entry["classes"]
-    values = [entry["video_probabilities"][c] for c in classes]
-    figure = go.Figure(
-        go.Bar(
-            x=values,
-            y=_plain_all(classes),
-            orientation="h",
-            marker_color=[_colour(j) for j in range(len(classes))],
-            text=[f"{v:.2f}" for v in values],
-            textposition="auto",
-        )
-    )
-    figure.update_layout(
-        title=_demo_title(
-            entry, f"{plain(label) + ': ' if label else ''}{plain(entry['prediction'])}"
-        ),
-        xaxis={"title": "video-level probability", "range": [0, 1]},
-        yaxis={"autorange": "reversed"},
-        height=60 + 34 * len(classes),
-        margin={"t": 50, "b": 40},
-    )
-    return figure
-
-
-def training_curves(records: Sequence[dict], *, title: str, synthetic: bool = False) -> go.Figure:
-    """Loss and accuracy per epoch, training and validation (rows of metrics.jsonl);
-    `title` is plain text (a run id in it stays text)."""
-    title = plain(title)
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
-    epochs = [r["epoch"] for r in records]
-    for col, metric in enumerate(("loss", "accuracy"), start=1):
-        for j, side in enumerate(("train", "val")):
-            n = records[-1][f"n_{side}"] if records else 0
-            figure.add_trace(
-                go.Scatter(
-                    x=epochs,
-                    y=[r[f"{side}_{metric}"] for r in records],
-                    mode="lines+markers",
-                    name=f"{side} (n={n})",
-                    legendgroup=side,
-                    showlegend=col == 1,
-                    line={"color": _colour(j)},
-                ),
-                row=1,
-                col=col,
-            )
-    figure.update_yaxes(range=[0, 1], row=1, col=2)
-    figure.update_xaxes(title_text="epoch")
-    figure.update_layout(
-        title=f"SYNTHETIC DATA · {title}" if synthetic else title,
-        height=300,
-        margin={"t": 60, "b": 40},
-    )
-    return figure
-
-
-def power_curve(
-    curve: pd.DataFrame,
-    *,
-    gap: float,
-    power: float,
-    title: str,
-    current: int | None = None,
-    synthetic: bool = False,
-) -> go.Figure:
-    """Simulated power against subjects per gender (`curve`: subjects, power), with the
-    target power and, if given, the test set's own number of subjects."""
-    figure = go.Figure(
-        go.Scatter(
-            x=curve["subjects"],
-            y=curve["power"],
-            mode="lines+markers",
-            name="power (simulated)",
-            hovertemplate="%{x} + %{x} subjects: power %{y:.2f}<extra></extra>",
-        )
-    )
-    figure.add_hline(
-        y=power, line_dash="dash", line_color="grey", annotation_text=f"target {power:.0%}"
-    )
-    if current:
-        figure.add_vline(
-            x=current, line_dash="dot", line_color="grey", annotation_text="this test set"
-        )
-    figure.update_layout(
-        title=("SYNTHETIC DATA · " if synthetic else "")
-        + f"{plain(title)} · power to detect a gap of {gap:.2f}",
-        xaxis={"title": "subjects per gender", "type": "log"},
-        yaxis={"title": "power (share of simulated test sets with p < α)", "range": [0, 1.02]},
-        showlegend=False,
-    )
-    return figure

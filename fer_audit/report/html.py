@@ -12,7 +12,7 @@ from fer_audit import atomic
 from fer_audit.fairness.gaps import PAPER_DEFINITIONS
 from fer_audit.fairness.result import AuditResult
 from fer_audit.outputs import HTML_MARK
-from fer_audit.report import figures, glossary
+from fer_audit.report import comparison_figures, figures, glossary
 from fer_audit.report.sources import train_set_order
 from fer_audit.report.summary import family_sentence, summary_sentences
 from fer_audit.version import code_version
@@ -184,11 +184,11 @@ def render_report(result: AuditResult) -> str:
     parts.append(_table(_with_plain_name(ranking.reset_index())))
     parts.append("<h2>Training sets compared</h2>")
     for definition in PAPER_DEFINITIONS:
-        parts.append(fig(figures.train_set_comparison(result, definition=definition)))
+        parts.append(fig(comparison_figures.train_set_comparison(result, definition=definition)))
     for train_set in train_set_order(runs["train_set"].dropna() if len(runs) else []):
         parts.append(f"<h2>{html.escape(str(train_set))} models</h2>")
-        parts.append(fig(figures.accuracy_boxplots(result, train_set=train_set)))
-        parts.append(fig(figures.emotion_gender_comparison(result, train_set=train_set)))
+        parts.append(fig(comparison_figures.accuracy_boxplots(result, train_set=train_set)))
+        parts.append(fig(comparison_figures.emotion_gender_comparison(result, train_set=train_set)))
     parts.append("<h2>Per run</h2>")
     for run_id in runs["run_id"] if len(runs) else []:
         parts.append(f"<details><summary>{html.escape(str(run_id))}</summary>")
