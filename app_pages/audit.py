@@ -13,8 +13,8 @@ from fer_audit.fairness.planner import (
     design_from_audit,
     plan,
 )
+from fer_audit.labels import train_set_order
 from fer_audit.report import comparison_figures, figures, glossary, live_figures
-from fer_audit.report.sources import train_set_order
 from fer_audit.report.summary import plan_sentence, run_warnings, summary_sentences
 from fer_audit.workspace import Workspace
 

@@ -10,6 +10,7 @@ from fer_audit.data import samples
 from fer_audit.data.index import VIDEO_EXTENSIONS
 from fer_audit.errors import DamagedFile
 from fer_audit.jobs import JobRegistry
+from fer_audit.labels import TRAIN_SETS
 from fer_audit.predict import (
     available_models,
     boxed_keyframes,
@@ -91,7 +92,7 @@ else:
 by_ref = {m.ref: m for m in models}
 default = [m.ref for m in models if m.imported][:1]
 first_arch = next((m.arch for m in models if not m.imported), None)
-for train_set in ("regular", "female", "male"):
+for train_set in TRAIN_SETS:
     default += [m.ref for m in models if m.arch == first_arch and m.train_set == train_set][:1]
 chosen = st.multiselect(
     "Models", list(by_ref), default=default, format_func=lambda r: by_ref[r].label

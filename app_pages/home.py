@@ -4,6 +4,7 @@ import streamlit as st
 
 from app_pages.ui import show_damaged, show_damaged_list
 from app_pages.ui_build import demo_build_view
+from fer_audit.data.index import SYNTHETIC_NOTE
 from fer_audit.demo import demo_record, includes_zero, planted_gap_table, unplanted_gaps
 from fer_audit.errors import DamagedFile
 from fer_audit.fairness import AuditResult
@@ -39,10 +40,9 @@ if overview.datasets.empty:
 else:
     if overview.synthetic_datasets:
         st.warning(
-            "SYNTHETIC data in this workspace: "
+            f"{SYNTHETIC_NOTE}. In this workspace: "
             + ", ".join(overview.synthetic_datasets)
-            + ". These are drawn cartoon faces with a deliberately planted bias, not "
-            "recordings of people; every result made from them is labelled synthetic.",
+            + "; every result made from them is labelled synthetic.",
             icon=":material/science:",
         )
     table = overview.datasets.assign(

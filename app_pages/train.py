@@ -6,6 +6,7 @@ from app_pages.ui import job_list, job_registry, page_guard, plain_markdown, sho
 from fer_audit.commands import train_argv
 from fer_audit.data.registry import list_datasets
 from fer_audit.errors import DamagedFile
+from fer_audit.labels import TRAIN_SETS
 from fer_audit.models import MODELS
 from fer_audit.overview import preprocessing_reports
 from fer_audit.report import live_figures
@@ -55,9 +56,7 @@ else:
             ]
             left, right = st.columns(2)
             archs = left.multiselect("Architectures", list(MODELS), default=["3dcnn"])
-            train_sets = right.multiselect(
-                "Training sets", ["regular", "female", "male"], default=["regular"]
-            )
+            train_sets = right.multiselect("Training sets", TRAIN_SETS, default=["regular"])
             seeds = left.text_input("Seeds (comma-separated)", "1", key="seeds")
             epochs = right.number_input("Epochs (at most)", 1, 500, 30, key="epochs")
             input_size = left.number_input(

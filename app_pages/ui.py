@@ -17,21 +17,19 @@ import streamlit as st
 from streamlit.errors import FragmentHandledException
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
+from fer_audit.data.index import SYNTHETIC_NOTE
 from fer_audit.errors import DamagedFile, one_line
 from fer_audit.fairness import AuditResult
 from fer_audit.jobs import Job, JobRegistry, move_registry_aside, without_tracebacks
+from fer_audit.labels import train_set_order
 from fer_audit.report.sources import (
     AuditSource,
     audit_source,
     filter_result,
     list_sources,
-    train_set_order,
 )
 from fer_audit.workspace import Workspace
 
-SYNTHETIC_BANNER = (
-    "SYNTHETIC DATA: generated cartoon faces with a deliberately planted bias, not people."
-)
 #: the audit selection's widget keys, kept across pages
 _SELECTION_PREFIX = "audit_"
 _log = logging.getLogger("fer_audit")
@@ -163,7 +161,7 @@ def keep(*keys: str) -> None:
 
 
 def synthetic_banner() -> None:
-    st.warning(SYNTHETIC_BANNER, icon=":material/science:")
+    st.warning(SYNTHETIC_NOTE + ".", icon=":material/science:")
 
 
 @st.cache_data(show_spinner="Computing the audit (bootstrap and permutation tests)...")

@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 
 from fer_audit.fairness import audit
+from fer_audit.labels import TRAIN_SETS
 
 CLASSES = ["surprised", "upset", "sad", "happy"]
 ARCHS = ["3dcnn", "resnet3d", "resnet50", "senetlstm", "vgg16", "vggface"]
-TRAIN_SETS = ["regular", "male", "female"]
 
 
 def make_predictions(seed: int = 0) -> pd.DataFrame:

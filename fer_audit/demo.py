@@ -31,12 +31,13 @@ import pandas as pd
 
 from fer_audit import atomic
 from fer_audit.commands import preprocess_argv, train_argv
+from fer_audit.data.index import SYNTHETIC_NOTE
 from fer_audit.data.registry import list_datasets
 from fer_audit.data.samples import samples_folder
-from fer_audit.data.synthetic import DEFAULT_BIAS, SYNTHETIC_NOTE
+from fer_audit.data.synthetic import DEFAULT_BIAS
 from fer_audit.errors import DamagedFile
 from fer_audit.jobs import Job, JobRegistry
-from fer_audit.labels import get_scheme
+from fer_audit.labels import TRAIN_SETS, get_scheme
 from fer_audit.progress import BuildPlan, BuildProgress, duration, read_build, start_detached
 from fer_audit.train.config import TrainConfig
 from fer_audit.version import code_version
@@ -60,7 +61,7 @@ class DemoSettings:
     #: under 0.05 to be possible at all
     test_per_group: int = 8
     seeds: tuple[int, ...] = (1, 2)
-    train_sets: tuple[str, ...] = ("regular", "female", "male")
+    train_sets: tuple[str, ...] = TRAIN_SETS
     #: these small models learn slowly for their first epochs; early stopping would end
     #: them before they start (patience is as long as the run). The best epoch on the
     #: validation subjects is kept.

@@ -29,6 +29,18 @@ OTHER_EMOTIONS: tuple[str, ...] = ("neutral", "calm", "fear")
 
 EMOTIONS: tuple[str, ...] = SASEFE_EMOTIONS + OTHER_EMOTIONS
 
+#: The paper's training sets, in the order it reports them: every training subject
+#: (Regular), then the female and the male training subjects alone.
+TRAIN_SETS: tuple[str, ...] = ("regular", "female", "male")
+
+
+def train_set_order(train_sets: Iterable[str]) -> list[str]:
+    """The training sets present: TRAIN_SETS' order first, then any others sorted."""
+    present = set(train_sets)
+    known = [t for t in TRAIN_SETS if t in present]
+    return known + sorted(present - set(known))
+
+
 _ALIASES: dict[str, str] = {
     "angry": "anger",
     "ang": "anger",

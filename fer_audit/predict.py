@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from fer_audit.errors import DamagedFile, read_all
+from fer_audit.labels import train_set_order
 from fer_audit.models.fermini import FER_CLASSES
 from fer_audit.train.inference import load_any_run
 from fer_audit.train.runs import read_run_json
@@ -52,8 +53,8 @@ def available_models(
     choices = read_all(folders, lambda f: _model_choice(f, str(f.resolve()), "imported"), damaged)
     folders = sorted(p.parent for p in workspace.runs_dir.glob("*/model.pt"))
     runs = read_all(folders, lambda f: _model_choice(f, f.name, None), damaged)
-    order = {"regular": 0, "female": 1, "male": 2}
-    runs.sort(key=lambda c: (c.arch, order.get(c.train_set, 3), c.seed or 0, c.ref))
+    order = {t: i for i, t in enumerate(train_set_order(c.train_set for c in runs))}
+    runs.sort(key=lambda c: (c.arch, order[c.train_set], c.seed or 0, c.ref))
     return choices + runs
 
 

@@ -35,7 +35,7 @@ def test_home_page_names_synthetic_data(monkeypatch, workspace, tmp_path):
     monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(workspace.root))
     app = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
     assert not app.exception
-    assert "SYNTHETIC data in this workspace: syn." in app.warning[0].value
+    assert "In this workspace: syn;" in app.warning[0].value
     table = app.dataframe[0].value
     assert table.set_index("name")["synthetic"].to_dict() == {"real": "real", "syn": "SYNTHETIC"}
 
@@ -44,7 +44,7 @@ def test_home_page_names_synthetic_data(monkeypatch, workspace, tmp_path):
 def test_home_page_in_a_browser_shows_the_workspace(served, browser_page, tmp_path):
     browser_page.goto(served.url)
     browser_page.get_by_role("heading", name="fer-audit").wait_for(timeout=30_000)
-    browser_page.get_by_text("SYNTHETIC data in this workspace: demo-synthetic").wait_for()
+    browser_page.get_by_text("In this workspace: demo-synthetic").wait_for()
     browser_page.get_by_role("heading", name="Where to start").wait_for()
     metrics = browser_page.locator("[data-testid='stMetric']")
     metrics.first.wait_for()
@@ -87,9 +87,9 @@ def test_a_page_follows_the_demo_build_and_rereads_the_workspace_when_a_step_end
         assert "live-step" not in browser_page.inner_text("body")
         plan.skipped("samples")
         browser_page.get_by_text("1 of 2 steps done").wait_for(timeout=15_000)
-        browser_page.get_by_text(
-            "SYNTHETIC data in this workspace: demo-synthetic, live-step"
-        ).wait_for(timeout=15_000)
+        browser_page.get_by_text("In this workspace: demo-synthetic, live-step").wait_for(
+            timeout=15_000
+        )
         browser_page.screenshot(path=str(tmp_path / "home-building.png"), full_page=True)
         plan.end("done")
         browser_page.get_by_text("steps done").wait_for(state="detached", timeout=15_000)

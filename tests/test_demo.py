@@ -15,6 +15,7 @@ import pytest
 
 from conftest import SESSION_DEMO
 from fer_audit import cli
+from fer_audit.data.index import SYNTHETIC_NOTE
 from fer_audit.demo import (
     PROGRESS,
     DemoSettings,
@@ -161,7 +162,7 @@ def test_a_demo_missing_a_file_or_built_otherwise_is_not_complete(session_demo, 
 def test_the_first_page_after_the_demo_names_the_synthetic_data(served, browser_page, tmp_path):
     browser_page.goto(served.url)
     browser_page.get_by_role("heading", name="fer-audit").wait_for(timeout=60_000)
-    browser_page.get_by_text("SYNTHETIC data in this workspace: demo-synthetic").wait_for()
+    browser_page.get_by_text("In this workspace: demo-synthetic").wait_for()
     browser_page.get_by_text("The demo workspace").first.wait_for()
     assert browser_page.locator("[data-testid='stException']").count() == 0
     browser_page.screenshot(path=str(tmp_path / "home-demo.png"), full_page=True)
@@ -178,7 +179,7 @@ def test_the_audit_page_switches_to_the_demo_predictions_and_its_filters(
     browser_page.get_by_text("Published results").first.wait_for(timeout=60_000)
     browser_page.locator("[data-testid='stSelectbox']").first.click()
     browser_page.get_by_role("option").filter(has_text="demo-synthetic").first.click(timeout=60_000)
-    browser_page.get_by_text("SYNTHETIC DATA: these results come from").wait_for(timeout=60_000)
+    browser_page.get_by_text(SYNTHETIC_NOTE).wait_for(timeout=60_000)
     architectures = browser_page.locator("[data-testid='stMultiSelect']").first
     # the demo trained only 3dcnn: none of the published results' architectures linger
     # (waited for: the page may still be redrawing the previous source's filters)

@@ -6,6 +6,7 @@ import pytest
 from test_fairness import simulated
 
 from fer_audit.cli import main
+from fer_audit.data.index import SYNTHETIC_NOTE
 from fer_audit.fairness import audit
 from fer_audit.fairness.reference import reference_audit
 from fer_audit.report import comparison_figures, figures
@@ -77,7 +78,7 @@ def test_gap_forest_marks_zero_and_every_gap(reference):
 
 def test_train_set_and_paper_figures(reference):
     fig = comparison_figures.train_set_comparison(reference, definition="dp_paper")
-    assert [t.name for t in fig.data] == ["regular", "male", "female"]
+    assert [t.name for t in fig.data] == ["regular", "female", "male"]  # labels.TRAIN_SETS
     assert len(fig.data[0].x) == 6
     boxes = comparison_figures.accuracy_boxplots(reference, train_set="female")
     assert [t.name for t in boxes.data] == ["female set", "male set", "test set"]
@@ -100,7 +101,7 @@ def test_summary_names_emotion_direction_and_certainty(planted):
 def test_html_report_is_self_contained(tmp_path, planted):
     path = write_report(planted, tmp_path / "report.html")
     text = path.read_text()
-    assert "SYNTHETIC DATA: every number below" in text
+    assert f"{SYNTHETIC_NOTE}." in text
     assert not re.search(r"<script[^>]+src=", text)  # plotly.js inline, works offline
     assert text.count("Plotly.newPlot") >= 10
     assert planted.settings["code_version"] in text

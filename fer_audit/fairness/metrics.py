@@ -8,10 +8,11 @@ permutations. A rate whose denominator is zero is NaN.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 TP, FP, FN, TN = range(4)
-METRICS: tuple[str, ...] = ("accuracy", "tpr", "fpr", "selection_rate")
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -32,24 +33,56 @@ def ovr_from_confusion(confusion: np.ndarray) -> np.ndarray:
     return np.stack([tp, fp, fn, n - tp - fn - fp], axis=-1)
 
 
+@dataclass(frozen=True)
+class Rate:
+    """A rate as counts: the sum of the `numerator` counts over the sum of the
+    `denominator` counts; `n_name` says what its denominator counts, in words."""
+
+    numerator: tuple[int, ...]
+    denominator: tuple[int, ...]
+    n_name: str
+
+
+#: the one table of the rates: what each counts over what
+RATES: dict[str, Rate] = {
+    "accuracy": Rate((TP, TN), (TP, FP, FN, TN), "videos"),
+    "tpr": Rate((TP,), (TP, FN), "positives"),
+    "fpr": Rate((FP,), (FP, TN), "negatives"),
+    "selection_rate": Rate((TP, FP), (TP, FP, FN, TN), "videos"),
+}
+METRICS: tuple[str, ...] = tuple(RATES)
+
+
+def _sum(counts: np.ndarray, which: tuple[int, ...]) -> np.ndarray:
+    total = counts[..., which[0]]
+    for index in which[1:]:
+        total = total + counts[..., index]
+    return total
+
+
+def _rate(metric: str, counts: np.ndarray) -> np.ndarray:
+    rate = RATES[metric]
+    return _ratio(_sum(counts, rate.numerator), _sum(counts, rate.denominator))
+
+
 def accuracy(*, counts: np.ndarray) -> np.ndarray:
     """One-vs-rest accuracy ACC_c = (TP + TN) / n, n = TP + FP + FN + TN."""
-    return _ratio(counts[..., TP] + counts[..., TN], counts.sum(axis=-1))
+    return _rate("accuracy", counts)
 
 
 def tpr(*, counts: np.ndarray) -> np.ndarray:
     """True positive rate TPR_c = TP / (TP + FN) (recall of class c)."""
-    return _ratio(counts[..., TP], counts[..., TP] + counts[..., FN])
+    return _rate("tpr", counts)
 
 
 def fpr(*, counts: np.ndarray) -> np.ndarray:
     """False positive rate FPR_c = FP / (FP + TN)."""
-    return _ratio(counts[..., FP], counts[..., FP] + counts[..., TN])
+    return _rate("fpr", counts)
 
 
 def selection_rate(*, counts: np.ndarray) -> np.ndarray:
     """Selection rate SR_c = (TP + FP) / n: how often class c is predicted."""
-    return _ratio(counts[..., TP] + counts[..., FP], counts.sum(axis=-1))
+    return _rate("selection_rate", counts)
 
 
 def overall_accuracy(*, counts: np.ndarray) -> np.ndarray:
@@ -58,32 +91,16 @@ def overall_accuracy(*, counts: np.ndarray) -> np.ndarray:
 
 
 def denominators(*, counts: np.ndarray) -> dict[str, np.ndarray]:
-    """The n of each rate: n for accuracy and selection rate, P = TP + FN for TPR,
-    N = FP + TN for FPR."""
-    n = counts.sum(axis=-1)
-    return {
-        "accuracy": n,
-        "tpr": counts[..., TP] + counts[..., FN],
-        "fpr": counts[..., FP] + counts[..., TN],
-        "selection_rate": n,
-    }
+    """The n of each rate (RATES): n for accuracy and selection rate, P = TP + FN for
+    TPR, N = FP + TN for FPR."""
+    return {metric: _sum(counts, rate.denominator) for metric, rate in RATES.items()}
 
 
 def numerators(*, counts: np.ndarray) -> dict[str, np.ndarray]:
-    """The successes of each rate (for count-based intervals)."""
-    return {
-        "accuracy": counts[..., TP] + counts[..., TN],
-        "tpr": counts[..., TP],
-        "fpr": counts[..., FP],
-        "selection_rate": counts[..., TP] + counts[..., FP],
-    }
+    """The successes of each rate (RATES; for count-based intervals)."""
+    return {metric: _sum(counts, rate.numerator) for metric, rate in RATES.items()}
 
 
 def rates(*, counts: np.ndarray) -> dict[str, np.ndarray]:
-    """Every rate of METRICS, each shaped like `counts` without its last axis."""
-    return {
-        "accuracy": accuracy(counts=counts),
-        "tpr": tpr(counts=counts),
-        "fpr": fpr(counts=counts),
-        "selection_rate": selection_rate(counts=counts),
-    }
+    """Every rate of RATES, each shaped like `counts` without its last axis."""
+    return {metric: _rate(metric, counts) for metric in RATES}

@@ -23,7 +23,6 @@ from fer_audit.fairness.result import POOLED, AuditResult
 
 NAME = "domnich2021"
 CLASSES = ("surprised", "upset", "sad", "happy")
-TRAIN_SETS = ("regular", "female", "male")
 ARCHITECTURES = ("3dcnn", "resnet3d", "resnet50", "senetlstm", "vgg16", "vggface")
 SHA256 = "3a7e488a3add41f8a9ca1a3e3d2306113f5bf0bb40acfb3ea2507ce6976f1d76"
 POSITIVES = {"test": 20, "female": 10, "male": 10}

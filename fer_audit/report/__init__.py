@@ -1,2 +1,2 @@
-"""Reports: Plotly figure builders (used by the dashboard and the export), the summary
-in words, and the self-contained HTML report."""
+"""Reports: Plotly figures (one run's audit, comparisons across runs, the live demo and
+training), the summary in words and its glossary, the HTML report and the exports."""

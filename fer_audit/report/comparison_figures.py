@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from fer_audit.fairness.result import POOLED, AuditResult
+from fer_audit.labels import train_set_order
 from fer_audit.report.figure_common import _classes, _colour, _plain_all, _title, plain
 
 
@@ -34,8 +35,7 @@ def train_set_comparison(
     summary.loc[several, "low"] = summary.loc[several, "vmin"]
     summary.loc[several, "high"] = summary.loc[several, "vmax"]
     fig = go.Figure()
-    order = [t for t in ("regular", "male", "female") if t in set(summary["train_set"])]
-    order += sorted(set(summary["train_set"]) - set(order))
+    order = train_set_order(summary["train_set"])
     for i, train_set in enumerate(order):
         data = summary[summary["train_set"] == train_set]
         fig.add_trace(

@@ -12,7 +12,7 @@ import io
 import json
 import zipfile
 
-from fer_audit.data.synthetic import SYNTHETIC_NOTE
+from fer_audit.data.index import SYNTHETIC_NOTE
 from fer_audit.fairness.result import TABLES, AuditResult
 from fer_audit.report.html import render_report
 

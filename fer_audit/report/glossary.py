@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from fer_audit.fairness.from_predictions import FEW_SUBJECTS
 from fer_audit.fairness.gaps import SIGNED
+from fer_audit.fairness.metrics import RATES
 
 #: the comparison the meanings name when the caller gives none
 DEFAULT_COMPARISON = "female − male"
@@ -117,13 +118,6 @@ _TERMS: dict[str, tuple[str, str]] = {
     ),
 }
 
-#: the n of each rate (`fer_audit.fairness.metrics.denominators`), in words
-_RATE_N: dict[str, str] = {
-    "tpr": "positives",
-    "fpr": "negatives",
-    "accuracy": "videos",
-    "selection_rate": "videos",
-}
 
 #: classes whose gap is an absolute value (≥ 0) for every definition
 ABSOLUTE_CLASSES: frozenset[str] = frozenset({"worst", "mean"})
@@ -166,7 +160,7 @@ def rate_n_words(metric: str) -> str:
     """What the n of a rate counts, the one wording used everywhere: "positives" for
     tpr (videos of the class), "negatives" for fpr (videos of other classes), "videos"
     for accuracy and selection_rate; KeyError for other metrics."""
-    return _RATE_N[metric]
+    return RATES[metric].n_name
 
 
 def is_absolute(definition: str, cls: str, comparison: str = "") -> bool:

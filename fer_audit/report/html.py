@@ -9,11 +9,12 @@ from pathlib import Path
 import pandas as pd
 
 from fer_audit import atomic
+from fer_audit.data.index import SYNTHETIC_NOTE
 from fer_audit.fairness.gaps import PAPER_DEFINITIONS
 from fer_audit.fairness.result import AuditResult
+from fer_audit.labels import train_set_order
 from fer_audit.outputs import HTML_MARK
 from fer_audit.report import comparison_figures, figures, glossary
-from fer_audit.report.sources import train_set_order
 from fer_audit.report.summary import family_sentence, summary_sentences
 from fer_audit.version import code_version
 
@@ -143,11 +144,7 @@ def render_report(result: AuditResult) -> str:
         f"</title><style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
     ]
     if result.synthetic:
-        parts.append(
-            "<p class='synthetic'>SYNTHETIC DATA: every number below comes from "
-            "generated cartoon faces with a deliberately planted bias, not from people."
-            "</p>"
-        )
+        parts.append(f"<p class='synthetic'>{html.escape(SYNTHETIC_NOTE)}.</p>")
     parts.append("<h2>Summary</h2>")
     lines = summary_sentences(result)
     bullets = [line[2:] for line in lines if line.startswith("- ")]

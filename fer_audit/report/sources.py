@@ -3,7 +3,6 @@ the workspace; and the subset of an audit a user filters to."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,13 +20,6 @@ class AuditSource:
     label: str
     kind: str  # "reference" or "predictions"
     path: str | None = None
-
-
-def train_set_order(train_sets: Iterable[str]) -> list[str]:
-    """Regular, Female, Male first (as the paper lists them), then any others sorted."""
-    present = set(train_sets)
-    known = [t for t in ("regular", "female", "male") if t in present]
-    return known + sorted(present - set(known))
 
 
 def list_sources(workspace) -> list[AuditSource]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from fer_audit.data.index import SYNTHETIC_NOTE
 from fer_audit.fairness.from_predictions import FEW_SUBJECTS
 from fer_audit.fairness.gaps import RATE_OF
 from fer_audit.fairness.result import AuditResult
@@ -245,10 +246,7 @@ def run_warnings(result: AuditResult, *, run_id: str | None = None) -> list[str]
 def summary_sentences(result: AuditResult, *, limit: int = 5) -> list[str]:
     lines = []
     if result.synthetic:
-        lines.append(
-            "SYNTHETIC DATA: these results come from generated faces with a planted "
-            "bias, not from people."
-        )
+        lines.append(SYNTHETIC_NOTE + ".")
     renamed = {g: u for g, u in result.settings.get("gender_labels", {}).items() if g != u}
     if renamed:
         lines.append(

@@ -8,7 +8,7 @@ from fer_audit.data.synthetic.bias import (
     displayed_emotion,
     displays_other,
 )
-from fer_audit.data.synthetic.generator import SYNTHETIC_NOTE, generate, make_subjects
+from fer_audit.data.synthetic.generator import generate, make_subjects
 from fer_audit.data.synthetic.render import (
     ACTIONS,
     EXPRESSIONS,
@@ -24,7 +24,6 @@ __all__ = [
     "DEFAULT_BIAS",
     "EXPRESSIONS",
     "SKIN_TONES",
-    "SYNTHETIC_NOTE",
     "PlantedBias",
     "Subject",
     "SyntheticSettings",
