@@ -165,7 +165,8 @@ def test_train_queues_the_study_and_goes_on_past_a_failing_run(
 def test_demo_options_default_to_the_demo_settings():
     import re
 
-    from fer_audit.cli import build_parser, demo_settings
+    from fer_audit.cli import build_parser
+    from fer_audit.cli.demo import demo_settings
     from fer_audit.demo import DemoSettings
 
     parser = build_parser()

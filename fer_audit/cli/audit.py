@@ -1,0 +1,205 @@
+"""`audit`, `plan` and `report`: the audit of a predictions table (or the published
+results), the sample-size planner, and an audit's HTML report."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from fer_audit.cli.common import _csv_list, _force
+from fer_audit.options import bounded
+from fer_audit.outputs import check_output
+from fer_audit.seeding import MAX_SEED
+from fer_audit.workspace import Workspace
+
+#: upper bound of a resource option: beyond it a run would only exhaust the machine
+MAX_BOOTSTRAP = 100_000
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    aud = commands.add_parser("audit", help="audit a predictions table or the published results")
+    aud.add_argument("predictions", nargs="?", type=Path, help="predictions table (.parquet/.csv)")
+    aud.add_argument("--reference", choices=["domnich2021"], help="audit the paper's tables")
+    aud.add_argument("--out", type=Path, required=True, help="folder for the audit tables")
+    aud.add_argument(
+        "--bootstrap",
+        type=bounded(100, MAX_BOOTSTRAP),
+        default=2000,
+        help=f"resamples (default 2000; 100 to {MAX_BOOTSTRAP})",
+    )
+    aud.add_argument("--seed", type=bounded(0, MAX_SEED), default=0)
+    aud.add_argument(
+        "--group",
+        default="gender",
+        help="group column(s), comma-separated for "
+        "intersectional groups (e.g. gender,authenticity)",
+    )
+    aud.add_argument("--groups", help="groups to compare, first minus second (default: all)")
+    aud.add_argument("--scheme", default="paper4", choices=["paper4", "six"])
+    aud.add_argument("--correction", default="holm", choices=["holm", "bh", "none"])
+    aud.add_argument(
+        "--family",
+        default="run",
+        choices=["run", "audit"],
+        help="tests the correction runs over: each model's gaps (run, default) or every "
+        "gap of the audit (audit)",
+    )
+    _force(aud)
+    aud.set_defaults(handler=cmd_audit)
+
+    pln = commands.add_parser(
+        "plan",
+        help="subjects per gender needed to detect a gap, and the power curve (by simulation)",
+    )
+    pln.add_argument(
+        "--audit",
+        type=Path,
+        help="a saved audit folder: start from its test set (rate, videos per subject, "
+        "between-subject variation)",
+    )
+    pln.add_argument("--run", help="run of the audit (default: its first)")
+    pln.add_argument(
+        "--metric", default="tpr", choices=["tpr", "fpr", "accuracy", "selection_rate"]
+    )
+    pln.add_argument("--class", dest="cls", help="class of the rate, e.g. sad (with --audit)")
+    pln.add_argument("--rate", type=bounded(0.01, 0.99, float), help="the rate with no gap")
+    pln.add_argument(
+        "--videos-per-subject",
+        type=bounded(1, 10_000, float),
+        help="the rate's denominator per subject (positives for tpr)",
+    )
+    pln.add_argument(
+        "--between-sd",
+        type=bounded(0, 0.49, float),
+        help="SD of subjects' own rates around their group's (default 0)",
+    )
+    pln.add_argument("--gap", type=bounded(0.01, 1.0, float), required=True)
+    pln.add_argument("--power", type=bounded(0.5, 0.99, float), default=0.8)
+    pln.add_argument("--alpha", type=bounded(0.001, 0.2, float), default=0.05)
+    pln.add_argument("--max-subjects", type=bounded(2, 1000), default=200)
+    pln.add_argument("--sims", type=bounded(100, 20_000), default=1000, help="simulated test sets")
+    pln.add_argument("--seed", type=bounded(0, MAX_SEED), default=0)
+    pln.set_defaults(handler=cmd_plan)
+
+    rep = commands.add_parser("report", help="write a self-contained HTML report of an audit")
+    rep.add_argument("audit_dir", type=Path)
+    rep.add_argument("--out", type=Path, required=True, help="the .html file to write")
+    _force(rep)
+    rep.set_defaults(handler=cmd_report)
+
+
+def cmd_audit(args: argparse.Namespace, workspace: Workspace) -> int:
+    from fer_audit.fairness import audit
+    from fer_audit.fairness.predictions import read_predictions
+    from fer_audit.fairness.reference import reference_audit
+
+    if (args.predictions is None) == (args.reference is None):
+        raise ValueError("give either a predictions table or --reference domnich2021")
+    check_output(args.out, kind="audit", force=args.force, workspace=workspace)
+    if args.reference:
+        result = reference_audit(
+            n_boot=args.bootstrap, seed=args.seed, correction=args.correction, family=args.family
+        )
+    else:
+        frame, source = read_predictions(args.predictions)
+        group_columns = _csv_list(args.group) or ["gender"]
+        result = audit(
+            frame,
+            group=group_columns[0] if len(group_columns) == 1 else group_columns,
+            groups=_csv_list(args.groups),
+            scheme=args.scheme,
+            n_boot=args.bootstrap,
+            seed=args.seed,
+            correction=args.correction,
+            family=args.family,
+            source=source,
+        )
+    result.save(args.out)
+    print(f"audit written to {args.out}" + ("  [SYNTHETIC]" if result.synthetic else ""))
+    print(describe_audit(result))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, workspace: Workspace) -> int:
+    from fer_audit.fairness import AuditResult
+    from fer_audit.report.html import write_report
+
+    check_output(args.out, kind="report", force=args.force, workspace=workspace)
+    result = AuditResult.load(args.audit_dir)
+    write_report(result, args.out)
+    print(f"report written to {args.out}")
+    return 0
+
+
+def plan_design(args: argparse.Namespace):
+    """The planner's design from a saved audit (--audit, --class; typed numbers
+    override its values) or from the numbers typed in."""
+    from fer_audit.fairness import AuditResult
+    from fer_audit.fairness.planner import Design, PlanError, design_from_audit
+
+    typed = {
+        "rate": args.rate,
+        "videos_per_subject": args.videos_per_subject,
+        "between_sd": args.between_sd,
+    }
+    if args.audit is not None:
+        if not args.cls:
+            raise PlanError("with --audit, name the class of the rate: --class sad")
+        result = AuditResult.load(args.audit)
+        design = design_from_audit(
+            result.variation, run_id=args.run, metric=args.metric, cls=args.cls
+        )
+        chosen = {k: v for k, v in typed.items() if v is not None}
+        return dataclasses.replace(design, **chosen)
+    if args.rate is None or args.videos_per_subject is None:
+        raise PlanError(
+            "give --audit AUDIT_DIR --class CLASS, or --rate and --videos-per-subject "
+            "(and --between-sd)"
+        )
+    return Design(
+        rate=args.rate,
+        videos_per_subject=args.videos_per_subject,
+        between_sd=args.between_sd or 0.0,
+    )
+
+
+def cmd_plan(args: argparse.Namespace, workspace: Workspace) -> int:
+    from fer_audit.fairness.planner import plan
+    from fer_audit.report.glossary import rate_n_words
+    from fer_audit.report.summary import plan_sentence
+
+    design = plan_design(args)
+    found = plan(
+        design,
+        gap=args.gap,
+        power=args.power,
+        alpha=args.alpha,
+        max_subjects=args.max_subjects,
+        n_sim=args.sims,
+        seed=args.seed,
+    )
+    unit = rate_n_words(args.metric)
+    print(f"design: {design.describe(unit)}; gap {args.gap:.2f}; alpha {args.alpha:g}")
+    what = f"{args.cls} {args.metric}" if args.cls else args.metric
+    print(
+        plan_sentence(
+            subjects=found["subjects"],
+            gap=args.gap,
+            power=args.power,
+            what=what,
+            max_subjects=args.max_subjects,
+        )
+    )
+    print(f"power curve (by simulation, {args.sims} test sets each):")
+    for _, row in found["curve"].iterrows():
+        print(
+            f"  {int(row['subjects']):>4} + {int(row['subjects']):<4} subjects: {row['power']:.2f}"
+        )
+    return 0
+
+
+def describe_audit(result) -> str:
+    from fer_audit.report.summary import summary_sentences
+
+    return "\n".join(summary_sentences(result, limit=5))
