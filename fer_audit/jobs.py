@@ -18,7 +18,6 @@ last epoch, preprocessing skips cached clips).
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -363,31 +362,6 @@ class JobRegistry:
             "WHERE id = ? AND status = 'running'",
             (status, exit_code, time.time(), message, job_id),
         )
-
-
-def report_progress(
-    fraction: float | None = None, message: str | None = None, *, run_id: str | None = None
-) -> None:
-    """Record the progress of the job this process runs; does nothing outside a job."""
-    job_id, db = os.environ.get(ENV_JOB_ID), os.environ.get(ENV_JOB_DB)
-    if not job_id or not db:
-        return
-    try:
-        _registry_at(db).report(int(job_id), progress=fraction, message=message, run_id=run_id)
-    except (DamagedFile, KeyError) as exc:  # damaged, or moved aside: the work goes on
-        if not _UNRECORDED:
-            print(f"note: progress is not recorded: {exc}", file=sys.stderr, flush=True)
-        _UNRECORDED.append(str(exc))
-
-
-#: progress reports the registry could not take (the first one is printed)
-_UNRECORDED: list[str] = []
-
-
-@functools.cache
-def _registry_at(db: str) -> JobRegistry:
-    """One registry per process (it is reported to once per video or epoch)."""
-    return JobRegistry(Workspace(Path(db).parent))
 
 
 def _job(row: sqlite3.Row) -> Job:

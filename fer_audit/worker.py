@@ -10,17 +10,22 @@ native library) is still recorded as failed, with the signal that ended it.
 
 Cancelling sends SIGTERM to the job's process group, child included: the command
 unwinds (`procs.sigterm_unwinds`), exits 143, and the job is recorded as cancelled.
+
+The command's side of a job is here too: `report_progress`, which the commands call
+(a no-op outside a job).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from fer_audit.errors import DamagedFile
-from fer_audit.jobs import Job, JobRegistry
+from fer_audit.jobs import ENV_JOB_DB, ENV_JOB_ID, Job, JobRegistry
 from fer_audit.procs import set_parent_death_signal
 from fer_audit.workspace import Workspace
 
@@ -81,6 +86,31 @@ def _last_error(job: Job) -> str | None:
     if any(line.startswith("Traceback (most recent call last)") for line in lines):
         return next((line for line in reversed(lines) if line.strip()), None)
     return None
+
+
+def report_progress(
+    fraction: float | None = None, message: str | None = None, *, run_id: str | None = None
+) -> None:
+    """Record the progress of the job this process runs; does nothing outside a job."""
+    job_id, db = os.environ.get(ENV_JOB_ID), os.environ.get(ENV_JOB_DB)
+    if not job_id or not db:
+        return
+    try:
+        _registry_at(db).report(int(job_id), progress=fraction, message=message, run_id=run_id)
+    except (DamagedFile, KeyError) as exc:  # damaged, or moved aside: the work goes on
+        if not _UNRECORDED:
+            print(f"note: progress is not recorded: {exc}", file=sys.stderr, flush=True)
+        _UNRECORDED.append(str(exc))
+
+
+#: progress reports the registry could not take (the first one is printed)
+_UNRECORDED: list[str] = []
+
+
+@functools.cache
+def _registry_at(db: str) -> JobRegistry:
+    """One registry per process (it is reported to once per video or epoch)."""
+    return JobRegistry(Workspace(Path(db).parent))
 
 
 if __name__ == "__main__":

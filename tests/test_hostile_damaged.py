@@ -397,7 +397,8 @@ def test_a_damaged_job_registry_is_named_and_can_be_moved_aside(space, damage):
 
 
 def test_a_job_goes_on_when_its_registry_is_damaged(space, monkeypatch, capsys):
-    from fer_audit.jobs import ENV_JOB_DB, ENV_JOB_ID, report_progress
+    from fer_audit.jobs import ENV_JOB_DB, ENV_JOB_ID
+    from fer_audit.worker import report_progress
 
     monkeypatch.setenv(ENV_JOB_ID, "1")
     monkeypatch.setenv(ENV_JOB_DB, str(truncate(space.jobs_db)))

@@ -71,3 +71,12 @@ def test_the_library_never_imports_streamlit():
         if any(name.split(".")[0] == "streamlit" for name in imported_names(path.read_text()))
     )
     assert users == []
+
+
+#: the longest a module of the library may be: one job per module
+MAX_LINES = 400
+
+
+def test_no_module_of_the_library_is_over_the_bar():
+    lengths = {module_name(p): len(p.read_text().splitlines()) for p in LIBRARY.rglob("*.py")}
+    assert {name: n for name, n in lengths.items() if n > MAX_LINES} == {}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from fer_audit.jobs import report_progress
 from fer_audit.options import add_options, bounded, option_values
 from fer_audit.video.settings import PreprocessSettings
+from fer_audit.worker import report_progress
 from fer_audit.workspace import Workspace
 
 #: upper bound of a resource option: beyond it a run would only exhaust the machine

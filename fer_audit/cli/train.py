@@ -10,10 +10,10 @@ from pathlib import Path
 
 from fer_audit.cli.common import _force, seed_list
 from fer_audit.data import registry
-from fer_audit.jobs import report_progress
 from fer_audit.options import add_options, option_values
 from fer_audit.train.config import TrainConfig
 from fer_audit.video.decode import MAX_CLIP_SECONDS, clock
+from fer_audit.worker import report_progress
 from fer_audit.workspace import Workspace
 
 
