@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from fer_audit.video.decode import DecodedVideo, Source, VideoError, decode
 from fer_audit.video.faces import FaceDetector, WholeFrame, square_crop
@@ -199,10 +200,11 @@ class _PaperFaces:
         self.probabilities: list[float] = []
         self.features: list[np.ndarray] = []
         self.busy = False  # inside the detector (an error there is not the decoder's)
+        self.to_rgb = VideoReformatter()  # one converter for the clip, not one per frame
 
     def __call__(self, index: int, time: float, frame) -> None:
         self.busy = True
-        rgb = frame.to_ndarray(format="rgb24")
+        rgb = self.to_rgb.reformat(frame, format="rgb24").to_ndarray()
         (detection,) = self.detector.detect([rgb])
         if detection.box is not None:
             self.kept.append(index)
