@@ -74,8 +74,8 @@ def live_demo(device: str = "cuda") -> dict:
 
     from fer_audit.data.samples import fetch_samples
     from fer_audit.data.synthetic import write_video
-    from fer_audit.models.fermini import import_fer, load_fer_run
-    from fer_audit.train.inference import FERMINI_SETTINGS
+    from fer_audit.models.fermini import import_fer
+    from fer_audit.train.inference import load_any_run
     from fer_audit.video.clip import make_detector, process_clip
 
     samples = fetch_samples()
@@ -87,16 +87,17 @@ def live_demo(device: str = "cuda") -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         clip_path = Path(tmp) / "demo.mp4"
         write_video(clip_path, looped, 30)
-        fer = load_fer_run(import_fer(Path(tmp) / "fermini")).to(device)
-        detector = make_detector(FERMINI_SETTINGS, device)
+        _, fer, settings = load_any_run(None, import_fer(Path(tmp) / "fermini"))
+        fer = fer.to(device)
+        detector = make_detector(settings, device)
         start = time.perf_counter()
         with av.open(str(clip_path)) as container:
             for frame in container.decode(video=0):
                 frame.to_ndarray(format="rgb24")
         decode_s = time.perf_counter() - start
-        process_clip(clip_path, FERMINI_SETTINGS, detector=detector)  # warm-up
+        process_clip(clip_path, settings, detector=detector)  # warm-up
         start = time.perf_counter()
-        result = process_clip(clip_path, FERMINI_SETTINGS, detector=detector)
+        result = process_clip(clip_path, settings, detector=detector)
         crops = torch.from_numpy(result.crops).permute(0, 3, 1, 2)[None].float().to(device)
         with torch.no_grad():
             fer(crops).softmax(-1)

@@ -18,7 +18,6 @@ import torch
 
 from fer_audit.errors import DamagedFile, read_all
 from fer_audit.labels import train_set_order
-from fer_audit.models.fermini import FER_CLASSES
 from fer_audit.train.inference import load_any_run
 from fer_audit.train.runs import read_run_json
 from fer_audit.video.clip import process_clip
@@ -154,7 +153,7 @@ def boxed_keyframes(clip) -> list[np.ndarray]:
 
 
 def _probabilities(model, clip, meta: dict, device: str) -> dict:
-    classes = list(meta.get("classes") or FER_CLASSES)
+    classes = list(meta["classes"])  # the loader fills in an imported model's (its spec)
     frames = torch.from_numpy(clip.crops).permute(0, 3, 1, 2)[None].float().to(device)
     model.eval()
     with torch.no_grad():

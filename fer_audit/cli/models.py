@@ -29,12 +29,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_models_list(args: argparse.Namespace, workspace: Workspace) -> int:
-    from fer_audit.models import MODELS
+    from fer_audit.models.registry import REGISTRY
 
-    for spec in MODELS.values():
+    for spec in REGISTRY.values():
+        training = (
+            f"lr {spec.lr:g}, weight decay {spec.weight_decay:g}"
+            if spec.trainable
+            else "imported (fer-audit models import-fer), not trained here"
+        )
         print(
             f"{spec.name:10} {spec.description}; input {spec.input_size}px; "
-            f"weights: {spec.weights}; lr {spec.lr:g}, weight decay {spec.weight_decay:g}"
+            f"weights: {spec.weights}; {training}"
         )
     return 0
 

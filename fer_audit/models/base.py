@@ -3,8 +3,9 @@ the per-frame CNN + LSTM template, and the 3D-CNN wrapper.
 
 Every model takes clips shaped (batch, K, 3, H, W) with pixel values in [0, 255]
 (uint8 crops from the clip cache, as float) and returns class logits. Each model
-resizes to its own input size and applies its own normalisation, so one cache of
-crops serves all six.
+resizes to its own input size and applies its own normalisation (its input module,
+made by its weights entry: `fer_audit.models.weights.Weights`), so one cache of crops
+serves every architecture.
 """
 
 from __future__ import annotations
@@ -12,15 +13,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-#: ImageNet statistics on the 0-255 scale (torchvision's ImageNet weights)
-IMAGENET = ((123.675, 116.28, 103.53), (58.395, 57.12, 57.375))
-#: Kinetics-400 statistics on the 0-255 scale (torchvision's video weights)
-KINETICS = ((110.2008, 100.6398, 95.9948), (58.1477, 56.4698, 55.3322))
-#: VGGFace: mean subtraction only (Parkhi et al. 2015), RGB
-VGGFACE = ((129.186279296875, 104.76238250732422, 93.59396362304688), (1.0, 1.0, 1.0))
-#: VGGFace2 (Cao et al. 2018): mean subtraction only, RGB
-VGGFACE2 = ((131.0912, 103.8827, 91.4953), (1.0, 1.0, 1.0))
 
 
 class ClipInput(nn.Module):
@@ -61,12 +53,11 @@ class FrameLSTM(nn.Module):
         feature_dim: int,
         num_classes: int,
         *,
-        size: int,
-        stats,
+        input_module: nn.Module,
         hidden: int = 256,
     ):
         super().__init__()
-        self.input = ClipInput(size, stats)
+        self.input = input_module
         self.backbone = backbone
         self.lstm = nn.LSTM(feature_dim, hidden, batch_first=True)
         self.classifier = nn.Linear(hidden, num_classes)
@@ -87,9 +78,9 @@ class FrameLSTM(nn.Module):
 class Clip3D(nn.Module):
     """A 3D CNN over (batch, 3, K, H, W)."""
 
-    def __init__(self, network: nn.Module, *, size: int, stats):
+    def __init__(self, network: nn.Module, *, input_module: nn.Module):
         super().__init__()
-        self.input = ClipInput(size, stats)
+        self.input = input_module
         self.network = network
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:

@@ -5,8 +5,9 @@ Haddad, Lezoray, Hamel, "3D-CNN for Facial Emotion Recognition in Videos" (ISVC
 max pooling) over the keyframes, then a classifier. Adapted here, as in the paper
 we reproduce, to 224x224 inputs and any number of keyframes K: pooling is spatial
 only until the last block, and an adaptive average pool makes the classifier
-independent of K and of the input size. Inputs are scaled to [0, 1] (no pretrained
-statistics apply).
+independent of K and of the input size. Its one weights entry, `SCRATCH`, has no
+file: it declares the input (224x224, scaled to [0, 1]; no pretrained statistics
+apply).
 """
 
 from __future__ import annotations
@@ -14,8 +15,19 @@ from __future__ import annotations
 from torch import nn
 
 from fer_audit.models.base import Clip3D
+from fer_audit.models.weights import Weights
 
-UNIT = ((0.0, 0.0, 0.0), (255.0, 255.0, 255.0))
+SCRATCH = Weights(
+    name="SCRATCH",
+    file_name=None,
+    source="none: trained from scratch on the audit's data",
+    licence="none (no pretrained weights)",
+    provenance="none (trained from scratch)",
+    input_size=224,
+    mean=(0.0, 0.0, 0.0),
+    std=(255.0, 255.0, 255.0),
+    scaling="pixels scaled to [0, 1]",
+)
 CHANNELS = (32, 64, 128, 256)
 
 
@@ -29,10 +41,8 @@ def _block(c_in: int, c_out: int, pool: tuple[int, int, int]) -> nn.Sequential:
 
 
 def build_3dcnn(
-    num_classes: int, *, pretrained: bool = False, weights_path=None, size: int = 224
+    num_classes: int, *, weights: Weights | None = None, weights_path=None, size=None
 ) -> Clip3D:
-    if pretrained:
-        raise ValueError("3dcnn is trained from scratch: it has no pretrained weights")
     blocks, c_in = [], 3
     for i, c_out in enumerate(CHANNELS):
         blocks.append(_block(c_in, c_out, (2, 2, 2) if i == len(CHANNELS) - 1 else (1, 2, 2)))
@@ -44,4 +54,6 @@ def build_3dcnn(
         nn.Dropout(0.5),
         nn.Linear(c_in, num_classes),
     )
-    return Clip3D(network, size=size or 224, stats=UNIT)
+    if weights is not None:
+        weights.load_into(network, weights_path)  # SCRATCH: a ValueError, nothing to load
+    return Clip3D(network, input_module=(weights or SCRATCH).make_input(size))

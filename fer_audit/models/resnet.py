@@ -1,23 +1,40 @@
-"""ResNet50 + LSTM with ImageNet weights (`resnet50`): 2048 pooled features per frame,
-ImageNet normalisation (torchvision ResNet50_Weights.IMAGENET1K_V1)."""
+"""ResNet50 + LSTM with ImageNet weights (`resnet50`): 2048 pooled features per frame;
+its weights entry `IMAGENET1K_V1` (torchvision ResNet50_Weights.IMAGENET1K_V1) expects
+ImageNet normalisation."""
 
 from __future__ import annotations
 
 from torch import nn
 from torchvision.models import ResNet50_Weights, resnet50
 
-from fer_audit.models.base import IMAGENET, FrameLSTM
-from fer_audit.models.weights import load_state_dict_strict, torchvision_state_dict
+from fer_audit.models.base import FrameLSTM
+from fer_audit.models.weights import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    TORCHVISION_LICENCE,
+    Weights,
+    torchvision_entry,
+)
 
 FEATURES = 2048
 
+IMAGENET1K_V1 = torchvision_entry(
+    ResNet50_Weights.IMAGENET1K_V1,
+    provenance="ImageNet (torchvision ResNet50_Weights.IMAGENET1K_V1)",
+    licence=f"{TORCHVISION_LICENCE}, ImageNet terms (non-commercial research)",
+    input_size=224,
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+    scaling="ImageNet mean/std",
+)
+
 
 def build_resnet50(
-    num_classes: int, *, pretrained: bool = False, weights_path=None, size: int | None = None
+    num_classes: int, *, weights: Weights | None = None, weights_path=None, size=None
 ) -> FrameLSTM:
     backbone = resnet50(weights=None)
-    if pretrained:
-        state = torchvision_state_dict(ResNet50_Weights.IMAGENET1K_V1, weights_path)
-        load_state_dict_strict(backbone, state, source="ResNet50 ImageNet weights")
+    if weights is not None:
+        weights.load_into(backbone, weights_path)
     backbone.fc = nn.Identity()
-    return FrameLSTM(backbone, FEATURES, num_classes, size=size or 224, stats=IMAGENET)
+    prepare = (weights or IMAGENET1K_V1).make_input(size)
+    return FrameLSTM(backbone, FEATURES, num_classes, input_module=prepare)

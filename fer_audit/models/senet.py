@@ -2,9 +2,10 @@
 
 The backbone is the SENet-50 of the VGGFace2 release (Cao et al. 2018), with the
 parameter names of its PyTorch port (cydonia999/VGGFace2-pytorch), so that
-`senet50_ft_weight.pkl` (a Python-2 pickle of numpy arrays) loads directly. It
-expects RGB mean subtraction on the 0-255 scale (VGGFace2 means), no scaling.
-Per frame it gives 2048 pooled features; the LSTM has 256 hidden units.
+`senet50_ft_weight.pkl` (a Python-2 pickle of numpy arrays) loads directly: its
+weights entry `VGGFACE2`, which expects RGB mean subtraction on the 0-255 scale
+(VGGFace2 means), no scaling. Per frame it gives 2048 pooled features; the LSTM has
+256 hidden units.
 """
 
 from __future__ import annotations
@@ -12,10 +13,23 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fer_audit.models.base import VGGFACE2, FrameLSTM
-from fer_audit.models.weights import load_state_dict_strict, vggface2_pickle
+from fer_audit.models.base import FrameLSTM
+from fer_audit.models.weights import VGGFACE2_URL, Weights, vggface2_pickle
 
 FEATURES = 2048
+
+VGGFACE2 = Weights(
+    name="VGGFACE2",
+    file_name="senet50_ft_weight.pkl",
+    source=f"download senet50_ft_weight.pkl from {VGGFACE2_URL} and pass its path with --weights",
+    licence="none stated with the VGGFace2 models (ox-vgg/vgg_face2), research use",
+    provenance="VGGFace2 SE-ResNet-50, Cao et al. 2018",
+    input_size=224,
+    mean=(131.0912, 103.8827, 91.4953),
+    std=(1.0, 1.0, 1.0),
+    scaling="RGB mean subtraction (VGGFace2 means), no scaling",
+    loader=vggface2_pickle,
+)
 
 
 class Bottleneck(nn.Module):
@@ -78,10 +92,10 @@ class SENet50(nn.Module):
 
 
 def build_senetlstm(
-    num_classes: int, *, pretrained: bool = False, weights_path=None, size: int | None = None
+    num_classes: int, *, weights: Weights | None = None, weights_path=None, size=None
 ) -> FrameLSTM:
     backbone = SENet50()
-    if pretrained:
-        state = {k: v for k, v in vggface2_pickle(weights_path).items() if not k.startswith("fc.")}
-        load_state_dict_strict(backbone, state, source="VGGFace2 SE-ResNet-50 weights")
-    return FrameLSTM(backbone, FEATURES, num_classes, size=size or 224, stats=VGGFACE2)
+    if weights is not None:
+        weights.load_into(backbone, weights_path, drop=("fc.",))  # the identity classifier
+    prepare = (weights or VGGFACE2).make_input(size)
+    return FrameLSTM(backbone, FEATURES, num_classes, input_module=prepare)

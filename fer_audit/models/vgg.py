@@ -1,50 +1,76 @@
 """VGG16 + LSTM with ImageNet weights (`vgg16`) or VGGFace weights (`vggface`).
 
-The backbone is VGG16 up to fc7 (4096 features per frame). ImageNet weights come
-from torchvision (VGG16_Weights.IMAGENET1K_V1) and expect ImageNet normalisation;
-VGGFace weights (Parkhi et al. 2015, vgg_face_dag.pth) expect RGB mean subtraction
-on the 0-255 scale, no scaling.
+The backbone is VGG16 up to fc7 (4096 features per frame). Its weights entries:
+`IMAGENET1K_V1` (torchvision VGG16_Weights.IMAGENET1K_V1, ImageNet normalisation)
+and `VGGFACE` (Parkhi et al. 2015, vgg_face_dag.pth: RGB mean subtraction on the 0-255
+scale, no scaling).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from torch import nn
 from torchvision.models import VGG16_Weights, vgg16
 
-from fer_audit.models.base import IMAGENET, VGGFACE, FrameLSTM
+from fer_audit.models.base import FrameLSTM
 from fer_audit.models.weights import (
-    load_state_dict_strict,
-    torchvision_state_dict,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    TORCHVISION_LICENCE,
+    VGGFACE_URL,
+    Weights,
+    torchvision_entry,
     vggface_state_dict,
 )
 
 FEATURES = 4096
 
+IMAGENET1K_V1 = torchvision_entry(
+    VGG16_Weights.IMAGENET1K_V1,
+    provenance="ImageNet (torchvision VGG16_Weights.IMAGENET1K_V1)",
+    licence=f"{TORCHVISION_LICENCE}, ImageNet terms (non-commercial research)",
+    input_size=224,
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+    scaling="ImageNet mean/std",
+)
+VGGFACE = Weights(
+    name="VGGFACE",
+    file_name="vgg_face_dag.pth",
+    source=f"download vgg_face_dag.pth from {VGGFACE_URL} and pass its path with --weights",
+    licence="non-commercial research use (VGG Face descriptor, Creative Commons Attribution)",
+    provenance="VGGFace, Parkhi et al. 2015",
+    input_size=224,
+    mean=(129.186279296875, 104.76238250732422, 93.59396362304688),
+    std=(1.0, 1.0, 1.0),
+    scaling="RGB mean subtraction (VGGFace means), no scaling",
+    loader=vggface_state_dict,
+)
 
-def _backbone() -> nn.Module:
-    network = vgg16(weights=None)
-    network.classifier = nn.Sequential(*list(network.classifier.children())[:-1])  # to fc7
-    return network
 
-
-def _fc7_only(state: dict) -> dict:
-    return {k: v for k, v in state.items() if not k.startswith("classifier.6.")}
+def _build(
+    num_classes: int,
+    weights: Weights | None,
+    weights_path: str | Path | None,
+    size: int | None,
+    default: Weights,
+) -> FrameLSTM:
+    backbone = vgg16(weights=None)
+    backbone.classifier = nn.Sequential(*list(backbone.classifier.children())[:-1])  # to fc7
+    if weights is not None:
+        weights.load_into(backbone, weights_path, drop=("classifier.6.",))
+    prepare = (weights or default).make_input(size)
+    return FrameLSTM(backbone, FEATURES, num_classes, input_module=prepare)
 
 
 def build_vgg16(
-    num_classes: int, *, pretrained: bool = False, weights_path=None, size: int | None = None
+    num_classes: int, *, weights: Weights | None = None, weights_path=None, size=None
 ) -> FrameLSTM:
-    backbone = _backbone()
-    if pretrained:
-        state = torchvision_state_dict(VGG16_Weights.IMAGENET1K_V1, weights_path)
-        load_state_dict_strict(backbone, _fc7_only(state), source="VGG16 ImageNet weights")
-    return FrameLSTM(backbone, FEATURES, num_classes, size=size or 224, stats=IMAGENET)
+    return _build(num_classes, weights, weights_path, size, IMAGENET1K_V1)
 
 
 def build_vggface(
-    num_classes: int, *, pretrained: bool = False, weights_path=None, size: int | None = None
+    num_classes: int, *, weights: Weights | None = None, weights_path=None, size=None
 ) -> FrameLSTM:
-    backbone = _backbone()
-    if pretrained:
-        load_state_dict_strict(backbone, vggface_state_dict(weights_path), source="VGGFace weights")
-    return FrameLSTM(backbone, FEATURES, num_classes, size=size or 224, stats=VGGFACE)
+    return _build(num_classes, weights, weights_path, size, VGGFACE)

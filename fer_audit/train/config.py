@@ -93,7 +93,7 @@ class TrainConfig:
         """The config with the architecture's defaults filled in."""
         from fer_audit.models import get_spec  # torch: only once a run is set up
 
-        spec = get_spec(self.arch)
+        spec = get_spec(self.arch, trainable=True)  # an imported model is not trained here
         return TrainConfig(
             **{
                 **asdict(self),

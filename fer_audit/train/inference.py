@@ -1,7 +1,12 @@
-"""A trained model loaded and applied: the one loader of a run's model (`load_run` for a
-run of the workspace, `load_any_run` also for an imported run folder), used by evaluate,
-predict and the live demo; and class probabilities of a set of cached clips, in batches
-(validation during training, the test subjects in `fer_audit.evaluate`).
+"""A model loaded and applied: the one loader of a run folder's model (`load_folder`),
+trained here or imported (e.g. checkpoints/fermini), used by evaluate (`load_run`, a
+run of the workspace), predict and the live demo (`load_any_run`, a run id or a
+folder); and class probabilities of a set of cached clips, in batches (validation
+during training, the test subjects in `fer_audit.evaluate`).
+
+The run.json's arch names the model's spec in `fer_audit.models.REGISTRY`, which
+builds it; a trained run's run.json records its classes, input size and preprocessing,
+and what an imported model's leaves out, its spec fixes (`ModelSpec.run_defaults`).
 """
 
 from __future__ import annotations
@@ -12,11 +17,10 @@ import numpy as np
 import torch
 
 from fer_audit.errors import DamagedFile, one_line
-from fer_audit.models import create_model
-from fer_audit.models.fermini import load_fer_run
+from fer_audit.models import REGISTRY, create_model
 from fer_audit.safe_load import load_tensors
 from fer_audit.train.data import ClipSet
-from fer_audit.train.runs import MODEL_KEYS, RERUN, read_run_json, run_folder
+from fer_audit.train.runs import MODEL_KEYS, RERUN, check_run_keys, read_run_json, run_folder
 from fer_audit.video.settings import PreprocessSettings
 
 
@@ -31,35 +35,38 @@ def predict_probabilities(model, data: ClipSet, batch_size: int, device: str) ->
     return torch.cat(out).numpy()
 
 
-def load_run(workspace, run_id: str) -> tuple[dict, torch.nn.Module]:
-    """run.json and the best model of a finished training run; DamagedFile when either
-    cannot be read or the weights do not fit the architecture run.json names."""
-    folder = run_folder(workspace, run_id)
-    meta = read_run_json(folder, required=MODEL_KEYS)
+def load_folder(folder: Path, ref: str) -> tuple[dict, torch.nn.Module, PreprocessSettings]:
+    """(run.json, model, preprocessing settings) of run folder `folder` (`ref` names it
+    in errors); DamagedFile when run.json or model.pt cannot be read or the weights do
+    not fit the architecture run.json names."""
+    meta = read_run_json(folder, required=())
     if meta is None:
-        raise ValueError(f"no run {run_id!r} in {workspace.runs_dir}")
+        raise ValueError(f"no run {ref!r} in {folder.parent}")
+    arch = meta.get("arch")
+    spec = REGISTRY.get(arch) if isinstance(arch, str) else None  # unknown: create_model says
+    meta = {**(spec.run_defaults() if spec else {}), **meta}
+    check_run_keys(meta, folder / "run.json", MODEL_KEYS)
     if not (folder / "model.pt").exists():
-        raise ValueError(f"run {run_id} has no model yet (status {meta.get('status')})")
+        raise ValueError(f"run {ref} has no model yet (status {meta.get('status')})")
     model = create_model(meta["arch"], len(meta["classes"]), input_size=meta["input_size"])
     try:
         model.load_state_dict(load_tensors(folder / "model.pt"))
     except (RuntimeError, KeyError, TypeError) as exc:  # wrong names or shapes
         detail = f"its tensors do not fit a {meta['arch']} model: {one_line(exc, 120)}"
         raise DamagedFile(folder / "model.pt", RERUN, detail) from None
-    return meta, model.eval()
+    return meta, model.eval(), PreprocessSettings(**meta["preprocessing"])
 
 
-#: keyframes and crops for the imported FER2013 model (it expects a tight face)
-FERMINI_SETTINGS = PreprocessSettings(k=20, margin=25, size=96)
+def load_run(workspace, run_id: str) -> tuple[dict, torch.nn.Module]:
+    """run.json and the best model of a finished training run of the workspace."""
+    meta, model, _ = load_folder(run_folder(workspace, run_id), run_id)
+    return meta, model
 
 
 def load_any_run(workspace, ref: str | Path):
-    """(run.json, model, preprocessing settings) of a run id or a run folder."""
+    """(run.json, model, preprocessing settings) of a run id of the workspace, or of a
+    run folder (one with a run.json, such as the imported checkpoints/fermini)."""
     folder = Path(ref)
-    if (folder / "run.json").exists():
-        meta = read_run_json(folder, required=("arch",))
-        if meta["arch"] == "fermini":
-            return meta, load_fer_run(folder), FERMINI_SETTINGS
-        ref = folder.name
-    meta, model = load_run(workspace, str(ref))
-    return meta, model, PreprocessSettings(**meta["preprocessing"])
+    if not (folder / "run.json").exists():
+        folder = run_folder(workspace, str(ref))
+    return load_folder(folder, str(ref))

@@ -48,13 +48,19 @@ def read_run_json(folder: Path, required: tuple[str, ...] = ("run_id", "arch")) 
     if not path.exists():
         return None
     meta = atomic.read_json(path, hint=RERUN)
+    check_run_keys(meta, path, required)
+    return meta
+
+
+def check_run_keys(meta: dict, path: Path, required: tuple[str, ...]) -> None:
+    """DamagedFile naming `path` when one of the `required` keys of its run.json is
+    missing or of the wrong type."""
     missing = [k for k in required if k not in meta]
     if missing:
         raise DamagedFile(path, RERUN, f"no {', '.join(missing)}")
     wrong = [k for k in required if not isinstance(meta[k], _KEY_TYPES.get(k, object))]
     if wrong:
         raise DamagedFile(path, RERUN, f"{', '.join(wrong)} of the wrong type")
-    return meta
 
 
 def read_metrics(path: Path) -> list[dict]:
