@@ -200,6 +200,6 @@ def cmd_plan(args: argparse.Namespace, workspace: Workspace) -> int:
 
 
 def describe_audit(result) -> str:
-    from fer_audit.report.summary import summary_sentences
+    from fer_audit.report.summary import synthetic_summary
 
-    return "\n".join(summary_sentences(result, limit=5))
+    return "\n".join(synthetic_summary(result, limit=5))

@@ -243,10 +243,16 @@ def run_warnings(result: AuditResult, *, run_id: str | None = None) -> list[str]
     return lines
 
 
+def synthetic_summary(result: AuditResult, *, limit: int = 5) -> list[str]:
+    """`summary_sentences`, after the synthetic note when the audit is synthetic."""
+    note = [SYNTHETIC_NOTE + "."] if result.synthetic else []
+    return note + summary_sentences(result, limit=limit)
+
+
 def summary_sentences(result: AuditResult, *, limit: int = 5) -> list[str]:
+    """The audit in words. Not the synthetic note: each page, report and command shows
+    it once, in its own place (`synthetic_summary` puts it first)."""
     lines = []
-    if result.synthetic:
-        lines.append(SYNTHETIC_NOTE + ".")
     renamed = {g: u for g, u in result.settings.get("gender_labels", {}).items() if g != u}
     if renamed:
         lines.append(
