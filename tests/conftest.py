@@ -209,12 +209,25 @@ def chromium():
             browser.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.failed_call = report.failed  # read by browser_page's teardown
+    return report
+
+
 @pytest.fixture
-def browser_page(chromium):
-    """A fresh page (its own context: no cookies or session state of another test)."""
+def browser_page(chromium, request, tmp_path):
+    """A fresh page (its own context: no cookies or session state of another test).
+    When the test fails, the page as it was is saved to its tmp_path/failed.png."""
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
     try:
-        yield context.new_page()
+        yield page
+        if getattr(request.node, "failed_call", False):
+            page.screenshot(path=str(tmp_path / "failed.png"), full_page=True)
+            print(f"screenshot of the failed page: {tmp_path / 'failed.png'}")
     finally:
         context.close()
 

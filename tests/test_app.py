@@ -59,7 +59,6 @@ def test_home_page_in_a_browser_shows_the_workspace(served, browser_page, tmp_pa
     assert values["Prediction tables"] == "1" and values["Audits"] == "1"
     assert browser_page.locator("[data-testid='stException']").count() == 0
     assert "Traceback" not in browser_page.inner_text("body")
-    browser_page.screenshot(path=str(tmp_path / "home.png"))
 
 
 @pytest.mark.browser
@@ -90,7 +89,6 @@ def test_a_page_follows_the_demo_build_and_rereads_the_workspace_when_a_step_end
         browser_page.get_by_text("In this workspace: demo-synthetic, live-step").wait_for(
             timeout=15_000
         )
-        browser_page.screenshot(path=str(tmp_path / "home-building.png"), full_page=True)
         plan.end("done")
         browser_page.get_by_text("steps done").wait_for(state="detached", timeout=15_000)
         assert browser_page.locator("[data-testid='stException']").count() == 0
@@ -136,7 +134,6 @@ def test_audit_page_in_a_browser_renders_the_published_figures(served, browser_p
     assert browser_page.locator(".js-plotly-plot").count() >= 3
     assert browser_page.locator("[data-testid='stException']").count() == 0
     assert not [url for url in failed if not url.startswith("http://localhost")]  # offline
-    browser_page.screenshot(path=str(tmp_path / "audit.png"))
 
 
 def test_audit_page_on_the_published_reference(monkeypatch, workspace):
@@ -238,8 +235,6 @@ def test_every_page_loads_in_a_browser_without_errors(served, browser_page, tmp_
         browser_page.get_by_text(last).first.wait_for(timeout=120_000)
         assert browser_page.locator("[data-testid='stException']").count() == 0, link
         assert "Traceback" not in browser_page.inner_text("body"), link
-        name = link.lower().replace(" ", "-")
-        browser_page.screenshot(path=str(tmp_path / f"page-{name}.png"), full_page=True)
     assert not errors, errors
 
 
@@ -259,11 +254,9 @@ def test_live_demo_in_a_browser_reads_an_uploaded_clip(served, browser_page, sam
     browser_page.wait_for_timeout(1500)
     text = browser_page.inner_text("body")
     assert "fermini · FER2013" in text and "3dcnn · regular · seed 1" in text  # the demo's run
-    browser_page.screenshot(path=str(tmp_path / "demo-upload.png"), full_page=True)
     # a video-level chart per model, and the FER2013 model's per keyframe (a 3D model has none)
     assert browser_page.locator(".js-plotly-plot").count() == 3
     assert browser_page.locator("[data-testid='stException']").count() == 0
-    browser_page.screenshot(path=str(tmp_path / "demo-upload.png"), full_page=True)
 
 
 def test_audit_page_warns_beside_a_degenerate_models_gaps(monkeypatch, workspace):

@@ -165,7 +165,6 @@ def test_the_first_page_after_the_demo_names_the_synthetic_data(served, browser_
     browser_page.get_by_text("In this workspace: demo-synthetic").wait_for()
     browser_page.get_by_text("The demo workspace").first.wait_for()
     assert browser_page.locator("[data-testid='stException']").count() == 0
-    browser_page.screenshot(path=str(tmp_path / "home-demo.png"), full_page=True)
 
 
 @pytest.mark.browser
@@ -186,4 +185,3 @@ def test_the_audit_page_switches_to_the_demo_predictions_and_its_filters(
     expect(architectures.locator("[data-tag]")).to_have_count(1, timeout=30_000)
     assert architectures.locator("[data-tag]").first.get_attribute("aria-label") == "3dcnn"
     assert browser_page.locator("[data-testid='stException']").count() == 0
-    browser_page.screenshot(path=str(tmp_path / "audit-demo.png"), full_page=True)
