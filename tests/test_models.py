@@ -198,9 +198,9 @@ def test_torchvision_entries_agree_with_torchvision(entry, reference):
 def test_builders_take_a_weights_entry(tmp_path):
     torch.manual_seed(4)
     path = tmp_path / "weights.pth"
-    torch.save(vgg16(weights=None).state_dict(), path)
-    model = vgg.build_vgg16(4, weights=vgg.IMAGENET1K_V1, weights_path=path)
-    assert torch.equal(model.input.mean.flatten(), torch.tensor(vgg.IMAGENET1K_V1.mean))
+    torch.save(resnet50(weights=None).state_dict(), path)  # a sixth of VGG16's size
+    model = resnet.build_resnet50(4, weights=resnet.IMAGENET1K_V1, weights_path=path)
+    assert torch.equal(model.input.mean.flatten(), torch.tensor(resnet.IMAGENET1K_V1.mean))
     scratch = vgg.build_vggface(4)  # random weights, VGGFace's input all the same
     assert torch.equal(scratch.input.mean.flatten(), torch.tensor(vgg.VGGFACE.mean))
     assert torch.equal(scratch.input.std.flatten(), torch.ones(3))
