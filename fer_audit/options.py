@@ -68,11 +68,6 @@ def option_fields(cls: type) -> list[dataclasses.Field]:
     return [f for f in dataclasses.fields(cls) if META in f.metadata]
 
 
-def option_of(cls: type, name: str) -> Option:
-    """The option of field `name` of `cls` (its help, choices, bounds)."""
-    return next(f for f in option_fields(cls) if f.name == name).metadata[META]
-
-
 def flag_of(item: dataclasses.Field) -> str:
     option: Option = item.metadata[META]
     if option.flag:
@@ -101,7 +96,8 @@ def add_options(parser: argparse.ArgumentParser, cls: type, *, skip: Collection[
         if kind is bool:
             keywords["action"] = "store_false" if item.default is True else "store_true"
         else:
-            keywords["metavar"] = flag.removeprefix("--").upper().replace("-", "_")
+            if option.choices is None:  # argparse shows {a,b,...} for choices
+                keywords["metavar"] = flag.removeprefix("--").upper().replace("-", "_")
             if item.default is dataclasses.MISSING:
                 keywords["required"] = True
             else:

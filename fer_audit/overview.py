@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import pandas as pd
 
@@ -10,7 +10,7 @@ from fer_audit.atomic import read_json
 from fer_audit.data.registry import Dataset, list_datasets, load_dataset
 from fer_audit.data.samples import samples_folder
 from fer_audit.data.splits import load_split
-from fer_audit.errors import DamagedFile, read_all
+from fer_audit.errors import DamagedFile, one_line, read_all
 from fer_audit.jobs import JobRegistry
 from fer_audit.safe_csv import read_saved_csv
 from fer_audit.video.settings import PreprocessSettings
@@ -163,7 +163,7 @@ def preprocessing_reports(
     """The preprocessing reports of dataset `name`, newest first. A report that cannot be
     read is added to `damaged` when a list is given (the others are still listed), else
     raised (DamagedFile)."""
-    folder = workspace.cache_dir / "reports" / check_name(name, what="dataset name")
+    folder = workspace.cache_dir / "reports" / check_name(name, what="dataset")
     reports = sorted(folder.glob("*.csv"), key=lambda p: p.stat().st_mtime, reverse=True)
     return read_all(reports, lambda path: _read_report(path, name), damaged)
 
@@ -172,12 +172,23 @@ def preprocessing_settings(workspace: Workspace, name: str, key: str | None) -> 
     """The settings of dataset `name`'s preprocessing `key` (None: its only one);
     ValueError naming the keys there are when there is no such one, or several and
     `key` is None."""
-    reports = preprocessing_reports(workspace, name)
-    known = ", ".join(r.key for r in reports) or "none yet: run fer-audit preprocess first"
+    damaged: list[DamagedFile] = []
+    reports = preprocessing_reports(workspace, name, damaged=damaged)
+    unreadable = {exc.path.stem: exc for exc in damaged}
+    if key in unreadable:  # the one asked for; any other damaged report is no matter
+        raise unreadable[key]
+    if key is None and not reports and len(unreadable) == 1:  # the only one
+        raise damaged[0]
+    keys = [r.key for r in reports] + [f"{k} (damaged)" for k in unreadable]
+    known = ", ".join(keys) or "none yet: run fer-audit preprocess first"
     chosen = [r for r in reports if key in (None, r.key)]
-    if len(chosen) != 1:
-        what = "several preprocessings: choose one" if chosen else f"no preprocessing {key or ''}"
-        raise ValueError(f"dataset {name} has {what} with --preprocess (keys: {known})")
+    if len(chosen) != 1 or (key is None and unreadable):
+        what = (
+            f"no preprocessing {key}"
+            if key
+            else ("more than one preprocessing" if keys else "no preprocessing")
+        )
+        raise ValueError(f"dataset {name} has {what}: name one with --preprocess KEY ({known})")
     if not chosen[0].settings:
         raise ValueError(
             f"preprocessing {chosen[0].key} of {name} has lost its settings file: "
@@ -208,6 +219,12 @@ def _read_report(path, name: str) -> Preprocessed:
     if missing:
         raise DamagedFile(path, hint, f"no {', '.join(missing)} column")
     settings = read_json(settings_file, hint=hint) if settings_file.exists() else {}
+    if settings:
+        try:
+            settings = asdict(PreprocessSettings(**settings))
+        except (TypeError, ValueError) as exc:  # edited by hand, or another tool's
+            detail = f"settings that are not fer-audit's: {one_line(exc)}"
+            raise DamagedFile(settings_file, hint, detail) from None
     return Preprocessed(
         key=path.stem,
         settings=settings,

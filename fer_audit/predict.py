@@ -52,8 +52,8 @@ def available_models(
     choices = read_all(folders, lambda f: _model_choice(f, str(f.resolve()), "imported"), damaged)
     folders = sorted(p.parent for p in workspace.runs_dir.glob("*/model.pt"))
     runs = read_all(folders, lambda f: _model_choice(f, f.name, None), damaged)
-    order = {t: i for i, t in enumerate(train_set_order(c.train_set for c in runs))}
-    runs.sort(key=lambda c: (c.arch, order[c.train_set], c.seed or 0, c.ref))
+    order = {t: i for i, t in enumerate(train_set_order(str(c.train_set) for c in runs))}
+    runs.sort(key=lambda c: (c.arch, order[str(c.train_set)], c.seed or 0, c.ref))
     return choices + runs
 
 

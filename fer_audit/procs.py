@@ -84,6 +84,10 @@ def _end(sig: int) -> None:
     os._exit(128 + int(sig))  # a signal that does not end us (or no os.kill): end anyway
 
 
+#: a command's exit status after SIGTERM, as a shell reports it (128 + 15)
+TERMINATED_EXIT = 128 + int(signal.SIGTERM)
+
+
 class Terminated(BaseException):
     """SIGTERM arrived (see `sigterm_unwinds`); a BaseException so that no
     `except Exception` of the work in progress swallows it."""

@@ -26,11 +26,8 @@ from pathlib import Path
 
 from fer_audit.errors import DamagedFile
 from fer_audit.jobs import ENV_JOB_DB, ENV_JOB_ID, Job, JobRegistry
-from fer_audit.procs import set_parent_death_signal
+from fer_audit.procs import TERMINATED_EXIT, set_parent_death_signal
 from fer_audit.workspace import Workspace
-
-#: the command's exit status after SIGTERM (128 + 15), as the CLI returns it
-CANCELLED_EXIT = 143
 
 
 def run_job(job_id: int) -> int:
@@ -39,23 +36,28 @@ def run_job(job_id: int) -> int:
     registry = JobRegistry(Workspace.from_env())
     job = registry.get(job_id)
     cancelled: list[int] = []
-    command = subprocess.Popen(
-        [sys.executable, "-m", "fer_audit.cli", *job.argv],
-        stdin=subprocess.DEVNULL,
-        preexec_fn=set_parent_death_signal,
-    )
+    started: list[subprocess.Popen] = []
 
     def cancel(signum, frame) -> None:
         cancelled.append(signum)
-        if command.poll() is None:  # a SIGTERM to this process alone reaches the command too
-            os.kill(command.pid, signal.SIGTERM)
+        if started and started[0].poll() is None:  # a SIGTERM to this process alone
+            os.kill(started[0].pid, signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, cancel)
-    code = command.wait()
+    signal.signal(signal.SIGTERM, cancel)  # before the command starts: no gap
+    code = -signal.SIGTERM
+    if not cancelled:
+        started.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "fer_audit.cli", *job.argv],
+                stdin=subprocess.DEVNULL,
+                preexec_fn=set_parent_death_signal,
+            )
+        )
+        code = started[0].wait()
     status, message = _outcome(job, code, cancelled=bool(cancelled))
     if status == "cancelled":
         print("cancelled", flush=True)
-        code = CANCELLED_EXIT
+        code = TERMINATED_EXIT
     try:
         registry._finish(job_id, status, code, message)
         registry.refresh()  # start the next queued job
@@ -68,7 +70,7 @@ def _outcome(job: Job, code: int, *, cancelled: bool) -> tuple[str, str]:
     """(status, message) of a command that exited with `code` (negative: the signal)."""
     if code == 0:
         return "done", "finished"
-    if cancelled or code in (CANCELLED_EXIT, -signal.SIGTERM):
+    if cancelled or code in (TERMINATED_EXIT, -signal.SIGTERM):
         return "cancelled", "cancelled by the user"
     if code < 0:
         name = signal.Signals(-code).name
@@ -80,7 +82,11 @@ def _last_error(job: Job) -> str | None:
     """The last `error:`/`failed:` line the command wrote to its log, else the last line
     of an uncaught exception's traceback (`Type: message`)."""
     lines = job.log_tail(200).splitlines()
-    errors = [line for line in lines if line.startswith(("error:", "failed:"))]
+    errors = [
+        line
+        for line in lines
+        if line.startswith(("error:", "failed:")) or ": error: " in line  # argparse's
+    ]
     if errors:
         return errors[-1]
     if any(line.startswith("Traceback (most recent call last)") for line in lines):
@@ -114,4 +120,5 @@ def _registry_at(db: str) -> JobRegistry:
 
 
 if __name__ == "__main__":
-    sys.exit(run_job(int(sys.argv[1])))
+    code = run_job(int(sys.argv[1]))
+    sys.exit(code if code >= 0 else 128 - code)  # a signal's number, as a shell says it

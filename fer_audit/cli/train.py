@@ -10,11 +10,23 @@ from pathlib import Path
 
 from fer_audit.cli.common import _force, seed_list
 from fer_audit.data import registry
+from fer_audit.labels import TRAIN_SETS
 from fer_audit.options import add_options, option_values
 from fer_audit.train.config import TrainConfig
 from fer_audit.video.decode import MAX_CLIP_SECONDS, clock
 from fer_audit.worker import report_progress
 from fer_audit.workspace import Workspace
+
+#: the preprocessing options `train` took before it named a preprocessing by its key
+GONE_PREPROCESS_OPTIONS = ("--k", "--margin", "--size", "--detector")
+
+
+class _Gone(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(
+            f"{option_string} is no longer a train option: name the preprocessing to "
+            "train on with --preprocess KEY (fer-audit datasets show DATASET lists them)"
+        )
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -35,6 +47,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "`fer-audit datasets show` lists them); default: the dataset's only one",
     )
     trn.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    for flag in GONE_PREPROCESS_OPTIONS:  # jobs and scripts of older versions say why
+        trn.add_argument(flag, action=_Gone, help=argparse.SUPPRESS)
     trn.set_defaults(handler=cmd_train)
 
     evl = commands.add_parser("evaluate", help="predictions of runs on their test subjects")
@@ -81,7 +95,7 @@ def cmd_train(args: argparse.Namespace, workspace: Workspace) -> int:
     train_sets = [args.train_set]
     if args.train_set == "all":
         split = load_split(workspace.dataset_dir(args.dataset))
-        train_sets = ["regular", *(split.groups if split else ("female", "male"))]
+        train_sets = ["regular", *(split.groups if split else TRAIN_SETS[1:])]
     queue = [(a, t, s) for a in archs for t in train_sets for s in args.seeds]
     failed = []
     for number, (arch, train_set, seed) in enumerate(queue, start=1):

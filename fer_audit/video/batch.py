@@ -11,6 +11,7 @@ shard's entries.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -163,13 +164,15 @@ def preprocess_dataset(
             problems.append((row.video_id, done["status"], done["reason"]))
     hashes.save()
     total = len(todo)
-    runner = _run(todo, settings, workers, device, workspace.cache_dir)
-    for done_count, (video_id, status, reason) in enumerate(runner, start=1):
-        statuses[status] += 1
-        if status != "ok":
-            problems.append((video_id, status, reason))
-        if progress:
-            progress(done_count, total, video_id, status)
+    # closed at once on any exception (SIGTERM, Ctrl-C), so its pool drops the queued
+    # videos; left to the garbage collector, the pool would run them all first
+    with contextlib.closing(_run(todo, settings, workers, device, workspace.cache_dir)) as runner:
+        for done_count, (video_id, status, reason) in enumerate(runner, start=1):
+            statuses[status] += 1
+            if status != "ok":
+                problems.append((video_id, status, reason))
+            if progress:
+                progress(done_count, total, video_id, status)
     path = write_report(workspace, dataset, settings)
     return PreprocessSummary(statuses, total, skipped, path, sorted(problems))
 
@@ -212,8 +215,8 @@ def _pool_pass(items, workers, init_args):
         initializer=_init_pool_worker,
         initargs=(os.getpid(), *init_args),
     ) as pool:
-        pending = {pool.submit(_work, item): item for item in items}
         try:
+            pending = {pool.submit(_work, item): item for item in items}
             for future in as_completed(pending):
                 yield future.result()
                 del pending[future]
@@ -223,6 +226,15 @@ def _pool_pass(items, workers, init_args):
                 for future, item in pending.items()
                 if not future.done() or future.exception() is not None
             ]
+        except BaseException:  # SIGTERM (Terminated), Ctrl-C, a closed generator
+            # stop now: the pool's exit would otherwise wait for the videos queued (and
+            # cancelling them alone did not always stop it); cache entries are written
+            # atomically, so a worker ended mid-video leaves none of its video
+            workers_now = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in workers_now:
+                process.terminate()
+            raise
     return []
 
 
