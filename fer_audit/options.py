@@ -76,9 +76,8 @@ def flag_of(item: dataclasses.Field) -> str:
     return f"--no-{name}" if item.default is True else f"--{name}"
 
 
-def value_type(cls: type, name: str) -> type:
-    """The type of field `name` (`int` for `int | None`)."""
-    hint = typing.get_type_hints(cls)[name]
+def _value_type(hint) -> type:
+    """The type a field's annotation allows besides None (`int` for `int | None`)."""
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
         hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
     return hint
@@ -87,11 +86,12 @@ def value_type(cls: type, name: str) -> type:
 def add_options(parser: argparse.ArgumentParser, cls: type, *, skip: Collection[str] = ()) -> None:
     """Add an option to `parser` for each option field of `cls` (but those in `skip`):
     a field without a default is a required option."""
+    hints = typing.get_type_hints(cls)  # once: it evaluates every annotation
     for item in option_fields(cls):
         if item.name in skip:
             continue
         option: Option = item.metadata[META]
-        kind = value_type(cls, item.name)
+        kind = _value_type(hints[item.name])
         flag, keywords = flag_of(item), {"dest": item.name, "help": option.help}
         if kind is bool:
             keywords["action"] = "store_false" if item.default is True else "store_true"

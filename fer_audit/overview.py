@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import pandas as pd
 
@@ -163,71 +164,80 @@ def preprocessing_reports(
     """The preprocessing reports of dataset `name`, newest first. A report that cannot be
     read is added to `damaged` when a list is given (the others are still listed), else
     raised (DamagedFile)."""
-    folder = workspace.cache_dir / "reports" / check_name(name, what="dataset")
+    folder = _reports_folder(workspace, name)
     reports = sorted(folder.glob("*.csv"), key=lambda p: p.stat().st_mtime, reverse=True)
     return read_all(reports, lambda path: _read_report(path, name), damaged)
 
 
 def preprocessing_settings(workspace: Workspace, name: str, key: str | None) -> PreprocessSettings:
-    """The settings of dataset `name`'s preprocessing `key` (None: its only one);
+    """The settings of dataset `name`'s preprocessing `key` (None: its only one), read
+    from the settings file beside its report (the report itself is not needed);
     ValueError naming the keys there are when there is no such one, or several and
-    `key` is None."""
-    damaged: list[DamagedFile] = []
-    reports = preprocessing_reports(workspace, name, damaged=damaged)
-    unreadable = {exc.path.stem: exc for exc in damaged}
-    if key in unreadable:  # the one asked for; any other damaged report is no matter
-        raise unreadable[key]
-    if key is None and not reports and len(unreadable) == 1:  # the only one
-        raise damaged[0]
-    keys = [r.key for r in reports] + [f"{k} (damaged)" for k in unreadable]
-    known = ", ".join(keys) or "none yet: run fer-audit preprocess first"
-    chosen = [r for r in reports if key in (None, r.key)]
-    if len(chosen) != 1 or (key is None and unreadable):
-        what = (
-            f"no preprocessing {key}"
-            if key
-            else ("more than one preprocessing" if keys else "no preprocessing")
-        )
+    `key` is None; DamagedFile for a settings file that is not fer-audit's."""
+    folder = _reports_folder(workspace, name)
+    keys = sorted(path.stem for path in folder.glob("*.csv"))
+    if key is None and len(keys) == 1:
+        key = keys[0]
+    if key not in keys:
+        if key:
+            what = f"no preprocessing {key}"
+        else:
+            what = "more than one preprocessing" if keys else "no preprocessing"
+        known = ", ".join(keys) or "none yet: run fer-audit preprocess first"
         raise ValueError(f"dataset {name} has {what}: name one with --preprocess KEY ({known})")
-    if not chosen[0].settings:
+    found = _read_settings(folder / f"{key}.json", name)
+    if not found:
         raise ValueError(
-            f"preprocessing {chosen[0].key} of {name} has lost its settings file: "
+            f"preprocessing {key} of {name} has lost its settings file: "
             f"write it again with fer-audit preprocess {name} ... --report-only"
         )
-    settings = PreprocessSettings(**chosen[0].settings)
-    if settings.key() != chosen[0].key:  # written by another version of fer-audit
+    settings = PreprocessSettings(**found)
+    if settings.key() != key:  # written by another version of fer-audit
         raise ValueError(
-            f"preprocessing {chosen[0].key} of {name} was made by another version of "
+            f"preprocessing {key} of {name} was made by another version of "
             f"fer-audit (its settings now give {settings.key()}): preprocess {name} again"
         )
     return settings
+
+
+def _reports_folder(workspace: Workspace, name: str) -> Path:
+    return workspace.cache_dir / "reports" / check_name(name, what="dataset")
+
+
+def _report_hint(name: str) -> str:
+    return (
+        f"write it again: preprocess {name} again with the same settings (cached clips "
+        "are skipped, so it is quick; or fer-audit preprocess ... --report-only), or "
+        "delete it and its .json"
+    )
+
+
+def _read_settings(path: Path, name: str) -> dict:
+    """A report's settings file as PreprocessSettings fields ({} when there is none);
+    DamagedFile when it holds settings fer-audit does not write."""
+    if not path.exists():
+        return {}
+    settings = read_json(path, hint=_report_hint(name))
+    try:
+        return asdict(PreprocessSettings(**settings))
+    except (TypeError, ValueError) as exc:  # edited by hand, or another tool's
+        detail = f"settings that are not fer-audit's: {one_line(exc)}"
+        raise DamagedFile(path, _report_hint(name), detail) from None
 
 
 #: the columns of a preprocessing report the pages read
 _REPORT_COLUMNS = ("video_id", "status", "reason")
 
 
-def _read_report(path, name: str) -> Preprocessed:
-    settings_file = path.with_suffix(".json")
-    hint = (
-        f"write it again: preprocess {name} again with the same settings (cached clips "
-        "are skipped, so it is quick; or fer-audit preprocess ... --report-only), or "
-        "delete it and its .json"
-    )
+def _read_report(path: Path, name: str) -> Preprocessed:
+    hint = _report_hint(name)
     table = read_saved_csv(path, hint=hint, dtype=str, keep_default_na=False)
     missing = [c for c in _REPORT_COLUMNS if c not in table.columns]
     if missing:
         raise DamagedFile(path, hint, f"no {', '.join(missing)} column")
-    settings = read_json(settings_file, hint=hint) if settings_file.exists() else {}
-    if settings:
-        try:
-            settings = asdict(PreprocessSettings(**settings))
-        except (TypeError, ValueError) as exc:  # edited by hand, or another tool's
-            detail = f"settings that are not fer-audit's: {one_line(exc)}"
-            raise DamagedFile(settings_file, hint, detail) from None
     return Preprocessed(
         key=path.stem,
-        settings=settings,
+        settings=_read_settings(path.with_suffix(".json"), name),
         counts=table["status"].value_counts().to_dict(),
         problems=table.loc[table["status"] != "ok", list(_REPORT_COLUMNS)],
     )

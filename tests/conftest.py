@@ -115,10 +115,6 @@ class SessionDemo:
     seen: list
 
 
-#: fixtures that need the session demo (their tests run last: see below)
-NEEDS_DEMO = {"session_demo", "served", "fer_model"}
-
-
 def pytest_collection_modifyitems(config, items):
     """Tests that need the session demo run after the others, so the demo builds in the
     background meanwhile (on the core the other tests leave idle) instead of first."""
@@ -131,7 +127,8 @@ def pytest_collection_finish(session):
 
 
 def _needs_demo(item) -> bool:
-    return bool(NEEDS_DEMO & set(getattr(item, "fixturenames", ())))
+    # fixturenames is the whole closure: served and fer_model bring session_demo in
+    return "session_demo" in getattr(item, "fixturenames", ())
 
 
 class DemoFollower:

@@ -107,20 +107,20 @@ def test_a_run_names_its_preprocessing_by_key(tiny_workspace):
         preprocessing_settings(tiny_workspace, "syn", PreprocessSettings().key())
 
 
-def test_a_damaged_report_stops_only_what_needs_it(tiny_workspace):
+def test_a_run_reads_only_the_settings_of_its_preprocessing(tiny_workspace):
     reports = tiny_workspace.cache_dir / "reports" / "syn"
     other = PreprocessSettings(k=20, margin=0, size=32, detector="none")
-    (reports / f"{other.key()}.csv").write_text("not,a\nreport,\n")
-    try:  # another preprocessing's damaged report: the one named still trains
-        assert (
-            preprocessing_settings(tiny_workspace, "syn", TINY_PREPROCESS.key()) == TINY_PREPROCESS
-        )
-        with pytest.raises(ValueError, match=rf"more than one.*{other.key()} \(damaged\)"):
+    (reports / f"{other.key()}.csv").write_text("not,a\nreport,\n")  # damaged
+    (reports / f"{other.key()}.json").write_text(json.dumps(dataclasses.asdict(other)))
+    try:  # the report's counts are the pages'; training needs only the settings
+        assert preprocessing_settings(tiny_workspace, "syn", other.key()) == other
+        named = preprocessing_settings(tiny_workspace, "syn", TINY_PREPROCESS.key())
+        assert named == TINY_PREPROCESS
+        with pytest.raises(ValueError, match=rf"more than one.*{other.key()}"):
             preprocessing_settings(tiny_workspace, "syn", None)
-        with pytest.raises(DamagedFile, match=other.key()):
-            preprocessing_settings(tiny_workspace, "syn", other.key())
     finally:
         (reports / f"{other.key()}.csv").unlink()
+        (reports / f"{other.key()}.json").unlink()
     settings_file = reports / f"{TINY_PREPROCESS.key()}.json"
     kept = settings_file.read_text()
     try:  # settings edited by hand: named, never a traceback

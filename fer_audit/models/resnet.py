@@ -8,25 +8,11 @@ from torch import nn
 from torchvision.models import ResNet50_Weights, resnet50
 
 from fer_audit.models.base import FrameLSTM
-from fer_audit.models.weights import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    TORCHVISION_LICENCE,
-    Weights,
-    torchvision_entry,
-)
+from fer_audit.models.weights import Weights, imagenet_entry
 
 FEATURES = 2048
 
-IMAGENET1K_V1 = torchvision_entry(
-    ResNet50_Weights.IMAGENET1K_V1,
-    provenance="ImageNet (torchvision ResNet50_Weights.IMAGENET1K_V1)",
-    licence=f"{TORCHVISION_LICENCE}, ImageNet terms (non-commercial research)",
-    input_size=224,
-    mean=IMAGENET_MEAN,
-    std=IMAGENET_STD,
-    scaling="ImageNet mean/std",
-)
+IMAGENET1K_V1 = imagenet_entry(ResNet50_Weights.IMAGENET1K_V1)
 
 
 def build_resnet50(

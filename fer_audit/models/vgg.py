@@ -15,26 +15,15 @@ from torchvision.models import VGG16_Weights, vgg16
 
 from fer_audit.models.base import FrameLSTM
 from fer_audit.models.weights import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    TORCHVISION_LICENCE,
     VGGFACE_URL,
     Weights,
-    torchvision_entry,
+    imagenet_entry,
     vggface_state_dict,
 )
 
 FEATURES = 4096
 
-IMAGENET1K_V1 = torchvision_entry(
-    VGG16_Weights.IMAGENET1K_V1,
-    provenance="ImageNet (torchvision VGG16_Weights.IMAGENET1K_V1)",
-    licence=f"{TORCHVISION_LICENCE}, ImageNet terms (non-commercial research)",
-    input_size=224,
-    mean=IMAGENET_MEAN,
-    std=IMAGENET_STD,
-    scaling="ImageNet mean/std",
-)
+IMAGENET1K_V1 = imagenet_entry(VGG16_Weights.IMAGENET1K_V1)
 VGGFACE = Weights(
     name="VGGFACE",
     file_name="vgg_face_dag.pth",

@@ -117,6 +117,19 @@ def torchvision_entry(
     )
 
 
+def imagenet_entry(weights) -> Weights:
+    """The entry of a torchvision ImageNet enum (224 px, ImageNet mean/std)."""
+    return torchvision_entry(
+        weights,
+        provenance=f"ImageNet (torchvision {type(weights).__name__}.{weights.name})",
+        licence=f"{TORCHVISION_LICENCE}, ImageNet terms (non-commercial research)",
+        input_size=224,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        scaling="ImageNet mean/std",
+    )
+
+
 def torchvision_state_dict(weights, weights_path: str | Path | None) -> dict:
     """The state dict of a torchvision weight enum, from `weights_path` or the torch hub
     cache (never downloaded here)."""
