@@ -53,8 +53,12 @@ lint: install
 # Bytecode caching on for the tests even where the environment turns it off
 # (PYTHONDONTWRITEBYTECODE): pytest then keeps its rewritten test modules, and each
 # fer-audit process a test starts reads compiled modules (seconds per suite).
+#
+# Two workers (pytest-xdist): one builds the session demo and runs the tests that need
+# it, the other takes whole modules meanwhile. One torch thread per process, since the
+# workers already fill both cores (oversubscribed, they spin).
 test: lint browser
-	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest
+	env -u PYTHONDONTWRITEBYTECODE OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder
 
 # Tests marked slow (kept out of `make test` for its 15-minute budget).
 test-slow: install browser

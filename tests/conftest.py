@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,10 +115,34 @@ class SessionDemo:
     seen: list
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
-    """Tests that need the session demo run after the others, so the demo builds in the
-    background meanwhile (on the core the other tests leave idle) instead of first."""
-    items[:] = sorted(items, key=_needs_demo)  # stable: the order within each part kept
+    """In one process, tests that need the session demo run after the others, so the
+    demo builds in the background meanwhile (on the core the others leave idle).
+
+    Under pytest-xdist with `--dist loadgroup` (`make test`) they form one group, first
+    in the queue: one worker builds the demo and runs them while the other takes whole
+    modules (each module's fixtures built once)."""
+    grouped = getattr(config.option, "loadgroup", False)
+    items[:] = sorted(items, key=lambda item: _needs_demo(item) != grouped)  # stable
+    if grouped:
+        for item in items:
+            _join_group(item, "session-demo" if _needs_demo(item) else item.module.__name__)
+
+
+def _join_group(item, group: str) -> None:
+    """What xdist's loadgroup does with an `xdist_group` mark, for pytest >= 9.2, whose
+    node ids xdist 3.8 can no longer suffix (pytest-xdist issue #1386, fix pending in
+    PR #1388): the scheduler reads the group from the id's `@` suffix."""
+    from _pytest.nodeid import coerce_node_id
+
+    item.add_marker(pytest.mark.xdist_group(group))
+    if not item.nodeid.endswith(f"@{group}"):
+        item._id = coerce_node_id(f"{item.nodeid}@{group}")
+
+
+def _xdist_worker() -> bool:
+    return "PYTEST_XDIST_WORKER" in os.environ
 
 
 def pytest_collection_finish(session):
@@ -174,19 +198,28 @@ class DemoFollower:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _demo_follower(request, tmp_path_factory) -> Iterator[DemoFollower | Exception | None]:
-    """The session demo's build, started at the session's first test when any test
-    collected needs it."""
-    if not getattr(request.config, "demo_wanted", False):
-        yield None
-        return
-    try:
-        follower = DemoFollower(tmp_path_factory.mktemp("session-demo"))
-    except Exception as exc:  # noqa: BLE001 - failed only in the tests that need the demo
-        yield exc
-        return
-    yield follower
-    if follower.building:
+def _demo_follower(
+    request, tmp_path_factory
+) -> Iterator[Callable[[], DemoFollower | Exception] | None]:
+    """When any test collected needs the session demo: what starts its build (once) and
+    gives it back. In one process the build starts at the session's first test; in an
+    xdist worker, at the first test that needs it."""
+    holder: dict[str, DemoFollower | Exception] = {}
+
+    def start() -> DemoFollower | Exception:
+        if "follower" not in holder:
+            try:
+                holder["follower"] = DemoFollower(tmp_path_factory.mktemp("session-demo"))
+            except Exception as exc:  # noqa: BLE001 - failed only in the tests needing it
+                holder["follower"] = exc
+        return holder["follower"]
+
+    wanted = getattr(request.config, "demo_wanted", False)
+    if wanted and not _xdist_worker():
+        start()  # at once; under xdist, when this worker meets its first demo test
+    yield start if wanted else None
+    follower = holder.get("follower")
+    if isinstance(follower, DemoFollower) and follower.building:
         follower.stop()
 
 
@@ -196,8 +229,8 @@ def session_demo(_demo_follower) -> SessionDemo:
     (every 0.5 s, as a page would) until it ends: what was read is in `seen`."""
     from fer_audit.demo import demo_record
 
-    follower = _demo_follower
-    assert follower is not None, "session_demo requested by a test not collected as needing it"
+    assert _demo_follower is not None, "session_demo asked by a test not collected as needing it"
+    follower = _demo_follower()
     if isinstance(follower, Exception):
         raise follower
     follower.thread.join(timeout=600)
