@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages.ui import audit_selection, plain_markdown, plain_markdown_list
+from app_pages.audit_form import audit_jobs, new_audit_form, offer_audit, open_finished
+from app_pages.ui import audit_selection, job_registry, plain_markdown, plain_markdown_list
 from fer_audit.fairness.gaps import CAVEAT, PAPER_DEFINITIONS, STANDARD_DEFINITIONS
 from fer_audit.fairness.planner import (
     MAX_SUBJECTS,
@@ -21,10 +22,16 @@ from fer_audit.workspace import Workspace
 st.title("Audit")
 
 
-selection = audit_selection(Workspace.from_env())
+workspace = Workspace.from_env()
+registry = job_registry(workspace)  # None (and the message) when jobs.sqlite is damaged
+open_finished(workspace)
+selection = audit_selection(workspace, not_audited=offer_audit(workspace, registry))
 if selection is None:
     st.stop()
 result, chosen = selection
+with st.expander("New audit: a predictions table or the published results, other settings"):
+    new_audit_form(workspace, registry)
+audit_jobs(registry)
 set_options = train_set_order(r["train_set"] for r in chosen.settings["runs"])
 
 st.subheader("Summary")

@@ -15,7 +15,14 @@ st.write(
     "rankings, every figure and the tables."
 )
 
-selection = audit_selection(Workspace.from_env())
+
+def not_audited(source) -> None:
+    st.page_link(
+        "app_pages/audit.py", label="Audit it on the Audit page", icon=":material/analytics:"
+    )
+
+
+selection = audit_selection(Workspace.from_env(), not_audited=not_audited)
 if selection is None:
     st.stop()
 _, chosen = selection
@@ -36,9 +43,7 @@ def report_files(key: str, _result) -> tuple[str, bytes]:
 key = repr(
     (
         st.session_state.get("audit_source"),
-        st.session_state.get("audit_n_boot"),
-        st.session_state.get("audit_correction"),
-        st.session_state.get("audit_family"),
+        chosen.settings.get("created_at"),
         [r["run_id"] for r in runs],
     )
 )

@@ -23,10 +23,15 @@ from fer_audit.fairness import AuditResult
 from fer_audit.jobs import Job, JobRegistry, move_registry_aside, without_tracebacks
 from fer_audit.labels import train_set_order
 from fer_audit.report.sources import (
+    PREDICTIONS,
+    SAVED,
     AuditSource,
-    audit_source,
+    SavedAudit,
     filter_result,
     list_sources,
+    open_source,
+    seed_label,
+    table_problem,
 )
 from fer_audit.workspace import Workspace
 
@@ -164,91 +169,108 @@ def synthetic_banner() -> None:
     st.warning(SYNTHETIC_NOTE + ".", icon=":material/science:")
 
 
-@st.cache_data(show_spinner="Computing the audit (bootstrap and permutation tests)...")
-def cached_audit(
-    label: str,
-    kind: str,
-    path: str | None,
-    mtime: float,
-    n_boot: int,
-    correction: str = "holm",
-    family: str = "run",
-):
-    return audit_source(
-        AuditSource(label, kind, path), n_boot=n_boot, correction=correction, family=family
-    )
+@st.cache_data(show_spinner="Opening the audit...", max_entries=8)
+def cached_audit(label: str, kind: str, path: str | None, stamp: float) -> AuditResult:
+    """The source's audit (`stamp`, its audit.json's mtime, keys the cache)."""
+    return open_source(AuditSource(label, kind, path))
 
 
-CORRECTION_NAMES = {
-    "holm": "Holm (family-wise error)",
-    "bh": "Benjamini-Hochberg (false discovery rate)",
-    "none": "none",
-}
-FAMILY_NAMES = {"run": "each model's gaps", "audit": "every gap of the audit"}
-
-
-def audit_selection(workspace: Workspace) -> tuple[AuditResult, AuditResult] | None:
-    """Source, resamples, architectures and training sets; returns the whole audit and
-    the chosen part, or None (with the reason on the page) when nothing is chosen."""
+def audit_selection(
+    workspace: Workspace, *, not_audited: Callable[[AuditSource], None] | None = None
+) -> tuple[AuditResult, AuditResult] | None:
+    """Source (the published results, a saved audit, or a predictions table not audited
+    yet, which `not_audited` offers to audit), then architectures, training sets and
+    seeds; returns the whole audit and the chosen part (ranked again), or None (with the
+    reason on the page) when there is nothing to show."""
     keep(*[k for k in st.session_state if str(k).startswith(_SELECTION_PREFIX)])
-    sources = list_sources(workspace)
+    damaged: list[DamagedFile] = []
+    sources = list_sources(workspace, damaged=damaged)
+    show_damaged_list(damaged, key="audit-saved")
     if st.session_state.get("audit_source") not in sources:
         st.session_state.pop("audit_source", None)
     source = st.selectbox("Source", sources, format_func=lambda s: s.label, key="audit_source")
-    resamples, correction_column, family_column = st.columns([2, 2, 2])
-    n_boot = resamples.select_slider(
-        "Bootstrap resamples",
-        [500, 1000, 2000, 5000],
-        key="audit_n_boot",
-        **_default("audit_n_boot", value=2000),
-    )
-    correction = correction_column.selectbox(
-        "Correction for many tests",
-        list(CORRECTION_NAMES),
-        format_func=CORRECTION_NAMES.get,
-        key="audit_correction",
-    )
-    family = family_column.selectbox(
-        "Corrected over",
-        list(FAMILY_NAMES),
-        format_func=FAMILY_NAMES.get,
-        key="audit_family",
-        disabled=correction == "none",
-    )
-    mtime = Path(source.path).stat().st_mtime if source.path else 0.0
-    try:
-        result = cached_audit(
-            source.label, source.kind, source.path, mtime, n_boot, correction, family
+    if source.kind == PREDICTIONS:
+        problem = table_problem(source.path)
+        if problem:
+            show_damaged(problem, key="audit-source")
+            return None
+        st.info(
+            f"{plain_markdown(Path(source.path).name)} has no saved audit yet (or changed "
+            "since its audit was made): audit it as a background job first.",
+            icon=":material/pending:",
         )
+        if not_audited:
+            not_audited(source)
+        return None
+    stamp = (Path(source.path) / "audit.json").stat().st_mtime if source.path else 0.0
+    try:
+        result = cached_audit(source.label, source.kind, source.path, stamp)
     except DamagedFile as exc:
         show_damaged(exc, key="audit-source")
         return None
     except ValueError as exc:
-        st.error(f"This table cannot be audited: {plain_markdown(exc)}")
+        st.error(f"This audit cannot be opened: {plain_markdown(exc)}")
         return None
+    _describe_source(source, result)
+    chosen = _filtered(result, source)
+    return None if chosen is None else (result, chosen)
+
+
+def _describe_source(source: AuditSource, result: AuditResult) -> None:
+    if source.kind == SAVED:
+        saved = SavedAudit(Path(source.path), result.settings)
+        st.caption(plain_markdown(saved.describe()))
+        why = saved.stale()
+        if why:
+            st.warning(
+                f"This audit may be out of date: {plain_markdown(why)}. Audit the table "
+                "again to see its current predictions.",
+                icon=":material/update:",
+            )
+    else:
+        st.caption(
+            "Computed here from the paper's published counts with the default settings "
+            f"({result.settings.get('n_boot')} bootstrap resamples, Holm over each model's "
+            "gaps). Other settings: queue a new audit of the published results."
+        )
     if result.synthetic:
         synthetic_banner()
+
+
+def _filtered(result: AuditResult, source: AuditSource) -> AuditResult | None:
     runs = result.settings.get("runs", [])
-    arch_options = sorted({r["arch"] for r in runs})
-    set_options = train_set_order(r["train_set"] for r in runs)
-    # one pair of filters per source: a browser keeps a keyed widget's choices when only
+    options = {
+        "archs": sorted({r["arch"] for r in runs}),
+        "sets": train_set_order(r["train_set"] for r in runs),
+        "seeds": sorted({seed_label(r.get("seed")) for r in runs}, key=_seed_order),
+    }
+    # one set of filters per source: a browser keeps a keyed widget's choices when only
     # its options change, so shared keys would show one source's choices on another
-    arch_key, sets_key = f"audit_archs:{source.label}", f"audit_sets:{source.label}"
-    for key, options in ((arch_key, arch_options), (sets_key, set_options)):
+    keys = {name: f"audit_{name}:{source.label}" for name in options}
+    for name, key in keys.items():
         chosen = st.session_state.get(key)
-        if chosen is not None and not set(chosen) <= set(options):
-            st.session_state.pop(key)  # the table changed since the choice was made
-    left, right = st.columns(2)
-    archs = left.multiselect(
-        "Architectures", arch_options, key=arch_key, **_default(arch_key, default=arch_options)
-    )
-    train_sets = right.multiselect(
-        "Training sets", set_options, key=sets_key, **_default(sets_key, default=set_options)
-    )
-    if not archs or not train_sets:
-        st.info("Choose at least one architecture and one training set.")
+        if chosen is not None and not set(chosen) <= set(options[name]):
+            st.session_state.pop(key)  # the audit changed since the choice was made
+    labels = {"archs": "Architectures", "sets": "Training sets", "seeds": "Training seeds"}
+    shown = [name for name in options if name != "seeds" or len(options["seeds"]) > 1]
+    chosen = {name: options[name] for name in options}
+    for column, name in zip(st.columns(len(shown)), shown, strict=True):
+        chosen[name] = column.multiselect(
+            labels[name],
+            options[name],
+            key=keys[name],
+            **_default(keys[name], default=options[name]),
+        )
+    if not all(chosen.values()):
+        st.info("Choose at least one architecture, training set and seed.")
         return None
-    return result, filter_result(result, archs=archs, train_sets=train_sets)
+    return filter_result(
+        result, archs=chosen["archs"], train_sets=chosen["sets"], seeds=chosen["seeds"]
+    )
+
+
+def _seed_order(label: str) -> tuple[int, str]:
+    return (0, f"{int(label):012d}") if label.isdigit() else (1, label)
 
 
 def _default(key: str, **default) -> dict:

@@ -6,7 +6,9 @@ options), so no caller spells a setting's flag.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
+from fer_audit.fairness.settings import AuditSettings
 from fer_audit.options import option_argv
 from fer_audit.train.config import TrainConfig
 from fer_audit.video.settings import PreprocessSettings
@@ -35,3 +37,16 @@ def train_argv(
         "--preprocess", config.preprocess.key(),
         "--device", device,
     ]  # fmt: skip
+
+
+def audit_argv(
+    settings: AuditSettings,
+    *,
+    out: str | Path,
+    predictions: str | Path | None = None,
+    reference: str | None = None,
+) -> list[str]:
+    """`fer-audit audit` of a predictions table (or the published `reference`) with
+    `settings`, saved into folder `out`."""
+    source = [str(predictions)] if predictions is not None else ["--reference", str(reference)]
+    return ["audit", *source, "--out", str(out), *option_argv(settings)]

@@ -440,3 +440,17 @@ def synthetic_workspace(
     if preprocess is not None:
         preprocess_dataset(workspace, "syn", preprocess, workers=workers)
     return workspace
+
+
+def save_audit(table, workspace, name: str, **settings) -> Path:
+    """`table` saved as a predictions table `name` and its audit saved as `name`, by the
+    function `fer-audit audit` calls."""
+    from fer_audit.fairness.run import run_audit
+    from fer_audit.fairness.settings import AuditSettings
+
+    workspace.predictions_dir.mkdir(parents=True, exist_ok=True)
+    path = workspace.predictions_dir / f"{name}.parquet"
+    table.to_parquet(path)
+    folder = workspace.audit_dir(name)
+    run_audit(AuditSettings(**settings), predictions=path).save(folder)
+    return folder

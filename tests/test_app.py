@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import make_sasefe, shown, widget
+from conftest import make_sasefe, save_audit, shown, widget
 from fer_audit.data.registry import register_dataset
 from fer_audit.data.synthetic import SyntheticSettings, generate
 from fer_audit.progress import BuildPlan
@@ -163,12 +163,13 @@ def ranking_table(app):
 
 
 def audit_page_on(table, workspace, monkeypatch, name: str = "mine") -> AppTest:
-    """The Audit page with `table` as the workspace's one predictions table, chosen."""
-    workspace.predictions_dir.mkdir(parents=True)
-    table.to_parquet(workspace.predictions_dir / f"{name}.parquet")
+    """The Audit page on the saved audit of `table`, the workspace's one predictions
+    table, audited as `fer-audit audit` audits it."""
+    save_audit(table, workspace, name)
     monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(workspace.root))
     app = AppTest.from_file(str(REPO / "app_pages" / "audit.py"), default_timeout=120).run()
     sources = widget(app.selectbox, key="audit_source")
+    assert sources.options[1].startswith(f"Saved audit: {name} ")
     return sources.set_value(sources.options[1]).run()
 
 

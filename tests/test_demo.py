@@ -178,7 +178,7 @@ def test_the_audit_page_switches_to_the_demo_predictions_and_its_filters(
     browser_page.get_by_text("Published results").first.wait_for(timeout=60_000)
     browser_page.locator("[data-testid='stSelectbox']").first.click()
     browser_page.get_by_role("option").filter(has_text="demo-synthetic").first.click(timeout=60_000)
-    browser_page.get_by_text(SYNTHETIC_NOTE).wait_for(timeout=60_000)
+    browser_page.get_by_text(SYNTHETIC_NOTE).first.wait_for(timeout=60_000)
     architectures = browser_page.locator("[data-testid='stMultiSelect']").first
     # the demo trained only 3dcnn: none of the published results' architectures linger
     # (waited for: the page may still be redrawing the previous source's filters)

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import spawned
 
-from conftest import REPO, TINY_PREPROCESS, make_sasefe
+from conftest import REPO, TINY_PREPROCESS, make_sasefe, save_audit
 from fer_audit.cli import main
 from fer_audit.data.index import DatasetError
 from fer_audit.data.registry import load_dataset, register_dataset
@@ -396,8 +396,7 @@ def test_labels_from_the_data_show_as_text_in_page_markdown(monkeypatch, workspa
     )
     table = simulated(6, female_sad_tpr=0.3, seed=0).assign(arch="x", train_set="regular")
     table["gender"] = table["gender"].replace({"female": link})
-    workspace.predictions_dir.mkdir(parents=True)
-    table.to_parquet(workspace.predictions_dir / "hostile.parquet")
+    save_audit(table, workspace, "hostile", bootstrap=200)
     monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(workspace.root))
     app = AppTest.from_file(str(REPO / "app_pages" / "audit.py"), default_timeout=120).run()
     app.selectbox(key="audit_source").set_value(app.selectbox(key="audit_source").options[1])
@@ -458,12 +457,12 @@ def test_no_label_from_the_data_becomes_a_link_on_the_audit_page(served, browser
         "male": "[m](http://evil.example)",
     }
     table["gender"] = table["gender"].replace(labels)
-    predictions = served.workspace.predictions_dir / "hostile.parquet"
-    table.to_parquet(predictions)
+    folder = save_audit(table, served.workspace, "hostile", bootstrap=200)
     try:
         audit_with_hostile_labels(served.url, browser_page, tmp_path)
     finally:
-        predictions.unlink()
+        (served.workspace.predictions_dir / "hostile.parquet").unlink()
+        shutil.rmtree(folder)
 
 
 def audit_with_hostile_labels(url: str, page, tmp_path: Path) -> None:
@@ -472,11 +471,12 @@ def audit_with_hostile_labels(url: str, page, tmp_path: Path) -> None:
     page.get_by_role("heading", name="Audit").wait_for(timeout=60_000)
     page.get_by_text("Published results").first.wait_for(timeout=60_000)  # drawn
     page.get_by_role("combobox").first.click()
-    page.get_by_role("option", name="Predictions: hostile.parquet").click(timeout=60_000)
+    page.get_by_role("option").filter(has_text="Saved audit: hostile").click(timeout=60_000)
     page.get_by_role("heading", name="Summary").wait_for(timeout=60_000)
     page.wait_for_selector(".js-plotly-plot", timeout=120_000)
     page.wait_for_timeout(1000)
-    summary = page.get_by_test_id("stMarkdown").filter(has_text="evil").first
+    summary = page.get_by_test_id("stMarkdown").filter(has_text="evil")
+    summary = summary.filter(has_text="true positive rate").first  # not the source's caption
     assert "[m](http://evil.example)" in summary.inner_text().replace("\u2060", "")
     assert summary.locator("li").count() >= 1  # the summary is still a list
     evil = page.locator("a[href*='evil'], svg a, .js-plotly-plot a[href]")

@@ -355,7 +355,7 @@ def test_audit_and_reports_pages_name_a_damaged_predictions_table(space):
         app = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
         # chosen before the first run: the published results' audit takes long
         app.session_state["audit_source"] = AuditSource(
-            "Predictions: mine.parquet", "predictions", str(table)
+            "Predictions not audited yet: mine.parquet", "predictions", str(table)
         )
         app.switch_page(f"app_pages/{page}.py").run()
         message = check_page(app, names=table, still=None)

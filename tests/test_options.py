@@ -9,8 +9,9 @@ import pytest
 
 from conftest import TINY_PREPROCESS
 from fer_audit.cli import build_parser
-from fer_audit.commands import preprocess_argv, train_argv
+from fer_audit.commands import audit_argv, preprocess_argv, train_argv
 from fer_audit.errors import DamagedFile
+from fer_audit.fairness.settings import AuditSettings
 from fer_audit.options import option_fields, option_values
 from fer_audit.overview import preprocessing_settings
 from fer_audit.train.config import TrainConfig
@@ -20,6 +21,7 @@ from fer_audit.video.settings import PreprocessSettings
 COMMAND_ONLY = {
     "preprocess": {"dataset", "workers", "shard", "device", "report_only", "help"},
     "train": {"seeds", "preprocess", "device", "help", "k", "margin", "size", "detector"},
+    "audit": {"predictions", "reference", "out", "force", "help"},
 }
 
 
@@ -33,6 +35,7 @@ def command_actions(name: str) -> dict[str, argparse.Action]:
     [
         ("preprocess", PreprocessSettings, {"detect_width"}),
         ("train", TrainConfig, {"seed", "preprocess", "weight_decay", "momentum", "val_fraction"}),
+        ("audit", AuditSettings, set()),
     ],
 )
 def test_the_command_options_are_the_settings_fields(command, settings, not_options):
@@ -53,6 +56,24 @@ def test_the_command_options_are_the_settings_fields(command, settings, not_opti
 
 def parsed(argv: list[str]) -> argparse.Namespace:
     return build_parser().parse_args(argv)
+
+
+def test_an_audit_command_line_reads_back_as_its_settings():
+    settings = AuditSettings(
+        bootstrap=500,
+        permutations=700,
+        seed=3,
+        group="gender,authenticity",
+        groups="female & genuine,male & genuine",
+        scheme="six",
+        correction="bh",
+        family="audit",
+    )
+    args = parsed(audit_argv(settings, out="/o", predictions="/p.parquet"))
+    assert (str(args.predictions), str(args.out), args.reference) == ("/p.parquet", "/o", None)
+    assert AuditSettings(**option_values(AuditSettings, args)) == settings
+    args = parsed(audit_argv(AuditSettings(), out="/o", reference="domnich2021"))
+    assert (args.predictions, args.reference) == (None, "domnich2021")
 
 
 def test_a_preprocess_command_line_reads_back_as_its_settings():

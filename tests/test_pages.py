@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import TINY_PREPROCESS, make_sasefe, shown, wait_for_job, widget
+from conftest import TINY_PREPROCESS, make_sasefe, save_audit, shown, wait_for_job, widget
 from fer_audit.data.registry import list_datasets, load_dataset
 from fer_audit.jobs import VANISHED, JobRegistry
 from fer_audit.workspace import OutsideDataRootsError
@@ -50,10 +50,58 @@ def test_reports_page_offers_the_report_and_every_table(env):
     confusion = next(b for b in app.get("download_button") if b.label == "confusion.csv")
     assert confusion.proto.disabled  # the published results hold no confusion matrix
     widget(app.multiselect, "Training sets").set_value(["female"]).run()
-    assert "18 run(s)" not in app.caption[0].value and "6 run(s)" in app.caption[0].value
+    assert runs_caption(app).startswith("6 run(s)")
 
 
-def test_reports_page_rewrites_the_report_when_the_correction_changes(env, monkeypatch):
+def runs_caption(app) -> str:
+    return next(c.value for c in app.caption if "run(s)" in c.value)
+
+
+def test_a_table_without_an_audit_is_audited_by_a_job_then_opened(env):
+    from test_fairness import simulated
+
+    from fer_audit.commands import audit_argv
+    from fer_audit.fairness.settings import AuditSettings
+
+    env.predictions_dir.mkdir(parents=True)
+    table = env.predictions_dir / "mine.parquet"
+    simulated(4, female_sad_tpr=0.3, seed=0).assign(arch="x", train_set="regular").to_parquet(table)
+    app = page("audit").run()
+    sources = widget(app.selectbox, key="audit_source")
+    sources.set_value("Predictions not audited yet: mine.parquet").run()
+    assert "mine.parquet has no saved audit yet" in shown(app.info[0].value)
+    assert widget(app.selectbox, "Audit").value == 0  # this table first
+    widget(app.number_input, "Bootstrap resamples").set_value(300)
+    widget(app.selectbox, "Correction for many tests").set_value("bh")
+    widget(app.button, "Queue the audit").click().run()
+    assert not app.exception and not app.error
+    registry = JobRegistry(env)
+    job = registry.list()[0]
+    settings = AuditSettings(bootstrap=300, correction="bh")
+    folder = env.audit_dir("mine-bh-run-300")
+    assert job.argv == audit_argv(settings, out=folder, predictions=table)  # as on a cluster
+    done = wait_for_job(registry, job.id, lambda j: not j.active, timeout=120)
+    assert done.status == "done", done.log_tail()
+    app.run()  # the page opens the audit its job saved, without computing it
+    source = widget(app.selectbox, key="audit_source").value.label
+    assert source.startswith("Saved audit: mine-bh-run-300 (of mine.parquet")
+    assert "300 bootstrap resamples, 300 permutations, Benjamini-Hochberg" in shown(
+        app.caption[0].value
+    )
+    options = widget(app.selectbox, key="audit_source").options
+    assert "Predictions not audited yet: mine.parquet" not in options
+    assert any("sad" in m.value for m in app.markdown)  # the summary of its gaps
+
+    assert widget(app.selectbox, "Audit").value == 0  # the tables first: this one again
+    widget(app.number_input, "Bootstrap resamples").set_value(300)
+    widget(app.selectbox, "Correction for many tests").set_value("bh")
+    widget(app.button, "Queue the audit").click().run()
+    assert "exists already" in app.error[0].value and len(registry.list()) == 1
+
+
+def test_reports_page_writes_the_report_of_the_saved_audit_chosen(env, monkeypatch):
+    from test_fairness import simulated
+
     import fer_audit.report.export
     import fer_audit.report.html
 
@@ -68,11 +116,19 @@ def test_reports_page_rewrites_the_report_when_the_correction_changes(env, monke
     import streamlit as st
 
     st.cache_data.clear()  # reports an earlier test wrote stay cached in this process
+    table = simulated(4, female_sad_tpr=0.3, seed=0).assign(arch="x", train_set="regular")
+    save_audit(table, env, "holm", bootstrap=200)
+    save_audit(table, env, "bh", bootstrap=200, correction="bh", family="audit")
     app = page("reports").run()
-    next(s for s in app.selectbox if s.label == "Correction for many tests").set_value("bh").run()
-    next(s for s in app.selectbox if s.label == "Corrected over").set_value("audit").run()
+    sources = widget(app.selectbox, key="audit_source")
+    for name in ("holm", "bh"):
+        sources.set_value(next(o for o in sources.options if f"audit: {name} " in o)).run()
     assert not app.exception
-    assert written == [("holm", "run"), ("bh", "run"), ("bh", "audit")]
+    # the published results first, then each saved audit as it was saved
+    assert written == [("holm", "run"), ("holm", "run"), ("bh", "audit")]
+    assert "Benjamini-Hochberg (false discovery rate) over every gap of the audit" in shown(
+        app.caption[0].value
+    )
 
 
 # ------------------------------------------------------------------ Data
@@ -301,4 +357,4 @@ def test_the_audit_selection_carries_over_to_the_reports_page(env):
     app.switch_page("app_pages/reports.py").run()
     assert not app.exception
     assert widget(app.multiselect, "Training sets").value == ["female"]
-    assert app.caption[0].value.startswith("6 run(s)")
+    assert runs_caption(app).startswith("6 run(s)")

@@ -7,44 +7,20 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from fer_audit.cli.common import _csv_list, _force
-from fer_audit.options import bounded
+from fer_audit.cli.common import _force
+from fer_audit.fairness.settings import REFERENCES, AuditSettings
+from fer_audit.options import add_options, bounded, option_values
 from fer_audit.outputs import check_output
 from fer_audit.seeding import MAX_SEED
 from fer_audit.workspace import Workspace
-
-#: upper bound of a resource option: beyond it a run would only exhaust the machine
-MAX_BOOTSTRAP = 100_000
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     aud = commands.add_parser("audit", help="audit a predictions table or the published results")
     aud.add_argument("predictions", nargs="?", type=Path, help="predictions table (.parquet/.csv)")
-    aud.add_argument("--reference", choices=["domnich2021"], help="audit the paper's tables")
+    aud.add_argument("--reference", choices=REFERENCES, help="audit the paper's tables")
     aud.add_argument("--out", type=Path, required=True, help="folder for the audit tables")
-    aud.add_argument(
-        "--bootstrap",
-        type=bounded(100, MAX_BOOTSTRAP),
-        default=2000,
-        help=f"resamples (default 2000; 100 to {MAX_BOOTSTRAP})",
-    )
-    aud.add_argument("--seed", type=bounded(0, MAX_SEED), default=0)
-    aud.add_argument(
-        "--group",
-        default="gender",
-        help="group column(s), comma-separated for "
-        "intersectional groups (e.g. gender,authenticity)",
-    )
-    aud.add_argument("--groups", help="groups to compare, first minus second (default: all)")
-    aud.add_argument("--scheme", default="paper4", choices=["paper4", "six"])
-    aud.add_argument("--correction", default="holm", choices=["holm", "bh", "none"])
-    aud.add_argument(
-        "--family",
-        default="run",
-        choices=["run", "audit"],
-        help="tests the correction runs over: each model's gaps (run, default) or every "
-        "gap of the audit (audit)",
-    )
+    add_options(aud, AuditSettings)
     _force(aud)
     aud.set_defaults(handler=cmd_audit)
 
@@ -90,31 +66,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_audit(args: argparse.Namespace, workspace: Workspace) -> int:
-    from fer_audit.fairness import audit
-    from fer_audit.fairness.predictions import read_predictions
-    from fer_audit.fairness.reference import reference_audit
+    from fer_audit.fairness.run import run_audit
 
-    if (args.predictions is None) == (args.reference is None):
-        raise ValueError("give either a predictions table or --reference domnich2021")
+    settings = AuditSettings(**option_values(AuditSettings, args))
     check_output(args.out, kind="audit", force=args.force, workspace=workspace)
-    if args.reference:
-        result = reference_audit(
-            n_boot=args.bootstrap, seed=args.seed, correction=args.correction, family=args.family
-        )
-    else:
-        frame, source = read_predictions(args.predictions)
-        group_columns = _csv_list(args.group) or ["gender"]
-        result = audit(
-            frame,
-            group=group_columns[0] if len(group_columns) == 1 else group_columns,
-            groups=_csv_list(args.groups),
-            scheme=args.scheme,
-            n_boot=args.bootstrap,
-            seed=args.seed,
-            correction=args.correction,
-            family=args.family,
-            source=source,
-        )
+    result = run_audit(settings, predictions=args.predictions, reference=args.reference)
     result.save(args.out)
     print(f"audit written to {args.out}" + ("  [SYNTHETIC]" if result.synthetic else ""))
     print(describe_audit(result))

@@ -31,13 +31,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fer_audit import atomic
-from fer_audit.commands import preprocess_argv, train_argv
+from fer_audit.commands import audit_argv, preprocess_argv, train_argv
 from fer_audit.data.index import SYNTHETIC_NOTE
 from fer_audit.data.registry import list_datasets
 from fer_audit.data.samples import samples_folder
 from fer_audit.data.synthetic import DEFAULT_BIAS
 from fer_audit.demo.settings import DemoSettings, demo_argv, step_estimates
 from fer_audit.errors import DamagedFile
+from fer_audit.fairness.settings import AuditSettings
 from fer_audit.jobs import Job, JobRegistry
 from fer_audit.progress import BuildPlan, BuildProgress, duration, read_build, start_detached
 from fer_audit.train.config import TrainConfig
@@ -171,15 +172,12 @@ def _build(workspace: Workspace, settings: DemoSettings, plan: BuildPlan, log) -
         Step("evaluate", ["evaluate", *runs, "--out", paths["predictions"]]),
         Step(
             "audit",
-            [
-                "audit",
-                paths["predictions"],
-                "--out",
-                paths["audit"],
-                "--bootstrap",
-                settings.n_boot,
-            ],
-        ),  # fmt: skip
+            audit_argv(
+                AuditSettings(bootstrap=settings.n_boot),
+                out=paths["audit"],
+                predictions=paths["predictions"],
+            ),
+        ),
         Step("report", ["report", paths["audit"], "--out", paths["report"]]),
     ]
     for step in final:

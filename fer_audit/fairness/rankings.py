@@ -1,15 +1,20 @@
 """Summaries and rankings over runs: each model's (arch, train_set) gaps pooled over
 training seeds (mean, SD, extremes, the mean of |gap| and whether no two seeds
 disagree in sign), each gap row's spread over seeds, and the architectures ranked from
-most fair (smallest mean |gap|) to least.
+most fair (smallest mean |gap|) to least; and an audit restricted to some of its runs,
+those computed again (`restrict`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from fer_audit.fairness.gaps import PAPER_DEFINITIONS
+from fer_audit.fairness.result import AuditResult
 
 _SEED_KEYS = ["arch", "train_set", "definition", "class"]
 
@@ -67,3 +72,33 @@ def rank(summary: pd.DataFrame) -> pd.DataFrame:
     columns = ["train_set", "definition", "class", "rank", "arch", "value"]
     ordered = chosen.sort_values(["train_set", "definition", "class", "rank", "arch"])
     return ordered[columns].reset_index(drop=True)
+
+
+_SEED_SPREAD = ["seed_runs", "seed_min", "seed_max", "seed_sd", "seed_same_sign"]
+
+
+def restrict(result: AuditResult, run_ids: Collection[str]) -> AuditResult:
+    """The audit of the runs in `run_ids` only: their rows of each table, and the
+    summary over seeds, each gap's seed spread and the rankings computed again from
+    them, so ranks start at 1 among the models kept. Intervals and (adjusted) p-values
+    stay the audit's own."""
+    ids = set(run_ids)
+
+    def keep(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[frame["run_id"].isin(ids)] if "run_id" in frame else frame
+
+    gaps = keep(result.gaps).drop(columns=_SEED_SPREAD, errors="ignore")
+    summary = summarize(gaps)
+    return replace(
+        result,
+        confusion=keep(result.confusion),
+        group_metrics=keep(result.group_metrics),
+        gaps=_with_seed_spread(gaps, summary).reset_index(drop=True),
+        variation=keep(result.variation),
+        rankings=rank(summary),
+        summary=summary,
+        settings={
+            **result.settings,
+            "runs": [r for r in result.settings.get("runs", []) if r["run_id"] in ids],
+        },
+    )

@@ -1,35 +1,152 @@
-"""What the dashboard can audit: the published reference, or the predictions tables of
-the workspace; and the subset of an audit a user filters to."""
+"""What the dashboard can show: the published results, the audits saved under
+`audits/` (by `fer-audit audit`, the Audit page's jobs, the demo or a cluster), and the
+predictions tables no saved audit was made from yet (the page offers to audit them); and
+the subset of an audit a user filters to, ranked again.
+
+Pages compute no audit of a predictions table: they open saved ones. The published
+results are the one audit a page computes itself (from the paper's counts, at the
+default settings), so the first screen needs no job.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
-from fer_audit.errors import DamagedFile, one_line
-from fer_audit.fairness.from_predictions import audit
-from fer_audit.fairness.predictions import read_predictions
-from fer_audit.fairness.reference import CITATION, reference_audit
-from fer_audit.fairness.result import AuditResult, UnreadableTable
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-REFERENCE = "reference"
+from fer_audit import atomic
+from fer_audit.errors import DamagedFile, one_line, read_all
+from fer_audit.fairness.rankings import restrict
+from fer_audit.fairness.reference import CITATION, reference_audit
+from fer_audit.fairness.result import AuditResult
+from fer_audit.fairness.settings import AuditSettings
+
+REFERENCE, SAVED, PREDICTIONS = "reference", "saved", "predictions"
+CORRECTION_WORDS = {
+    "holm": "Holm (family-wise error)",
+    "bh": "Benjamini-Hochberg (false discovery rate)",
+    "none": "no correction",
+}
+FAMILY_WORDS = {"run": "each model's gaps", "audit": "every gap of the audit"}
 
 
 @dataclass(frozen=True)
 class AuditSource:
     label: str
-    kind: str  # "reference" or "predictions"
+    kind: str  # REFERENCE, SAVED (`path` an audit folder) or PREDICTIONS (`path` a table)
     path: str | None = None
 
 
-def list_sources(workspace) -> list[AuditSource]:
-    """The published reference first, then every predictions table, newest first."""
+@dataclass(frozen=True)
+class SavedAudit:
+    """An audit folder of the workspace and its audit.json (`settings`)."""
+
+    folder: Path
+    settings: dict
+
+    @property
+    def source(self) -> dict:
+        return self.settings.get("source") or {}
+
+    @property
+    def table(self) -> Path | None:
+        """The predictions table it was made from (None: the published results)."""
+        path = self.source.get("path") if self.source.get("kind") == PREDICTIONS else None
+        return Path(path) if path else None
+
+    @property
+    def label(self) -> str:
+        made_from = self.table.name if self.table else "published results"
+        flag = " · SYNTHETIC" if self.settings.get("synthetic") else ""
+        return f"Saved audit: {self.folder.name} (of {made_from}, {_date(self.settings)}){flag}"
+
+    def describe(self) -> str:
+        """Its source, settings, date and code version, in one sentence."""
+        s = self.settings
+        made_from = (
+            f"the predictions table {self.table.name} ({self.source.get('rows', '?')} rows)"
+            if self.table
+            else "the published results"
+        )
+        permutations = s.get("n_perm") or s.get("n_boot")
+        correction = CORRECTION_WORDS.get(s.get("correction"), s.get("correction"))
+        return (
+            f"Audit of {made_from}, comparing {s.get('comparison', '?')}: "
+            f"{s.get('n_boot', '?')} bootstrap resamples, {permutations} permutations, "
+            f"{correction} over {FAMILY_WORDS.get(s.get('family'), s.get('family'))}; "
+            f"made {_date(s)} with fer-audit {s.get('code_version', '?')}; "
+            f"saved in {self.folder}."
+        )
+
+    def stale(self) -> str | None:
+        """Why its table no longer matches it (changed or gone), or None."""
+        if self.table is None:
+            return None
+        if not self.table.is_file():
+            return f"its predictions table {self.table} is gone"
+        if file_sha256(self.table) != self.source.get("sha256"):
+            return f"its predictions table {self.table.name} changed after this audit was made"
+        return None
+
+
+def _date(settings: dict) -> str:
+    try:
+        return datetime.fromisoformat(settings["created_at"]).strftime("%Y-%m-%d %H:%M UTC")
+    except (KeyError, TypeError, ValueError):
+        return "date unknown"
+
+
+def file_sha256(path: Path) -> str:
+    stat = path.stat()
+    return _sha256(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=256)
+def _sha256(path: str, mtime_ns: int, size: int) -> str:  # the stat keys the cache
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def saved_audits(workspace, *, damaged: list | None = None) -> list[SavedAudit]:
+    """The workspace's saved audits, newest first; a damaged audit.json goes to
+    `damaged` when a list is given (the others are listed), else raises DamagedFile."""
+    folder = workspace.audits_dir
+    found = sorted(folder.glob("*/audit.json")) if folder.is_dir() else []
+    hint = "run the audit again into this folder, or delete the folder"
+    audits = read_all(
+        found, lambda path: SavedAudit(path.parent, atomic.read_json(path, hint=hint)), damaged
+    )
+    return sorted(audits, key=lambda a: str(a.settings.get("created_at", "")), reverse=True)
+
+
+def list_sources(workspace, *, damaged: list | None = None) -> list[AuditSource]:
+    """The published results first, then the saved audits (newest first), then each
+    predictions table no saved audit was made from as it is now (newest first)."""
     sources = [AuditSource(f"Published results: {CITATION.split('. ')[0]} 2021", REFERENCE)]
-    folder = workspace.predictions_dir
-    if folder.is_dir():
-        tables = sorted(folder.glob("*.parquet"), key=_mtime, reverse=True)
-        sources += [AuditSource(f"Predictions: {p.name}", "predictions", str(p)) for p in tables]
+    audits = saved_audits(workspace, damaged=damaged)
+    sources += [AuditSource(a.label, SAVED, str(a.folder)) for a in audits]
+    audited = {a.source.get("sha256") for a in audits if a.table}
+    for table in predictions_tables(workspace):
+        if file_sha256(table) not in audited:
+            sources.append(
+                AuditSource(f"Predictions not audited yet: {table.name}", PREDICTIONS, str(table))
+            )
     return sources
+
+
+def predictions_tables(workspace) -> list[Path]:
+    """The workspace's predictions tables, newest first."""
+    folder = workspace.predictions_dir
+    tables = [*folder.glob("*.parquet"), *folder.glob("*.csv")] if folder.is_dir() else []
+    return sorted((t for t in tables if t.is_file()), key=_mtime, reverse=True)
 
 
 def _mtime(path: Path) -> float:
@@ -39,52 +156,78 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
-def audit_source(
-    source: AuditSource,
-    *,
-    n_boot: int = 2000,
-    seed: int = 0,
-    correction: str = "holm",
-    family: str = "run",
-) -> AuditResult:
-    if source.kind == REFERENCE:
-        return reference_audit(n_boot=n_boot, seed=seed, correction=correction, family=family)
-    path = Path(source.path)
+def table_problem(path: str | Path) -> DamagedFile | None:
+    """Why a predictions table cannot be audited at all (not a readable Parquet or CSV
+    table), read from its footer or first line only; None when it looks readable."""
+    path = Path(path)
     try:
-        frame, meta = read_predictions(path)
-    except UnreadableTable as exc:  # there, but no table: damaged (or not fer-audit's)
-        raise DamagedFile(
+        if path.suffix.lower() == ".parquet":
+            pq.read_metadata(path)
+        else:
+            with open(path, encoding="utf-8") as handle:
+                handle.readline()
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        return DamagedFile(
             path,
             "write it again (Train page: 'Evaluate finished runs', or fer-audit evaluate "
             f"RUN... --out {path}), or delete it",
-            f"not a readable table: {one_line(str(exc).split(': ', 1)[-1])}",
-        ) from None
-    return audit(frame, n_boot=n_boot, seed=seed, correction=correction, family=family, source=meta)
+            f"not a readable table: {one_line(str(exc))}",
+        )
+    return None
 
 
-def filter_result(result: AuditResult, *, archs: list[str], train_sets: list[str]) -> AuditResult:
-    """The audit restricted to runs of the chosen architectures and training sets."""
+def open_source(source: AuditSource) -> AuditResult:
+    """The audit a source shows: the published results at the default settings, or a
+    saved audit as it was saved (DamagedFile naming a file that cannot be read). A
+    predictions table is not audited here: queue `fer-audit audit` for it."""
+    if source.kind == REFERENCE:
+        defaults = AuditSettings()
+        return reference_audit(
+            n_boot=defaults.bootstrap,
+            seed=defaults.seed,
+            correction=defaults.correction,
+            family=defaults.family,
+        )
+    if source.kind == SAVED:
+        return AuditResult.load(source.path)
+    raise ValueError(f"{source.label}: not audited yet (queue `fer-audit audit` for it)")
+
+
+def default_audit_name(table: Path | None, settings: AuditSettings) -> str:
+    """A folder name for a new audit: the table's name (or `published`) and what sets
+    this audit apart from the default one."""
+    name = table.stem if table else "published"
+    defaults = AuditSettings()
+    if settings.correction != defaults.correction or settings.family != defaults.family:
+        name += f"-{settings.correction}-{settings.family}"
+    if settings.bootstrap != defaults.bootstrap:
+        name += f"-{settings.bootstrap}"
+    if settings.group != defaults.group:
+        name += "-" + "-".join(settings.group_columns())
+    return name
+
+
+def filter_result(
+    result: AuditResult,
+    *,
+    archs: list[str],
+    train_sets: list[str],
+    seeds: list[str] | None = None,
+) -> AuditResult:
+    """The audit restricted to runs of the chosen architectures, training sets and seeds
+    (None: every seed), ranked again among them (ranks start at 1)."""
     runs = [
         r
         for r in result.settings.get("runs", [])
-        if r["arch"] in archs and r["train_set"] in train_sets
+        if r["arch"] in archs
+        and r["train_set"] in train_sets
+        and (seeds is None or seed_label(r.get("seed")) in seeds)
     ]
-    ids = {r["run_id"] for r in runs}
+    return restrict(result, [r["run_id"] for r in runs])
 
-    def keep(frame):
-        return frame[frame["run_id"].isin(ids)]
 
-    return replace(
-        result,
-        confusion=keep(result.confusion) if len(result.confusion) else result.confusion,
-        group_metrics=keep(result.group_metrics),
-        gaps=keep(result.gaps),
-        variation=keep(result.variation) if len(result.variation) else result.variation,
-        rankings=result.rankings[
-            result.rankings["arch"].isin(archs) & result.rankings["train_set"].isin(train_sets)
-        ],
-        summary=result.summary[
-            result.summary["arch"].isin(archs) & result.summary["train_set"].isin(train_sets)
-        ],
-        settings={**result.settings, "runs": runs},
-    )
+def seed_label(seed: object) -> str:
+    """A run's seed as the filters show it ("none" for runs without one)."""
+    if seed is None or (isinstance(seed, float) and seed != seed):
+        return "none"
+    return str(int(seed)) if isinstance(seed, float) and seed.is_integer() else str(seed)
