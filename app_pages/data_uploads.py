@@ -108,17 +108,16 @@ def delete_form(workspace: Workspace, meta: dict) -> None:
     name = meta["name"]
     if not st.checkbox("Delete this dataset", key=f"delete-{name}"):
         return
-    removed = [f"its registration `{workspace.dataset_dir(name)}`"]
+    removes = f"This removes its registration `{workspace.dataset_dir(name)}`"
     if is_uploaded(workspace, meta):
-        removed.append(f"its stored copy `{workspace.upload_dir(name)}`")
+        removes += f" and its stored copy `{workspace.upload_dir(name)}`."
     else:
-        removed.append(f"(its folder `{meta['root']}` is left untouched)")
+        removes += f"; its folder `{meta['root']}` is left untouched."
     dependents = dataset_dependents(workspace, name)
     made = [plain_markdown(line) for line in dependents.lines()]
     st.warning(
-        "This removes "
-        + " ".join(removed)
-        + ".\n\nMade from it, kept (they can no longer be redone from this dataset):"
+        removes
+        + "\n\nMade from it, kept (they can no longer be redone from this dataset):"
         + ("".join(f"\n- {line}" for line in made) if made else " nothing.")
     )
     if st.button(f"Delete {name} now", type="primary", disabled=bool(dependents.active_jobs)):

@@ -193,6 +193,7 @@ HOSTILE = {
     "drive letter": (("C:/evil.mp4", b"x"), "'C:/evil.mp4': a drive letter"),
     "backslash": (("..\\evil.mp4", b"x"), "'..\\\\evil.mp4': a backslash in its path"),
     "symlink": ((entry_of_type("S01/link.mp4"), b"/etc/passwd"), "'S01/link.mp4': a symbolic link"),
+    "long name": (("S01/" + "a" * 300 + ".mp4", b"x"), "a name longer than 255 bytes"),
     "special file": (
         (entry_of_type("S01/pipe.mp4", stat.S_IFIFO), b""),
         "'S01/pipe.mp4': a special file",
@@ -248,7 +249,7 @@ def test_an_entry_over_the_size_cap_is_refused_by_its_declared_size(space, tmp_p
     before = tree(space.root)
     with pytest.raises(ArchiveError) as refused:
         upload_dataset(space, archive, name="big", limits=ArchiveLimits(max_entry_bytes=MIB))
-    assert "'S01/big.mp4': 2.0 MiB unpacked, over the 1.0 MiB allowed per file" in str(
+    assert "'S01/big.mp4': 2.0 MiB unpacked, over the 1.0 MiB allowed for this file" in str(
         refused.value
     )
     with pytest.raises(ArchiveError, match="over the 1.0 MiB allowed in all"):
@@ -268,6 +269,18 @@ def patch_headers(path: Path, name: str, central: int, local: int, value: bytes)
             header = int.from_bytes(data[offset + 42 : offset + 46], "little")
             data[header + local : header + local + len(value)] = value
     path.write_bytes(bytes(data))
+
+
+def test_a_manifest_over_its_cap_is_refused_and_a_big_directory_too(space, tmp_path, clips):
+    """Both are read into memory: the manifest (and SYNTHETIC.json), and the zip's
+    directory."""
+    archive = good_zip(tmp_path / "z.zip", clips)
+    before = tree(space.root)
+    with pytest.raises(ArchiveError, match="'manifest.csv': .* over the 100 bytes allowed"):
+        upload_dataset(space, archive, name="m", limits=ArchiveLimits(max_manifest_bytes=100))
+    with pytest.raises(ArchiveError, match="its directory is .* over the 1.0 KiB allowed"):
+        upload_dataset(space, archive, name="m", limits=ArchiveLimits(max_directory_bytes=1024))
+    assert tree(space.root) == before
 
 
 def lie_about_size(path: Path, name: str, declared: int) -> None:
@@ -437,10 +450,9 @@ def test_a_manifest_with_a_bad_row_registers_nothing(space, tmp_path, clips):
 
 
 def write_dependents(workspace: Workspace, dataset: str) -> None:
-    """A run, a predictions table and an audit of `dataset`, in the formats fer-audit
-    writes them."""
+    """A run, a predictions table and an audit of `dataset`: the fields of each that
+    name the dataset, in the files fer-audit writes them to."""
     from fer_audit import atomic
-    from fer_audit.evaluate import write_predictions
 
     run_id = f"{dataset}-3dcnn-regular-s1"
     atomic.write_json(
@@ -448,7 +460,8 @@ def write_dependents(workspace: Workspace, dataset: str) -> None:
         {"run_id": run_id, "arch": "3dcnn", "dataset": dataset},
     )
     table = pd.DataFrame({"run_id": [run_id], "dataset": [dataset], "y_true": ["sad"]})
-    write_predictions(table, workspace.predictions_path(f"{run_id}+1"))
+    workspace.predictions_dir.mkdir(exist_ok=True)
+    table.to_parquet(workspace.predictions_path(f"{run_id}+1"))
     path = str(workspace.predictions_path(f"{run_id}+1").resolve())
     source = {"kind": "predictions", "path": path, "datasets": [dataset]}
     atomic.write_json(workspace.audit_dir(f"audit-{dataset}") / "audit.json", {"source": source})
@@ -518,7 +531,10 @@ def test_the_commands_upload_show_and_delete(capsys, space, tmp_path, clips):
     )  # fmt: skip
     stored = space.root / "uploads" / "cli"
     assert (code, err) == (0, "")
-    assert "cli (manifest): 24 videos, 2 subjects (1 female, 1 male)  [SYNTHETIC]" in out
+    assert (
+        "cli (manifest): 24 videos, 2 subjects (1 female, 1 male)  [SYNTHETIC]  "
+        "[uploaded: stored in the workspace]" in out
+    )
     assert f"stored in the workspace: {stored} (25 files" in out
     assert "delete it with: fer-audit datasets delete cli" in out
     code, out, _ = run(capsys, space, "datasets", "show", "cli")

@@ -41,9 +41,10 @@ class ArchiveLimits:
 
     max_archive_bytes: int = 20 * GIB  # the zip file itself
     max_entries: int = 20_000  # entries in its directory, folders included
+    max_directory_bytes: int = 64 * MIB  # its directory, which is read into memory
     max_entry_bytes: int = 4 * GIB  # one file, uncompressed
     max_total_bytes: int = 20 * GIB  # all files, uncompressed
-    max_manifest_bytes: int = 50 * MIB  # a manifest uploaded beside the zip
+    max_manifest_bytes: int = 50 * MIB  # the manifest or SYNTHETIC.json, read into memory
 
     def describe(self) -> str:
         """The limits in words, for the page and the README."""
@@ -69,6 +70,17 @@ class ArchivePlan:
     manifest_inside: bool  # the zip holds the manifest (at `root`)
     total_bytes: int  # declared, uncompressed
     left_out: list[str] = field(default_factory=list)  # hidden and archiver entries
+
+    @property
+    def root_files(self) -> set[str]:
+        """The entries of the files other than videos the dataset's root may hold."""
+        return {self.root + name for name in ROOT_FILES}
+
+    def cap(self, path: str, limits: ArchiveLimits) -> int:
+        """The most bytes entry `path` may unpack to: a file read into memory (the
+        manifest, SYNTHETIC.json) is held to the manifest's cap."""
+        small = path in self.root_files
+        return limits.max_manifest_bytes if small else limits.max_entry_bytes
 
     def videos(self) -> list[str]:
         """The video entries, relative to the dataset's root."""
@@ -98,6 +110,12 @@ def open_archive(path: Path, limits: ArchiveLimits, *, shown: str) -> Iterator[z
                 f"{shown} is refused: it has {count:,} entries, more than the "
                 f"{limits.max_entries:,} allowed"
             )
+        directory = end[zipfile._ECD_SIZE]  # noqa: SLF001 - ZipFile reads this many bytes
+        if directory > limits.max_directory_bytes:
+            raise ArchiveError(
+                f"{shown} is refused: its directory is {_size(directory)}, over the "
+                f"{_size(limits.max_directory_bytes)} allowed"
+            )
         try:
             archive = zipfile.ZipFile(fh)
         except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, OSError) as exc:
@@ -110,8 +128,6 @@ def open_archive(path: Path, limits: ArchiveLimits, *, shown: str) -> Iterator[z
 
 def entry_parts(name: str) -> tuple[list[str], str | None]:
     """An entry's path as parts, and why it would leave the folder (None when safe)."""
-    if "\x00" in name:
-        return [], "a NUL character in its name"
     if "\\" in name:
         return [], "a backslash in its path (a Windows separator could leave the folder)"
     if name.startswith("/"):
@@ -179,17 +195,17 @@ def plan_extraction(
             f"no {MANIFEST} at the zip's root (nor in its only top folder): add one, or "
             "give the manifest beside the zip"
         )
-    allowed = {root + name for name in ROOT_FILES}
+    total = sum(info.file_size for info in files.values())
+    plan = ArchivePlan(root, list(files.items()), manifest_inside, total, left_out)
     for path, info in files.items():
         suffix = PurePosixPath(path).suffix.lower()
-        if suffix not in VIDEO_EXTENSIONS and path not in allowed:
+        if suffix not in VIDEO_EXTENSIONS and path not in plan.root_files:
             problems.append(f"{path!r}: not a video ({suffix or 'no extension'})")
-        elif info.file_size > limits.max_entry_bytes:
+        elif info.file_size > plan.cap(path, limits):
             problems.append(
                 f"{path!r}: {_size(info.file_size)} unpacked, over the "
-                f"{_size(limits.max_entry_bytes)} allowed per file"
+                f"{_size(plan.cap(path, limits))} allowed for this file"
             )
-    total = sum(info.file_size for info in files.values())
     if total > limits.max_total_bytes:
         problems.append(
             f"all entries: {_size(total)} unpacked, over the {_size(limits.max_total_bytes)} "
@@ -197,7 +213,6 @@ def plan_extraction(
         )
     if problems:
         raise ArchiveError(f"{shown} is refused: {len(problems)} problem(s)", problems)
-    plan = ArchivePlan(root, list(files.items()), manifest_inside, total, left_out)
     if not plan.videos():
         raise ArchiveError(f"{shown} holds no video ({', '.join(sorted(VIDEO_EXTENSIONS))})")
     return plan
@@ -224,7 +239,7 @@ def extract(archive: zipfile.ZipFile, plan: ArchivePlan, dest: Path, limits: Arc
         target = dest.joinpath(*path.split("/"))
         if base not in target.resolve().parents:  # checked already; kept as the last word
             raise ArchiveError(f"{path!r} would leave the folder")
-        cap = min(limits.max_entry_bytes, limits.max_total_bytes - written)
+        cap = min(plan.cap(path, limits), limits.max_total_bytes - written)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             with archive.open(info) as source, open(target, "xb") as out:

@@ -257,4 +257,7 @@ def _remove_if_empty(*folders: Path) -> None:
 
 def is_uploaded(workspace: Workspace, meta: dict) -> bool:
     """Whether the dataset of registration `meta` is an upload stored in the workspace."""
-    return "upload" in meta or workspace.upload_dir(meta["name"]).exists()
+    try:
+        return "upload" in meta or workspace.upload_dir(meta["name"]).exists()
+    except UnsafeName:  # a folder put in datasets/ by hand
+        return False
