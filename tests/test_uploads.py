@@ -535,7 +535,7 @@ def test_the_commands_upload_show_and_delete(capsys, space, tmp_path, clips):
         "cli (manifest): 24 videos, 2 subjects (1 female, 1 male)  [SYNTHETIC]  "
         "[uploaded: stored in the workspace]" in out
     )
-    assert f"stored in the workspace: {stored} (25 files" in out
+    assert f"stored in the workspace: {stored} (26 files" in out  # with the manifest
     assert "delete it with: fer-audit datasets delete cli" in out
     code, out, _ = run(capsys, space, "datasets", "show", "cli")
     assert code == 0 and f"uploaded: stored in the workspace at {stored}" in out
@@ -589,7 +589,7 @@ def test_the_data_page_uploads_a_zip_and_manifest_then_deletes_it(page_env, clip
     stored = page_env.root / "uploads" / "paged"
     done = shown(app.success[0].value)
     assert "Registered paged: 24 videos of 2 subjects (SYNTHETIC data)." in done
-    assert f"Stored in the workspace at {stored} (25 files" in done
+    assert f"Stored in the workspace at {stored} (26 files" in done
     assert "Datasets tab, choose paged, 'Delete this dataset'" in done
     assert widget(app.file_uploader, "Zip of videos").value is None  # dropped from memory
 

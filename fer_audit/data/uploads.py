@@ -81,12 +81,12 @@ def upload_dataset(
         _remove(staging)  # an upload of this name killed midway
         _remove(stored)  # the same, killed between the move and its registration
         try:
-            plan, written = _stage(staging, archive, manifest, limits, shown)
+            plan, files, written = _stage(staging, archive, manifest, limits, shown)
             os.rename(staging / "data" / plan.root, stored)
         finally:
             _remove(staging)
             _remove_if_empty(staging.parent, workspace.uploads_dir)
-        extra = {"upload": {"archive": shown, "files": len(plan.members), "bytes": written}}
+        extra = {"upload": {"archive": shown, "files": files, "bytes": written}}
         try:
             dataset, result = register_dataset(
                 workspace, name, stored / MANIFEST, kind="manifest", extra=extra
@@ -96,7 +96,7 @@ def upload_dataset(
             _remove(registration)  # free of a registration (checked): what it wrote
             _remove_if_empty(workspace.uploads_dir, workspace.datasets_dir)
             raise
-    return Upload(dataset, result, stored, len(plan.members), written, _notes(plan, dataset))
+    return Upload(dataset, result, stored, files, written, _notes(plan, dataset))
 
 
 def suggested_name(filename: str) -> str:
@@ -136,8 +136,9 @@ def _stage(
     manifest: str | os.PathLike | BinaryIO | None,
     limits: ArchiveLimits,
     shown: str,
-) -> tuple[ArchivePlan, int]:
-    """Unpack and check the upload under `staging`; its plan and the bytes unpacked."""
+) -> tuple[ArchivePlan, int, int]:
+    """Unpack and check the upload under `staging`; its plan, and the files and bytes
+    it stores (the manifest given beside the zip included)."""
     staging.mkdir(parents=True)
     zip_path = _archive_file(archive, staging / "upload.zip", limits, shown)
     with open_archive(zip_path, limits, shown=shown) as opened:
@@ -146,7 +147,7 @@ def _stage(
     root = staging / "data" / plan.root
     if manifest is not None:
         with _opened(manifest) as source, open(root / MANIFEST, "xb") as out:
-            copy_capped(source, out, limits.max_manifest_bytes, what="the manifest")
+            written += copy_capped(source, out, limits.max_manifest_bytes, what="the manifest")
     _check_manifest_paths(root / MANIFEST)
     problems = [
         f"{video!r}: {problem}"
@@ -155,7 +156,7 @@ def _stage(
     ]
     if problems:
         raise ArchiveError(f"{shown} is refused: {len(problems)} file(s) not video", problems)
-    return plan, written
+    return plan, len(plan.members) + (manifest is not None), written
 
 
 def _plan(
