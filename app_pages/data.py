@@ -1,4 +1,5 @@
-"""Data: register datasets, see what they hold, preprocess them in the background."""
+"""Data: register or upload datasets, see what they hold, preprocess them in the
+background, delete them."""
 
 import dataclasses
 import io
@@ -6,6 +7,13 @@ import io
 import pandas as pd
 import streamlit as st
 
+from app_pages.data_uploads import (
+    delete_form,
+    show_done,
+    show_problems,
+    stored_note,
+    upload_form,
+)
 from app_pages.ui import (
     job_list,
     job_registry,
@@ -16,7 +24,7 @@ from app_pages.ui import (
     synthetic_banner,
 )
 from fer_audit.commands import preprocess_argv
-from fer_audit.data.index import DatasetError, first_problems
+from fer_audit.data.index import DatasetError
 from fer_audit.data.registry import KINDS, draw_dataset_split, list_datasets, register_dataset
 from fer_audit.data.sasefe import subject_folders
 from fer_audit.errors import DamagedFile
@@ -39,16 +47,11 @@ else:
         + " (set `FER_AUDIT_DATA_ROOTS` or `data_roots` in the workspace's settings.json)."
     )
 
+show_done()  # what the last upload or deletion did
+datasets_tab, register_tab, upload_tab = st.tabs(["Datasets", "Register a dataset", "Upload clips"])
 
-def show_problems(exc: Exception) -> None:
-    """The error's summary and its first problems, as plain text."""
-    problems = getattr(exc, "problems", [])
-    summary = getattr(exc, "summary", str(exc))
-    lines = [plain_markdown(p) for p in first_problems(problems)]
-    st.error(plain_markdown(summary) + "".join(f"\n- {line}" for line in lines))
-
-
-datasets_tab, register_tab = st.tabs(["Datasets", "Register a dataset"])
+with upload_tab:
+    upload_form(workspace)
 
 with register_tab:
     if roots is None:
@@ -114,9 +117,9 @@ with datasets_tab:
     show_damaged_list(damaged, key="data-damaged")  # each named; the others are listed
     if not names:
         st.info(
-            "No dataset registered yet: use the Register tab."
+            "No dataset registered yet: use the Register or Upload tab."
             if not damaged
-            else "No other dataset registered: use the Register tab."
+            else "No other dataset registered: use the Register or Upload tab."
         )
         st.stop()
     chosen = st.selectbox("Dataset", names)
@@ -132,6 +135,7 @@ with datasets_tab:
         for bias in meta.get("synthetic_info", {}).get("planted_biases", []):
             st.caption(f"Planted bias: {bias['description']}.")
     st.caption(f"{meta['kind']} at `{meta['root']}`, registered {meta['registered_at']}")
+    stored_note(workspace, meta)
     left, right = st.columns(2)
     left.metric("Videos", meta["n_videos"])
     right.metric("Subjects", meta["n_subjects"])
@@ -198,3 +202,6 @@ with datasets_tab:
         job_list(registry, jobs[:5])
 
     preprocessing_jobs()
+
+    st.subheader("Delete")
+    delete_form(workspace, meta)

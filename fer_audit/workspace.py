@@ -5,6 +5,7 @@ Layout (created on demand)::
     workspace/
       settings.json     data roots the dashboard may browse, other settings
       datasets/<name>/  dataset.json (registration) and index.csv (dataset index)
+      uploads/<name>/   the clips and manifest of a dataset uploaded as a zip
       cache/            preprocessed clips
       runs/<run_id>/    run.json, model.pt, metrics.jsonl, train.log
       predictions/      predictions tables (Parquet)
@@ -118,6 +119,14 @@ class Workspace:
 
     def dataset_dir(self, name: str) -> Path:
         return contained(self.datasets_dir, name, what="dataset")
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.root / "uploads"
+
+    def upload_dir(self, name: str) -> Path:
+        """Where dataset `name`'s uploaded clips are stored (fer_audit.data.uploads)."""
+        return contained(self.uploads_dir, name, what="dataset")
 
     def run_dir(self, run_id: str) -> Path:
         return contained(self.runs_dir, run_id, what="run", max_length=MAX_ID)

@@ -29,6 +29,7 @@ def _csv_list(text: str | None) -> list[str] | None:
 def describe_dataset(meta: dict) -> str:
     genders = ", ".join(f"{n} {g}" for g, n in meta["subjects_per_gender"].items())
     flag = "  [SYNTHETIC]" if meta.get("synthetic") else ""
+    flag += "  [uploaded: stored in the workspace]" if "upload" in meta else ""
     return (
         f"{meta['name']} ({meta['kind']}): {meta['n_videos']} videos, "
         f"{meta['n_subjects']} subjects ({genders}){flag}"

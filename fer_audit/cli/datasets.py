@@ -1,14 +1,19 @@
-"""`datasets add | list | show | split`: register and inspect datasets."""
+"""`datasets add | upload | delete | list | show | split`: register, upload, delete and
+inspect datasets."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from fer_audit.cli.common import _csv_list, describe_dataset
 from fer_audit.data import registry, splits
+from fer_audit.data.archive import LIMITS
+from fer_audit.data.deletion import delete_dataset
 from fer_audit.data.index import MAX_PROBLEMS_SHOWN
+from fer_audit.data.uploads import is_uploaded, upload_dataset
 from fer_audit.options import bounded
 from fer_audit.seeding import MAX_SEED
 from fer_audit.workspace import Workspace
@@ -33,6 +38,28 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     add.add_argument("--replace", action="store_true", help="replace a registration")
     add.set_defaults(handler=cmd_datasets_add)
+    upload = ds.add_parser(
+        "upload",
+        help="store a zip of videos in the workspace and register it",
+        description="Unpack ZIP into workspace/uploads/NAME and register it. The zip "
+        "holds videos and, unless --manifest is given, a manifest.csv (path, subject, "
+        f"gender, emotion[, authenticity]) at its root; {LIMITS.describe()}.",
+    )
+    upload.add_argument("zip", type=Path)
+    upload.add_argument(
+        "--manifest", type=Path, help="manifest CSV, its paths relative to the zip's root"
+    )
+    upload.add_argument("--name", required=True, help="the dataset's name in the workspace")
+    upload.set_defaults(handler=cmd_datasets_upload)
+    delete = ds.add_parser(
+        "delete",
+        help="remove a dataset's registration (and an upload's stored copy)",
+        description="Remove the registration; for an uploaded dataset also its stored "
+        "copy under workspace/uploads. A folder dataset's folder is left untouched; "
+        "runs, predictions and audits made from it are kept (and listed). Asks nothing.",
+    )
+    delete.add_argument("name")
+    delete.set_defaults(handler=cmd_datasets_delete)
     lst = ds.add_parser("list", help="list registered datasets")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(handler=cmd_datasets_list)
@@ -64,6 +91,30 @@ def cmd_datasets_add(args: argparse.Namespace, workspace: Workspace) -> int:
     _print_skipped(skipped, args.name, MAX_PROBLEMS_SHOWN)
     for note in result.notes:
         print(f"note: {note}")
+    return 0
+
+
+def cmd_datasets_upload(args: argparse.Namespace, workspace: Workspace) -> int:
+    upload = upload_dataset(workspace, args.zip, name=args.name, manifest=args.manifest)
+    print(describe_dataset(upload.dataset.meta))
+    print(
+        f"stored in the workspace: {upload.stored_at} ({upload.files} files, "
+        f"{upload.bytes:,} bytes); delete it with: fer-audit datasets delete {args.name}"
+    )
+    skipped = [{"path": s.path, "reason": s.reason} for s in upload.result.skipped]
+    _print_skipped(skipped, args.name, MAX_PROBLEMS_SHOWN)
+    for note in [*upload.result.notes, *upload.notes]:
+        print(f"note: {note}")
+    return 0
+
+
+def cmd_datasets_delete(args: argparse.Namespace, workspace: Workspace) -> int:
+    deletion = delete_dataset(workspace, args.name)
+    print(f"deleted dataset {args.name}:")
+    for line in deletion.removed:
+        print(f"  removed {line}")
+    for line in deletion.kept:
+        print(f"  kept: {line}")
     return 0
 
 
@@ -100,6 +151,11 @@ def cmd_datasets_show(args: argparse.Namespace, workspace: Workspace) -> int:
     dataset = registry.load_dataset(workspace, args.name)
     print(describe_dataset(dataset.meta))
     print(f"root: {dataset.root}")
+    if is_uploaded(workspace, dataset.meta):
+        print(
+            f"uploaded: stored in the workspace at {workspace.upload_dir(args.name)}; "
+            f"delete it with: fer-audit datasets delete {args.name}"
+        )
     print(
         "videos per emotion: "
         + ", ".join(f"{e} {n}" for e, n in dataset.meta["videos_per_emotion"].items())

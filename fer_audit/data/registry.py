@@ -109,11 +109,13 @@ def register_dataset(
     allowed_genders: Collection[str] | None = None,
     replace: bool = False,
     subject_rows: Iterable[tuple[object, object]] | None = None,
+    extra: dict | None = None,
 ) -> tuple[Dataset, AdapterResult]:
     """Read `path` with the adapter of `kind` and record it in the workspace as `name`.
 
     The subject table is a file (`subjects`) or, from the dashboard, (subject, gender)
     rows (`subject_rows`), validated and kept as the dataset's `subjects.csv`.
+    `extra` fields are added to dataset.json (an upload records itself there).
     Nothing is written when reading fails (DatasetError) or `name` exists and
     `replace` is false.
     """
@@ -129,6 +131,7 @@ def register_dataset(
             subjects=subjects,
             allowed_genders=allowed_genders,
             subject_rows=subject_rows,
+            extra=extra or {},
         )
 
 
@@ -141,6 +144,7 @@ def _register(
     subjects: str | Path | None,
     allowed_genders: Collection[str] | None,
     subject_rows: Iterable[tuple[object, object]] | None,
+    extra: dict,
 ) -> tuple[Dataset, AdapterResult]:
     folder = workspace.dataset_dir(name)
     with tempfile.TemporaryDirectory() as staging:
@@ -180,6 +184,7 @@ def _register(
         "index_sha256": hashlib.sha256(index_bytes).hexdigest(),
         "fingerprint": data_fingerprint(result.index, root),
         **_synthetic_fields(root),
+        **extra,
     }
     atomic.write_bytes(folder / "index.csv", index_bytes)
     atomic.write_json(folder / "dataset.json", meta)
