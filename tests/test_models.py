@@ -147,16 +147,22 @@ def test_checkpoints_load_with_weights_only(tmp_path):
         assert torch.equal(model(CLIP), fresh(CLIP))
 
 
-def test_the_registry_holds_the_six_trained_here_and_the_imported_model():
+def test_the_registry_holds_the_six_trained_here_the_imported_model_and_the_formats():
     assert list(MODELS) == ["vgg16", "vggface", "resnet50", "senetlstm", "3dcnn", "resnet3d"]
     assert all(s.trainable for s in MODELS.values())
-    assert [n for n, s in REGISTRY.items() if not s.trainable] == ["fermini"]
-    for name in ("fermini", "alexnet"):
+    assert [n for n, s in REGISTRY.items() if not s.trainable] == ["fermini", "onnx", "torchscript"]
+    # a format's models are read from their file, never built
+    for name in ("onnx", "torchscript"):
+        spec = REGISTRY[name]
+        assert spec.weights is None and spec.load is not None and spec.run_defaults() == {}
+        with pytest.raises(ValueError, match="read from their file"):
+            create_model(name, 4)
+    for name in ("fermini", "onnx", "alexnet"):
         with pytest.raises(ValueError, match="choose one of vgg16, .*, resnet3d$"):
             get_spec(name, trainable=True)
 
 
-@pytest.mark.parametrize("name", list(REGISTRY))
+@pytest.mark.parametrize("name", [n for n, s in REGISTRY.items() if s.weights is not None])
 def test_every_registered_model_has_a_complete_weights_entry(name):
     spec = get_spec(name)
     weights = spec.weights
@@ -174,7 +180,7 @@ def test_every_registered_model_has_a_complete_weights_entry(name):
     assert model.input.size == weights.input_size
     if not spec.trainable:  # an imported model fixes what its runs would record
         assert spec.preprocessing is not None and spec.classes
-        assert set(spec.run_defaults()) == {"input_size", "classes", "preprocessing"}
+        assert set(spec.run_defaults()) == {"input_size", "classes", "emotions", "preprocessing"}
     else:
         assert spec.lr and spec.weight_decay and spec.run_defaults() == {}
 

@@ -81,7 +81,7 @@ class Network(nn.Module):
     `batch` (padded with zeros, the padding's outputs dropped) when the file fixes
     its batch size. Subclasses implement `run` on one chunk."""
 
-    def __init__(self, n_classes: int, batch: int | None, name: str):
+    def __init__(self, n_classes: int, batch: int | None, name: str = "it"):
         super().__init__()
         self.n_classes, self.batch, self.name = n_classes, batch, name
 

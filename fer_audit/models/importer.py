@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass
@@ -137,7 +138,7 @@ def import_model(
             model_path = staging / reader.MODEL_FILE
             sha256, size = _copy(source, model_path, shown)
             try:
-                model = wrap(reader.open_network(model_path, spec, name=shown), spec)
+                model = wrap(reader.open_network(model_path, spec), spec)
                 probabilities = check_model(model, spec)
             except ModelFileError as exc:
                 raise ModelFileError(f"{shown} cannot be imported: {exc}") from None
@@ -150,6 +151,11 @@ def import_model(
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return imported
+
+
+def default_name(file_name: str | Path) -> str:
+    """A model's default name: its file's name without extension, made plain."""
+    return re.sub(r"[^A-Za-z0-9_.+-]", "-", Path(file_name).stem).lstrip("-._+")[:100] or "model"
 
 
 def _check_replaceable(target: Path, name: str, force: bool) -> None:
@@ -171,7 +177,7 @@ def _copy(source: str | Path | bytes, destination: Path, shown: str) -> tuple[st
     """Copy `source` to `destination` in chunks; (SHA-256, size). ImportRefused when it
     is missing, not a file, empty or larger than MAX_MODEL_BYTES."""
     digest, size = hashlib.sha256(), 0
-    limit = f"{MAX_MODEL_BYTES / 2**30:g} GiB"
+    limit = f"{MAX_MODEL_BYTES / 1e6:g} MB"
     if isinstance(source, bytes):
         if len(source) > MAX_MODEL_BYTES:
             raise ImportRefused(f"{shown} is larger than {limit}, the most fer-audit imports")

@@ -23,7 +23,8 @@ from fer_audit.models.import_spec import ImportSpec
 
 MODEL_FILE = "model.onnx"
 RUNTIME = "onnxruntime"
-_EXTERNAL_DATA = ("external data", "model_path must not be empty", "external_data")
+#: onnxruntime's words when a model loaded from bytes names an external data file
+_EXTERNAL_DATA = ("external data", "model_path must not be empty")
 
 
 def providers() -> list[str]:
@@ -56,26 +57,27 @@ class OnnxNetwork(Network):
         return torch.from_numpy(np.asarray(out))
 
 
-def open_network(path: Path, spec: ImportSpec, *, name: str | None = None) -> OnnxNetwork:
+def open_network(path: Path, spec: ImportSpec, *, name: str = "it") -> OnnxNetwork:
     """The session of ONNX file `path`, checked against `spec` as far as the file
-    declares it; ModelFileError (naming the file as `name`) otherwise."""
+    declares it; ModelFileError (calling the file `name`) otherwise."""
     import onnxruntime
 
-    name = name or Path(path).name
     options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3  # errors only: warnings would go to the server log
+    options.log_severity_level = 4  # fatal only: a refusal is said in our message
+    options.intra_op_num_threads = torch.get_num_threads()  # as torch, e.g. one in the tests
     try:
         session = onnxruntime.InferenceSession(
             Path(path).read_bytes(), options, providers=providers()
         )
     except Exception as exc:  # onnxruntime's own kinds (InvalidProtobuf, Fail, ...)
-        text = first_sentence(exc)
-        if any(marker in text for marker in _EXTERNAL_DATA):
+        if any(marker in str(exc).lower() for marker in _EXTERNAL_DATA):
             raise ModelFileError(
                 f"{name} keeps its weights in other files (ONNX external data); fer-audit "
                 "imports one self-contained file: save the model with its weights inside"
             ) from None
-        raise ModelFileError(f"{name} is not an ONNX model onnxruntime can load ({text})") from None
+        raise ModelFileError(
+            f"{name} is not an ONNX model onnxruntime can load ({first_sentence(exc)})"
+        ) from None
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if len(inputs) != 1:
         names = ", ".join(i.name for i in inputs)

@@ -43,10 +43,9 @@ class ScriptNetwork(Network):
         return self.module(x)
 
 
-def open_network(path: Path, spec: ImportSpec, *, name: str | None = None) -> ScriptNetwork:
-    """The TorchScript module in `path`; ModelFileError (naming it as `name`) when torch
-    cannot read it as TorchScript."""
-    name = name or Path(path).name
+def open_network(path: Path, spec: ImportSpec, *, name: str = "it") -> ScriptNetwork:
+    """The TorchScript module in `path`; ModelFileError (calling the file `name`) when
+    torch cannot read it as TorchScript."""
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*torch\.jit.* is deprecated")
