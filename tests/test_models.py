@@ -212,14 +212,23 @@ def test_builders_take_a_weights_entry(tmp_path):
     assert torch.equal(scratch.input.std.flatten(), torch.ones(3))
 
 
-def test_models_list_names_weights_provenance_and_licence(capsys, workspace):
+def test_models_list_names_weights_provenance_and_licence(capsys, workspace, monkeypatch, tmp_path):
     from fer_audit.cli import main
 
+    monkeypatch.setenv("FER_AUDIT_CHECKPOINTS", str(tmp_path / "checkpoints"))
     assert main(["--workspace", str(workspace.root), "models", "list"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == list(REGISTRY)  # fermini too
-    assert "not trained here" in lines[-1] and "lr " not in lines[-1]
-    for line, spec in zip(lines, REGISTRY.values(), strict=True):
+    listed, imported = capsys.readouterr().out.split("\n\n")
+    lines = listed.splitlines()
+    assert [line.split()[0] for line in lines] == list(REGISTRY)  # fermini, the formats too
+    architectures = [
+        (line, s) for line, s in zip(lines, REGISTRY.values(), strict=True) if s.weights
+    ]
+    assert "not trained here" in architectures[-1][0] and "lr " not in architectures[-1][0]
+    for line, spec in architectures:
         assert spec.weights.provenance in line and f"input {spec.input_size}px" in line
         if spec.weights.file_name:
             assert spec.weights.file_name in line and spec.weights.licence in line
+    for line, spec in zip(lines, REGISTRY.values(), strict=True):
+        if spec.weights is None:  # a format: each model's input is in its own spec
+            assert f"--format {spec.name} --spec SPEC.json" in line
+    assert imported.startswith("imported models in ") and imported.strip().endswith(": none")
