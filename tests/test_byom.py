@@ -27,7 +27,7 @@ from fer_audit.evaluate import evaluate_runs, read_class_mapping
 from fer_audit.fairness import audit
 from fer_audit.fetch import WheelUnavailable
 from fer_audit.models import importer
-from fer_audit.models.external import ModelFileError, even_indices
+from fer_audit.models.external import ModelFileError, Network, even_indices
 from fer_audit.models.fermini import FER_CLASSES, import_fer
 from fer_audit.models.import_spec import EXAMPLE_SPEC, SpecError, parse_spec, read_spec
 from fer_audit.models.importer import ImportRefused, import_model
@@ -35,7 +35,7 @@ from fer_audit.predict import available_models, predict_clip
 from fer_audit.train.data import NotPreprocessed
 from fer_audit.train.inference import load_any_run
 from fer_audit.video.faces import FaceDetector, square_crop
-from fer_audit.workspace import UnsafeName
+from fer_audit.workspace import UnsafeName, Workspace
 
 REPO = Path(__file__).resolve().parent.parent
 TOLERANCE = 1e-4
@@ -199,6 +199,24 @@ def test_imported_exports_equal_the_native_model_on_the_sample_stills(
     assert faces == 6  # the most confident face of each still
 
 
+def test_a_fixed_batch_size_runs_in_chunks_padded_and_trimmed():
+    class Sums(Network):  # a file that reads exactly 3 inputs at a time
+        def __init__(self):
+            super().__init__(n_classes=2, batch=3)
+            self.seen: list[int] = []
+
+        def run(self, x):
+            self.seen.append(len(x))
+            total = x.sum(dim=(1, 2, 3))
+            return torch.stack([total, -total], dim=1)
+
+    network = Sums()
+    x = torch.arange(7 * 4, dtype=torch.float32).view(7, 1, 2, 2)
+    out = network(x)
+    assert network.seen == [3, 3, 3] and out.shape == (7, 2)
+    assert torch.equal(out[:, 0], x.sum(dim=(1, 2, 3)))
+
+
 def test_clip_models_read_keyframes_evenly_spaced():
     assert even_indices(20, 20).tolist() == list(range(20))
     assert even_indices(20, 5).tolist() == [0, 5, 10, 14, 19]
@@ -317,28 +335,37 @@ def test_a_file_that_is_not_a_model_is_refused(tmp_path, fmt):
 
 
 def test_an_onnx_file_with_external_weights_is_refused(exports, tmp_path):
-    """Weights in another file name a path: the file is loaded from memory, so none is
-    read, and the import says why."""
+    """Weights in another file name a path. On import only the one file is copied and
+    checked; on every load the file is read from memory, so no file beside it is read,
+    even one of the names it gives."""
+    import shutil
+
     import onnx
 
-    model = onnx.load(str(exports["onnx"]))
+    from fer_audit.errors import DamagedFile
+
     onnx.save_model(
-        model,
+        onnx.load(str(exports["onnx"])),
         str(tmp_path / "ext.onnx"),
         save_as_external_data=True,
         all_tensors_to_one_file=True,
         location="weights.bin",
         size_threshold=0,
     )
+    spec = parse_spec(EXAMPLE_SPEC, "s")
+    checkpoints = tmp_path / "checkpoints"
     with pytest.raises(ModelFileError, match="keeps its weights in other files"):
         import_model(
-            tmp_path / "ext.onnx",
-            fmt="onnx",
-            spec=parse_spec(EXAMPLE_SPEC, "s"),
-            name="m",
-            checkpoints=tmp_path / "checkpoints",
+            tmp_path / "ext.onnx", fmt="onnx", spec=spec, name="m", checkpoints=checkpoints
         )
-    assert nothing_written(tmp_path / "checkpoints")
+    assert nothing_written(checkpoints)
+    folder = import_model(
+        exports["onnx"], fmt="onnx", spec=spec, name="m", checkpoints=checkpoints
+    ).folder
+    shutil.copy(tmp_path / "ext.onnx", folder / "model.onnx")  # replaced after the import,
+    shutil.copy(tmp_path / "weights.bin", folder / "weights.bin")  # its weights beside it
+    with pytest.raises(DamagedFile, match="model.onnx is damaged .*keeps its weights in other"):
+        load_any_run(None, folder)
 
 
 def test_a_name_that_leaves_the_checkpoints_folder_is_refused(exports, tmp_path):
@@ -384,6 +411,30 @@ def test_a_model_is_replaced_only_when_asked_and_only_an_imported_one(exports, t
             exports["onnx"], fmt="onnx", spec=spec, name="notes", force=True, checkpoints=tmp_path
         )
     assert (tmp_path / "notes" / "mine.txt").read_text() == "mine"
+
+
+def test_an_import_holds_the_workspace_lock_of_its_name(exports, tmp_path, monkeypatch):
+    """Two imports of one name never interleave: the check that the name is free and
+    the rename into place happen under one lock."""
+    workspace = Workspace(tmp_path / "workspace")
+    taken, lock = [], Workspace.lock
+
+    def recording(self, name, **options):
+        taken.append(name)
+        return lock(self, name, **options)
+
+    monkeypatch.setattr(Workspace, "lock", recording)
+    spec = parse_spec(EXAMPLE_SPEC, "s")
+    checkpoints = tmp_path / "checkpoints"
+    import_model(
+        exports["onnx"],
+        fmt="onnx",
+        spec=spec,
+        name="m",
+        checkpoints=checkpoints,
+        workspace=workspace,
+    )
+    assert taken == [f"import-{(checkpoints / 'm').resolve()}"]
 
 
 def test_a_file_over_the_size_limit_is_refused_unread(exports, tmp_path, monkeypatch):
