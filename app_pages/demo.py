@@ -1,16 +1,21 @@
-"""Live demo: one clip read by several models, keyframe by keyframe."""
+"""Live demo: one clip read by several models, keyframe by keyframe; and the form that
+imports a model of your own (ONNX or TorchScript with its spec), through the same
+library function as `fer-audit models import`."""
 
 import hashlib
+import json
 from pathlib import Path
 
 import streamlit as st
 
-from app_pages.ui import plain_markdown, show_damaged_list
+from app_pages.ui import plain_markdown, plain_markdown_list, show_damaged_list
 from fer_audit.data import samples
 from fer_audit.data.index import VIDEO_EXTENSIONS
 from fer_audit.errors import DamagedFile
 from fer_audit.jobs import JobRegistry
 from fer_audit.labels import TRAIN_SETS
+from fer_audit.models.import_spec import EXAMPLE_SPEC, read_spec_bytes
+from fer_audit.models.importer import FORMAT_READERS, default_name, import_model
 from fer_audit.predict import (
     available_models,
     boxed_keyframes,
@@ -20,7 +25,7 @@ from fer_audit.predict import (
 from fer_audit.report import live_figures
 from fer_audit.train.inference import load_any_run
 from fer_audit.video.decode import MAX_CLIP_SECONDS, clock
-from fer_audit.workspace import Workspace
+from fer_audit.workspace import NAME_RULE, Busy, Workspace
 
 MAX_UPLOAD_MB = 200  # .streamlit/config.toml server.maxUploadSize
 
@@ -40,6 +45,51 @@ def cached_model(root: str, ref: str, stamp: float):
 def load(workspace, ref):
     return cached_model(str(workspace.root), str(ref), model_file(workspace, ref).stat().st_mtime)
 
+
+with st.expander("Import a model (ONNX or TorchScript)"):
+    st.caption(
+        "A model of your own: its file, and a spec (JSON) giving its classes in output "
+        "order, the emotion each stands for (classes with none, or that a label scheme "
+        "does not cover, are reported as unmapped, never guessed), and its input and "
+        "output. It is loaded and run once to check it against its spec; nothing is "
+        "written unless every check passes. A TorchScript model is a program: import "
+        "only files you would run."
+    )
+    st.download_button(
+        "Download an example spec (the FER2013 model)",
+        json.dumps(EXAMPLE_SPEC, indent=2),
+        file_name="spec.json",
+        mime="application/json",
+    )
+    import_format = st.radio("Format", list(FORMAT_READERS), horizontal=True, key="import_format")
+    model_upload = st.file_uploader(
+        f"Model file ({import_format}), at most {MAX_UPLOAD_MB} MB", key="import_model"
+    )
+    spec_upload = st.file_uploader("Spec (JSON)", type=["json"], key="import_spec")
+    import_name = st.text_input(
+        f"Name ({NAME_RULE})",
+        value=default_name(model_upload.name) if model_upload else "",
+    )
+    replace = st.checkbox("Replace an imported model of this name", key="import_replace")
+    if st.button("Import the model", key="import_button"):
+        if model_upload is None or spec_upload is None:
+            st.error("Choose a model file and its spec (JSON) first.")
+        else:
+            try:
+                with st.spinner("Loading the model and checking it against its spec..."):
+                    imported = import_model(
+                        model_upload.getvalue(),
+                        fmt=import_format,
+                        spec=read_spec_bytes(spec_upload.getvalue(), spec_upload.name),
+                        name=import_name,
+                        force=replace,
+                        source_name=model_upload.name,
+                        workspace=workspace,
+                    )
+            except (ValueError, OSError, Busy) as exc:  # one line each, nothing written
+                st.error(plain_markdown(exc))
+            else:
+                st.success(plain_markdown_list([f"- {line}" for line in imported.summary()]))
 
 damaged = []
 models = available_models(workspace, damaged=damaged)
@@ -67,6 +117,7 @@ if kind == "upload a clip":
         f"Video file, at most {MAX_UPLOAD_MB} MB and {clock(MAX_CLIP_SECONDS)} long; its "
         "content is checked by decoding it",
         type=[e.lstrip(".") for e in sorted(VIDEO_EXTENSIONS)],
+        key="clip_upload",
     )
     if upload is not None:
         clip_bytes, clip_name = upload.getvalue(), upload.name
@@ -133,6 +184,14 @@ for i, (run, entry) in enumerate(ok.items()):
     with columns[i % len(columns)]:
         st.markdown(f"**{plain_markdown(labels[run])}**")
         st.plotly_chart(live_figures.video_probabilities(entry), key=f"v-{run}")
+        left_out = [f"{s}: {', '.join(c)}" for s, c in entry.get("unmapped", {}).items() if c]
+        if left_out:
+            st.caption(
+                plain_markdown(
+                    "Classes not mapped under a label scheme (left out when it is evaluated "
+                    f"there): {'; '.join(left_out)}."
+                )
+            )
         if entry.get("keyframe_probabilities") is not None:
             st.plotly_chart(live_figures.keyframe_probabilities(entry), key=f"k-{run}")
         else:

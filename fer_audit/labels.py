@@ -152,3 +152,53 @@ def apply_scheme(index: pd.DataFrame, scheme: LabelScheme | str) -> SchemeApplic
     mapped = index.loc[covered].copy()
     mapped["label"] = labels[covered].astype(str)
     return SchemeApplication(index=mapped, excluded=scheme.unmapped(index["emotion"]))
+
+
+@dataclass(frozen=True)
+class ModelClasses:
+    """A model's classes in output order and the canonical emotion each stands for
+    (None: none of EMOTIONS), so that its outputs map onto any label scheme.
+
+    A class maps onto a scheme through its emotion; a class without an emotion, or
+    whose emotion the scheme does not cover (fear, neutral under `paper4`), is
+    *unmapped* there: reported, never given to a nearby class.
+    """
+
+    classes: tuple[str, ...]
+    emotions: tuple[str | None, ...]
+
+    def unmapped(self, scheme: LabelScheme) -> list[str]:
+        """The model's classes that have no class under `scheme`, in output order."""
+        return [
+            c
+            for c, e in zip(self.classes, self.emotions, strict=True)
+            if e is None or scheme.class_of(e) is None
+        ]
+
+    def never_predicted(self, scheme: LabelScheme) -> list[str]:
+        """The classes of `scheme` that no class of the model maps onto (the model can
+        never predict them there)."""
+        reached = {scheme.class_of(e) for e in self.emotions if e is not None}
+        return [c for c in scheme.classes if c not in reached]
+
+    def onto(self, probabilities, scheme: LabelScheme):
+        """(N, len(classes)) probabilities -> ((N, len(scheme.classes)) probabilities,
+        (N,) unmapped share).
+
+        A scheme class's probability is the sum over the model classes mapped onto it;
+        unmapped classes are left out and each row renormalised over the mapped ones. A
+        row whose whole probability lies on unmapped classes gets equal probabilities
+        (its unmapped share, 1, says so).
+        """
+        import numpy as np
+
+        probabilities = np.asarray(probabilities, float)
+        mapped = np.zeros((len(probabilities), len(scheme.classes)))
+        for j, emotion in enumerate(self.emotions):
+            cls = None if emotion is None else scheme.class_of(emotion)
+            if cls is not None:
+                mapped[:, scheme.classes.index(cls)] += probabilities[:, j]
+        covered = mapped.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            normalised = np.where(covered > 0, mapped / covered, 1 / len(scheme.classes))
+        return normalised, 1 - covered[:, 0]

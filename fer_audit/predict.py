@@ -17,7 +17,9 @@ import numpy as np
 import torch
 
 from fer_audit.errors import DamagedFile, read_all
-from fer_audit.labels import train_set_order
+from fer_audit.labels import SCHEMES, ModelClasses, train_set_order
+from fer_audit.models import REGISTRY
+from fer_audit.models.importer import imported_folders
 from fer_audit.train.inference import load_any_run
 from fer_audit.train.runs import read_run_json
 from fer_audit.video.clip import process_clip
@@ -43,12 +45,13 @@ class ModelChoice:
 def available_models(
     workspace, *, imported: Path | None = None, damaged: list[DamagedFile] | None = None
 ) -> list[ModelChoice]:
-    """Imported models (run folders under `imported`, default `checkpoints_dir()`, e.g.
-    checkpoints/fermini), then the workspace's runs that have a model, by architecture,
-    training set and seed. A run.json that cannot be read is added to `damaged` when a
-    list is given (the other models are listed), else raised (DamagedFile)."""
+    """Imported models (run folders under `imported`, default `checkpoints_dir()`: the
+    FER2013 model checkpoints/fermini, models imported as ONNX or TorchScript), then
+    the workspace's runs that have a model, by architecture, training set and seed. A
+    run.json that cannot be read is added to `damaged` when a list is given (the other
+    models are listed), else raised (DamagedFile)."""
     imported = imported or checkpoints_dir()
-    folders = sorted(p.parent for p in imported.glob("*/model.pt")) if imported.is_dir() else []
+    folders = imported_folders(imported)
     choices = read_all(folders, lambda f: _model_choice(f, str(f.resolve()), "imported"), damaged)
     folders = sorted(p.parent for p in workspace.runs_dir.glob("*/model.pt"))
     runs = read_all(folders, lambda f: _model_choice(f, f.name, None), damaged)
@@ -58,28 +61,48 @@ def available_models(
 
 
 def _model_choice(folder: Path, ref: str, status: str | None) -> ModelChoice | None:
-    """The choice of a folder with a model.pt (None without a run.json); `status` None
-    takes the run's own."""
+    """The choice of a run folder whose model file is there (None without a run.json or
+    a model); `status` None takes the run's own."""
     meta = read_run_json(folder, required=("arch",))
-    return None if meta is None else _choice(meta, ref, status or meta.get("status", "?"))
+    if meta is None or not _model_path(folder, meta).exists():
+        return None
+    return _choice(meta, ref, status or meta.get("status", "?"), imported=status == "imported")
 
 
-def _choice(meta: dict, ref: str, status: str) -> ModelChoice:
+def _choice(meta: dict, ref: str, status: str, *, imported: bool) -> ModelChoice:
     arch, train_set, seed = meta["arch"], meta.get("train_set", ""), meta.get("seed")
     synthetic = bool(meta.get("synthetic"))
-    label = f"{arch} · {train_set}"
+    name = meta.get("run_id", "")
+    # an imported model is named by its folder (unique there) unless that is its arch
+    label = f"{name} · " if imported and name and name != arch else ""
+    label += f"{arch} · {train_set}"
     label += f" · seed {seed}" if seed is not None else ""
     label += " · SYNTHETIC-trained" if synthetic else ""
     label += "" if status in ("done", "imported") else f" · {status}"
-    return ModelChoice(ref, label, arch, train_set, seed, synthetic, status == "imported")
+    return ModelChoice(ref, label, arch, train_set, seed, synthetic, imported)
+
+
+def _model_path(folder: Path, meta: dict) -> Path:
+    spec = REGISTRY.get(meta.get("arch")) if isinstance(meta.get("arch"), str) else None
+    return folder / (spec.model_file if spec else "model.pt")
 
 
 def model_file(workspace, ref: str | Path) -> Path:
-    """The weights file of a run id or run folder (its mtime keys model caches)."""
+    """The model file of a run id or run folder (its mtime keys model caches)."""
     folder = Path(ref)
-    if (folder / "run.json").exists():
-        return folder / "model.pt"
-    return workspace.run_dir(str(ref)) / "model.pt"
+    if not (folder / "run.json").exists():
+        return workspace.run_dir(str(ref)) / "model.pt"
+    return _model_path(folder, read_run_json(folder, required=()) or {})
+
+
+def unmapped_classes(meta: dict) -> dict[str, list[str]]:
+    """{label scheme: the model's classes that have no class there} for a model whose
+    run.json gives each class's emotion (an imported one), else {}."""
+    emotions = meta.get("emotions")
+    if not isinstance(emotions, list) or len(emotions) != len(meta["classes"]):
+        return {}
+    classes = ModelClasses(tuple(meta["classes"]), tuple(emotions))
+    return {name: classes.unmapped(scheme) for name, scheme in SCHEMES.items()}
 
 
 def predict_clip(
@@ -94,9 +117,10 @@ def predict_clip(
     max_frames: int = MAX_CLIP_FRAMES,
 ) -> dict:
     """{"runs": {run: {status, reason, classes, video_probabilities, keyframe_probabilities,
-    frame_numbers, times, prediction}}}; a clip that cannot be read gets its status, one
-    longer than `max_seconds` or `max_frames` (default 10 minutes, 36,000 frames) is
-    `too_long`.
+    frame_numbers, times, prediction, unmapped}}} (unmapped: per label scheme, the
+    classes of an imported model that have no class there); a clip that cannot be read
+    gets its status, one longer than `max_seconds` or `max_frames` (default 10 minutes,
+    36,000 frames) is `too_long`.
 
     `load(workspace, ref)` gives (run.json, model, settings) (pass a cached loader to
     reuse models); with `keep_clips`, "clips" maps each run to its ClipResult."""
@@ -125,6 +149,7 @@ def predict_clip(
             "reason": clip.reason,
             "arch": meta["arch"],
             "synthetic": bool(meta.get("synthetic")),
+            "unmapped": unmapped_classes(meta),
         }
         if clip.ok:
             entry |= _probabilities(model.to(device), clip, meta, device)

@@ -246,7 +246,8 @@ def test_live_demo_in_a_browser_reads_an_uploaded_clip(served, browser_page, sam
     browser_page.get_by_role("link", name="Live demo", exact=True).click()
     browser_page.get_by_role("heading", name="Live demo").wait_for(timeout=60_000)
     browser_page.get_by_text("upload a clip").click()
-    browser_page.locator("input[type='file']").set_input_files(
+    clip_uploader = browser_page.get_by_test_id("stFileUploader").filter(has_text="Video file")
+    clip_uploader.locator("input[type='file']").set_input_files(
         str(sample_set.video("single_face.mp4"))
     )
     browser_page.get_by_role("heading", name="Video-level prediction").wait_for(timeout=120_000)

@@ -212,7 +212,8 @@ def test_the_live_demo_names_a_clip_beyond_ten_minutes(tmp_path, fer_model, monk
     demo = Path(__file__).resolve().parent.parent / "app_pages" / "demo.py"
     app = AppTest.from_file(str(demo), default_timeout=120).run()
     widget(app.radio, "Clip").set_value("upload a clip").run()
-    app.get("file_uploader")[0].set_value(("long.mp4", clip.read_bytes(), "video/mp4")).run()
+    upload = widget(app.get("file_uploader"), key="clip_upload")
+    upload.set_value(("long.mp4", clip.read_bytes(), "video/mp4")).run()
     assert not app.exception
     message = app.error[0].value
     assert f"clip is {clock(minutes * 60)} long" in message

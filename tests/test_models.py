@@ -147,16 +147,22 @@ def test_checkpoints_load_with_weights_only(tmp_path):
         assert torch.equal(model(CLIP), fresh(CLIP))
 
 
-def test_the_registry_holds_the_six_trained_here_and_the_imported_model():
+def test_the_registry_holds_the_six_trained_here_the_imported_model_and_the_formats():
     assert list(MODELS) == ["vgg16", "vggface", "resnet50", "senetlstm", "3dcnn", "resnet3d"]
     assert all(s.trainable for s in MODELS.values())
-    assert [n for n, s in REGISTRY.items() if not s.trainable] == ["fermini"]
-    for name in ("fermini", "alexnet"):
+    assert [n for n, s in REGISTRY.items() if not s.trainable] == ["fermini", "onnx", "torchscript"]
+    # a format's models are read from their file, never built
+    for name in ("onnx", "torchscript"):
+        spec = REGISTRY[name]
+        assert spec.weights is None and spec.load is not None and spec.run_defaults() == {}
+        with pytest.raises(ValueError, match="read from their file"):
+            create_model(name, 4)
+    for name in ("fermini", "onnx", "alexnet"):
         with pytest.raises(ValueError, match="choose one of vgg16, .*, resnet3d$"):
             get_spec(name, trainable=True)
 
 
-@pytest.mark.parametrize("name", list(REGISTRY))
+@pytest.mark.parametrize("name", [n for n, s in REGISTRY.items() if s.weights is not None])
 def test_every_registered_model_has_a_complete_weights_entry(name):
     spec = get_spec(name)
     weights = spec.weights
@@ -174,7 +180,7 @@ def test_every_registered_model_has_a_complete_weights_entry(name):
     assert model.input.size == weights.input_size
     if not spec.trainable:  # an imported model fixes what its runs would record
         assert spec.preprocessing is not None and spec.classes
-        assert set(spec.run_defaults()) == {"input_size", "classes", "preprocessing"}
+        assert set(spec.run_defaults()) == {"input_size", "classes", "emotions", "preprocessing"}
     else:
         assert spec.lr and spec.weight_decay and spec.run_defaults() == {}
 
@@ -206,14 +212,23 @@ def test_builders_take_a_weights_entry(tmp_path):
     assert torch.equal(scratch.input.std.flatten(), torch.ones(3))
 
 
-def test_models_list_names_weights_provenance_and_licence(capsys, workspace):
+def test_models_list_names_weights_provenance_and_licence(capsys, workspace, monkeypatch, tmp_path):
     from fer_audit.cli import main
 
+    monkeypatch.setenv("FER_AUDIT_CHECKPOINTS", str(tmp_path / "checkpoints"))
     assert main(["--workspace", str(workspace.root), "models", "list"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == list(REGISTRY)  # fermini too
-    assert "not trained here" in lines[-1] and "lr " not in lines[-1]
-    for line, spec in zip(lines, REGISTRY.values(), strict=True):
+    listed, imported = capsys.readouterr().out.split("\n\n")
+    lines = listed.splitlines()
+    assert [line.split()[0] for line in lines] == list(REGISTRY)  # fermini, the formats too
+    architectures = [
+        (line, s) for line, s in zip(lines, REGISTRY.values(), strict=True) if s.weights
+    ]
+    assert "not trained here" in architectures[-1][0] and "lr " not in architectures[-1][0]
+    for line, spec in architectures:
         assert spec.weights.provenance in line and f"input {spec.input_size}px" in line
         if spec.weights.file_name:
             assert spec.weights.file_name in line and spec.weights.licence in line
+    for line, spec in zip(lines, REGISTRY.values(), strict=True):
+        if spec.weights is None:  # a format: each model's input is in its own spec
+            assert f"--format {spec.name} --spec SPEC.json" in line
+    assert imported.startswith("imported models in ") and imported.strip().endswith(": none")

@@ -249,7 +249,7 @@ def test_live_demo_refuses_a_file_that_is_not_a_video(env, fer_model, tmp_path):
     shutil.copytree(fer_model, tmp_path / "checkpoints" / "fermini")
     app = page("demo").run()
     widget(app.radio, "Clip").set_value("upload a clip").run()
-    app.get("file_uploader")[0].set_value(
+    widget(app.get("file_uploader"), key="clip_upload").set_value(
         ("clip.mp4", b"this is not a video" * 50, "video/mp4")
     ).run()
     assert not app.exception

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fer_audit.cli.common import _force, seed_list
 from fer_audit.data import registry
-from fer_audit.labels import TRAIN_SETS
+from fer_audit.labels import SCHEMES, TRAIN_SETS
 from fer_audit.options import add_options, option_values
 from fer_audit.train.config import TrainConfig
 from fer_audit.video.decode import MAX_CLIP_SECONDS, clock
@@ -51,8 +51,28 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         trn.add_argument(flag, action=_Gone, help=argparse.SUPPRESS)
     trn.set_defaults(handler=cmd_train)
 
-    evl = commands.add_parser("evaluate", help="predictions of runs on their test subjects")
-    evl.add_argument("runs", nargs="+", help="run ids (folders under workspace/runs)")
+    evl = commands.add_parser(
+        "evaluate",
+        help="predictions of runs on their test subjects, or of imported models on a dataset's",
+    )
+    evl.add_argument(
+        "runs",
+        nargs="+",
+        help="run ids (folders under workspace/runs), or imported models: imported:NAME "
+        "(fer-audit models list) or a folder such as checkpoints/fermini",
+    )
+    evl.add_argument(
+        "--dataset",
+        help="the registered dataset whose test split imported models are evaluated on "
+        "(with their own preprocessing; a trained run is always evaluated on its own "
+        "dataset's test subjects)",
+    )
+    evl.add_argument(
+        "--scheme",
+        default="paper4",
+        choices=list(SCHEMES),
+        help="label scheme imported models' classes are mapped onto (default paper4)",
+    )
     evl.add_argument("--out", type=Path, help="Parquet file (default under workspace/predictions)")
     evl.add_argument(
         "--balanced",
@@ -141,14 +161,38 @@ def cmd_evaluate(args: argparse.Namespace, workspace: Workspace) -> int:
         balanced=args.balanced,
         device=args.device,
         force=args.force,
+        dataset=args.dataset,
+        scheme=args.scheme,
     )
-    accuracy = (table["y_true"] == table["y_pred"]).groupby(table["run_id"]).mean()
+    accuracy = (table["y_true"] == table["y_pred"]).groupby(table["run_id"], sort=False).mean()
     for run_id, value in accuracy.items():
         n = int((table["run_id"] == run_id).sum())
         print(f"{run_id}: accuracy {value:.3f} on {n} test videos")
+    for mapping in table.attrs.get("class_mapping", []):
+        print(describe_mapping(mapping))
     synthetic = "  [SYNTHETIC]" if table["synthetic"].any() else ""
     print(f"predictions: {path}{synthetic}  (next: fer-audit audit {path} --out DIR)")
     return 0
+
+
+def describe_mapping(mapping: dict) -> str:
+    """One line: what an imported model's mapping onto the scheme left out, and how."""
+    run, scheme = mapping["run_id"], mapping["scheme"]
+    if not mapping["unmapped"]:
+        text = f"{run}: every class maps onto {scheme}"
+    else:
+        text = (
+            f"{run}: classes not mapped under {scheme}: {', '.join(mapping['unmapped'])}; "
+            f"left out, each video's other probabilities renormalised (on average "
+            f"{mapping['mean_unmapped_share']:.1%} of the probability over "
+            f"{mapping['videos']} test videos lay on them"
+        )
+        if mapping["videos_all_unmapped"]:
+            text += f", all of it for {mapping['videos_all_unmapped']} of them: equal shares"
+        text += ")"
+    if mapping["never_predicted"]:
+        text += f"; it can never predict {', '.join(mapping['never_predicted'])}"
+    return text
 
 
 def cmd_predict(args: argparse.Namespace, workspace: Workspace) -> int:

