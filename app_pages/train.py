@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from app_pages.evaluate_form import evaluate_section
 from app_pages.ui import job_list, job_registry, page_guard, plain_markdown, show_damaged_list
 from fer_audit.commands import train_argv
 from fer_audit.data.registry import list_datasets
@@ -12,9 +13,9 @@ from fer_audit.overview import preprocessing_reports
 from fer_audit.report import live_figures
 from fer_audit.seeding import parse_seeds
 from fer_audit.train.config import LR_SCHEDULES, TrainConfig
-from fer_audit.train.runs import list_runs, read_run
+from fer_audit.train.runs import read_run
 from fer_audit.video.settings import PreprocessSettings
-from fer_audit.workspace import OutsideDataRootsError, UnsafeName, Workspace
+from fer_audit.workspace import OutsideDataRootsError, Workspace
 
 st.title("Train")
 workspace = Workspace.from_env()
@@ -129,35 +130,8 @@ else:
                             registry.submit(argv, title=title)
                     st.success(f"Queued {len(archs) * len(train_sets)} job(s).")
 
-    damaged_runs = []
-    list_runs(workspace, damaged=damaged_runs)
-    unreadable = {exc.path.parent.name for exc in damaged_runs}
-    finished = sorted(
-        p.parent.name
-        for p in workspace.runs_dir.glob("*/model.pt")
-        if p.parent.name not in unreadable
-    )
     with st.expander("Evaluate finished runs (predictions for the Audit page)"):
-        show_damaged_list(damaged_runs, key="train-runs")
-        picked = st.multiselect("Runs", finished, default=finished)
-        out = st.text_input("Predictions file name", f"{dataset}.parquet")
-        if st.button("Evaluate in the background", disabled=not picked):
-            try:
-                target = workspace.predictions_path(out.strip())
-            except UnsafeName as exc:
-                st.error(
-                    plain_markdown(
-                        f"{exc}. Nothing was queued; predictions files are kept in "
-                        f"{workspace.predictions_dir}."
-                    )
-                )
-                target = None
-            if target is not None and registry is None:
-                st.error("Nothing was queued: the job registry is damaged (see above).")
-            elif target is not None:
-                registry.submit(
-                    ["evaluate", *picked, "--out", target], title=f"evaluate into {target.name}"
-                )
+        evaluate_section(workspace, registry, dataset)
 
 st.subheader("Jobs")
 

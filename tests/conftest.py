@@ -141,6 +141,15 @@ def _join_group(item, group: str) -> None:
         item._id = coerce_node_id(f"{item.nodeid}@{group}")
 
 
+@pytest.fixture(autouse=True)
+def _main_module_kept() -> Iterator[None]:
+    """Streamlit's AppTest leaves the page script as `__main__`; a process pool started
+    later (spawn) would run that page in each worker, and the workers die. Put it back."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 def _xdist_worker() -> bool:
     return "PYTEST_XDIST_WORKER" in os.environ
 

@@ -358,3 +358,41 @@ def test_the_audit_selection_carries_over_to_the_reports_page(env):
     assert not app.exception
     assert widget(app.multiselect, "Training sets").value == ["female"]
     assert runs_caption(app).startswith("6 run(s)")
+
+
+def test_evaluate_offers_the_finished_runs_of_the_dataset_and_opens_the_audit_page(
+    monkeypatch, tiny_workspace, tmp_path
+):
+    from conftest import TINY_TRAIN_ARGS
+    from fer_audit import atomic, cli
+    from fer_audit.commands import evaluate_argv
+
+    space = tiny_workspace
+    monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(space.root))
+    monkeypatch.setenv("FER_AUDIT_CHECKPOINTS", str(tmp_path / "no-imported-models"))
+    args = ["--dataset", "syn", "--arch", "3dcnn", "--train-set", "regular", "--seeds", "1"]
+    assert cli.main(["train", *args, "--epochs", "1", *TINY_TRAIN_ARGS]) == 0
+    (done,) = [p.name for p in space.runs_dir.iterdir()]
+    for name, change in (
+        ("cancelled-run", {"status": "cancelled"}),
+        ("other-run", {"dataset": "x"}),
+    ):
+        shutil.copytree(space.run_dir(done), space.run_dir(name))
+        meta = atomic.read_json(space.run_dir(name) / "run.json")
+        atomic.write_json(space.run_dir(name) / "run.json", meta | change | {"run_id": name})
+    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
+    app.switch_page("app_pages/train.py").run()
+    runs = widget(app.multiselect, "Finished runs of syn")
+    assert runs.options == [done] and runs.value == [done]  # not cancelled, not another's
+    widget(app.button, "Evaluate in the background").click().run()
+    registry = JobRegistry(space)
+    job = registry.list()[0]
+    assert job.argv == evaluate_argv([done], out=space.predictions_path("syn.parquet"))
+    assert wait_for_job(registry, job.id, lambda j: not j.active).status == "done"
+    app.run()
+    widget(app.button, f"Audit syn.parquet (job #{job.id}) on the Audit page").click().run()
+    assert not app.exception
+    assert app.title[0].value == "Audit"
+    source = widget(app.selectbox, key="audit_source").value
+    assert source.label == "Predictions not audited yet: syn.parquet"
+    assert widget(app.button, "Queue the audit")  # its form, this table first

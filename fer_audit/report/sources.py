@@ -231,3 +231,16 @@ def seed_label(seed: object) -> str:
     if seed is None or (isinstance(seed, float) and seed != seed):
         return "none"
     return str(int(seed)) if isinstance(seed, float) and seed.is_integer() else str(seed)
+
+
+def source_of_table(workspace, table: Path) -> AuditSource | None:
+    """What the Audit page shows for predictions table `table`: its entry when no saved
+    audit was made from it as it is, else the newest saved audit of it."""
+    table = Path(table).resolve()
+    for source in list_sources(workspace, damaged=[]):
+        if source.kind == PREDICTIONS and Path(source.path).resolve() == table:
+            return source
+    for saved in saved_audits(workspace, damaged=[]):
+        if saved.table is not None and saved.table.resolve() == table:
+            return AuditSource(saved.label, SAVED, str(saved.folder))
+    return None

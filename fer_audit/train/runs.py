@@ -92,3 +92,19 @@ def list_runs(workspace, *, damaged: list[DamagedFile] | None = None) -> list[di
     raised."""
     folders = sorted(p for p in workspace.runs_dir.glob("*") if p.is_dir())
     return read_all(folders, read_run_json, damaged)
+
+
+def finished_runs(
+    workspace, dataset: str, *, damaged: list[DamagedFile] | None = None
+) -> list[str]:
+    """Run ids of the training runs of `dataset` that finished (status done) with their
+    model saved, by run id: what evaluation offers by default (never a cancelled, failed
+    or running run, nor one of another dataset)."""
+    return [
+        meta["run_id"]
+        for meta in list_runs(workspace, damaged=damaged)
+        if meta.get("status") == "done"
+        and meta.get("dataset") == dataset
+        and isinstance(meta.get("run_id"), str)
+        and (workspace.run_dir(meta["run_id"]) / "model.pt").is_file()
+    ]
