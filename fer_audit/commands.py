@@ -52,9 +52,7 @@ def audit_argv(
     return ["audit", *source, "--out", str(out), *option_argv(settings)]
 
 
-def evaluate_argv(
-    refs: Sequence[str], *, out: str | Path, dataset: str | None = None
-) -> list[str]:
+def evaluate_argv(refs: Sequence[str], *, out: str | Path, dataset: str | None = None) -> list[str]:
     """`fer-audit evaluate` of trained runs and imported models (`refs`) into the
     predictions table `out`; imported models on `dataset`'s test split."""
     return ["evaluate", *refs, "--out", str(out), *(["--dataset", dataset] if dataset else [])]
