@@ -366,8 +366,11 @@ def test_evaluate_offers_the_finished_runs_of_the_dataset_and_opens_the_audit_pa
     from conftest import TINY_TRAIN_ARGS
     from fer_audit import atomic, cli
     from fer_audit.commands import evaluate_argv
+    from fer_audit.workspace import Workspace
 
-    space = tiny_workspace
+    space = Workspace(tmp_path / "workspace")  # the module's copy, without its runs and jobs
+    made = ("runs", "jobs", "jobs.sqlite", "locks", "predictions", "audits")
+    shutil.copytree(tiny_workspace.root, space.root, ignore=shutil.ignore_patterns(*made))
     monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(space.root))
     monkeypatch.setenv("FER_AUDIT_CHECKPOINTS", str(tmp_path / "no-imported-models"))
     args = ["--dataset", "syn", "--arch", "3dcnn", "--train-set", "regular", "--seeds", "1"]
