@@ -96,6 +96,18 @@ with per_run:
     st.plotly_chart(figures.gap_forest(chosen, run_id=run_id, definitions=definitions))
 
 with compare:
+    st.markdown("**Each emotion** (the paper's aggregates below pool every class)")
+    left, right = st.columns(2)
+    per_class = [d for d in STANDARD_DEFINITIONS if d in set(chosen.gaps["definition"])]
+    compared = left.selectbox(
+        "Definition", per_class, format_func=glossary.plain_name, key="compare_definition"
+    )
+    classes = list(chosen.settings.get("classes", []))
+    emotion = right.selectbox("Emotion", classes, key="compare_class") if classes else None
+    if compared and emotion:
+        st.plotly_chart(
+            comparison_figures.train_set_comparison(chosen, definition=compared, cls=emotion)
+        )
     for definition in PAPER_DEFINITIONS:
         st.plotly_chart(comparison_figures.train_set_comparison(chosen, definition=definition))
 

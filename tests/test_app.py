@@ -3,12 +3,14 @@
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import make_sasefe, save_audit, shown, widget
 from fer_audit.data.registry import register_dataset
 from fer_audit.data.synthetic import SyntheticSettings, generate
+from fer_audit.fairness import AuditResult
 from fer_audit.progress import BuildPlan
 
 REPO = Path(__file__).resolve().parent.parent
@@ -281,3 +283,42 @@ def test_home_page_names_a_damaged_demo_json_and_renders_the_rest(monkeypatch, w
     named = [e.value for e in app.error if "demo.json is damaged" in e.value]
     assert len(named) == 1 and "make demo-reset" in named[0]
     assert "Where to start" in [s.value for s in app.subheader]
+
+
+def test_the_training_set_comparison_shows_each_emotions_gap(monkeypatch, workspace):
+    import plotly.io
+    from test_fairness import simulated
+
+    runs = [
+        simulated(6, female_sad_tpr=sad, seed=seed).assign(
+            run_id=f"x-{train_set}", arch="x", train_set=train_set
+        )
+        for seed, (train_set, sad) in enumerate((("regular", 0.3), ("male", 0.2), ("female", 0.9)))
+    ]
+    app = audit_page_on(pd.concat(runs), workspace, monkeypatch)
+    widget(app.selectbox, key="compare_definition").set_value("equal_opportunity")
+    widget(app.selectbox, key="compare_class").set_value("sad").run()
+    assert not app.exception
+    figure = next(
+        figure
+        for figure in (plotly.io.from_json(chart.proto.spec) for chart in app.get("plotly_chart"))
+        if "equal_opportunity · sad by architecture" in figure.layout.title.text
+    )
+    shown_gaps = {trace.name: float(plotted(trace.y)[0]) for trace in figure.data}
+    assert list(shown_gaps) == ["regular", "female", "male"]  # the training sets' order
+    gaps = AuditResult.load(workspace.audit_dir("mine")).gaps
+    sad = gaps[(gaps["definition"] == "equal_opportunity") & (gaps["class"] == "sad")]
+    for train_set, value in shown_gaps.items():
+        assert value == pytest.approx(sad[sad["train_set"] == train_set]["value"].iloc[0])
+    assert shown_gaps["regular"] < -0.3 and shown_gaps["male"] < -0.3  # the planted gaps
+
+
+def plotted(values):
+    """A trace's values as Plotly sends them: a list, or a typed array in base64."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
+    return np.asarray(values)
