@@ -29,6 +29,7 @@ from fer_audit.report.sources import (
     predictions_tables,
     saved_audits,
 )
+from fer_audit.seeding import MAX_SEED
 from fer_audit.workspace import UnsafeName, Workspace
 
 PUBLISHED = "the published results (Domnich & Anbarjafari 2021)"
@@ -59,7 +60,7 @@ def new_audit_form(
         permutations = middle.number_input(
             "Permutations (0: as many as resamples)", 0, MAX_RESAMPLES, 0, 500
         )
-        seed = right.number_input("Seed", 0, 2**31 - 1, 0)
+        seed = right.number_input("Seed", 0, MAX_SEED, 0)
         correction = left.selectbox(
             "Correction for many tests", CORRECTIONS, format_func=CORRECTION_WORDS.get
         )

@@ -23,6 +23,8 @@ from fer_audit.fairness import AuditResult
 from fer_audit.jobs import Job, JobRegistry, move_registry_aside, without_tracebacks
 from fer_audit.labels import train_set_order
 from fer_audit.report.sources import (
+    CORRECTION_WORDS,
+    FAMILY_WORDS,
     PREDICTIONS,
     SAVED,
     AuditSource,
@@ -230,8 +232,10 @@ def _describe_source(source: AuditSource, result: AuditResult) -> None:
     else:
         st.caption(
             "Computed here from the paper's published counts with the default settings "
-            f"({result.settings.get('n_boot')} bootstrap resamples, Holm over each model's "
-            "gaps). Other settings: queue a new audit of the published results."
+            f"({result.settings.get('n_boot')} bootstrap resamples, "
+            f"{CORRECTION_WORDS[result.settings.get('correction')]} over "
+            f"{FAMILY_WORDS[result.settings.get('family')]}). Other settings: queue a new "
+            "audit of the published results."
         )
     if result.synthetic:
         synthetic_banner()

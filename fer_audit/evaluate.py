@@ -37,14 +37,18 @@ from fer_audit.errors import DamagedFile
 from fer_audit.labels import LabelScheme, ModelClasses, get_scheme
 from fer_audit.outputs import PARQUET_KEY, check_output
 from fer_audit.train.data import ClipSet, load_clips
-from fer_audit.train.inference import load_folder, load_run, predict_probabilities
+from fer_audit.train.inference import (
+    IMPORTED,
+    load_folder,
+    load_run,
+    named_import,
+    predict_probabilities,
+)
 from fer_audit.train.runs import RERUN
 from fer_audit.version import code_version
 from fer_audit.video.faces import resolve_device
 from fer_audit.video.settings import PreprocessSettings
-from fer_audit.workspace import checkpoints_dir, contained
 
-IMPORTED = "imported:"
 #: the Parquet metadata key of what an imported model's mapping left out
 MAPPING_KEY = b"fer_audit_class_mapping"
 HANDLING = (
@@ -82,14 +86,9 @@ def imported_folder(ref: str, checkpoints: Path | None = None) -> Path | None:
     """The folder of the imported model `ref` names: `imported:NAME` (a plain name,
     inside the checkpoints folder) or a folder whose run.json says `imported`; None
     when `ref` names neither (then it is a run id)."""
-    if ref.startswith(IMPORTED):
-        name = ref[len(IMPORTED) :]
-        folder = contained(Path(checkpoints or checkpoints_dir()), name, what="imported model")
-        if not (folder / "run.json").is_file():
-            raise ValueError(
-                f"no imported model {name!r} in {folder.parent} (fer-audit models list shows them)"
-            )
-        return folder
+    named = named_import(ref, checkpoints)
+    if named is not None:
+        return named
     folder = Path(ref)
     if not (folder / "run.json").is_file():
         return None

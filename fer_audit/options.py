@@ -63,6 +63,11 @@ def bounded(low: float, high: float, kind: type = int) -> Callable[[str], float]
     return parse
 
 
+def csv_list(text: str | None) -> list[str]:
+    """The items of a comma-separated option value, stripped; [] for none."""
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
 def option_fields(cls: type) -> list[dataclasses.Field]:
     """The fields of dataclass `cls` that are command-line options, in order."""
     return [f for f in dataclasses.fields(cls) if META in f.metadata]

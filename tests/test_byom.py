@@ -439,9 +439,17 @@ def test_an_import_holds_the_workspace_lock_of_its_name(exports, tmp_path, monke
 
 def test_a_file_over_the_size_limit_is_refused_unread(exports, tmp_path, monkeypatch):
     monkeypatch.setattr(importer, "MAX_MODEL_BYTES", 1000)
+    opened = []
+
+    def spy(path, *args, **kwargs):
+        opened.append(Path(path))
+        return open(path, *args, **kwargs)  # noqa: SIM115 - the caller closes it
+
+    monkeypatch.setattr(importer, "open", spy, raising=False)
     spec = parse_spec(EXAMPLE_SPEC, "s")
     with pytest.raises(ImportRefused, match="larger than .* the most fer-audit imports"):
         import_model(exports["onnx"], fmt="onnx", spec=spec, name="m", checkpoints=tmp_path)
+    assert Path(exports["onnx"]) not in opened  # refused by its size, never read
     with pytest.raises(ImportRefused, match="the upload is larger than"):
         import_model(b"x" * 1001, fmt="onnx", spec=spec, name="m", checkpoints=tmp_path)
     assert nothing_written(tmp_path)
@@ -562,3 +570,25 @@ def test_imported_models_are_listed_with_unique_labels(imported, fer_folder, wor
     assert len(set(labels)) == len(labels) == 5 and all(c.imported for c in choices)
     assert "fer-onnx · onnx · FER2013 (external)" in labels
     assert "fermini · FER2013 (external, not SASE-FE)" in labels
+
+
+def test_an_imported_model_is_named_the_same_way_wherever_a_model_is_asked_for(
+    imported, fer_folder, workspace, monkeypatch
+):
+    from fer_audit.train.inference import load_any_run
+
+    monkeypatch.setenv("FER_AUDIT_CHECKPOINTS", str(fer_folder.parent))
+    by_name = load_any_run(workspace, "imported:fer-onnx")  # predict and the live demo too
+    by_folder = load_any_run(workspace, imported["onnx"])
+    assert by_name[0] == by_folder[0] and by_name[2] == by_folder[2]
+    with pytest.raises(ValueError, match="no imported model 'nothing'"):
+        load_any_run(workspace, "imported:nothing")
+
+
+def test_the_import_formats_are_the_same_everywhere():
+    from fer_audit.cli.models import FORMAT_CHOICES
+    from fer_audit.models.importer import FORMAT_READERS
+    from fer_audit.models.registry import REGISTRY
+
+    in_registry = tuple(name for name, spec in REGISTRY.items() if spec.load is not None)
+    assert FORMAT_CHOICES == tuple(FORMAT_READERS) == in_registry

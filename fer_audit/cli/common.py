@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from fer_audit.options import csv_list
 from fer_audit.seeding import parse_seeds
 
 
@@ -23,7 +24,7 @@ def _force(parser: argparse.ArgumentParser) -> None:
 
 
 def _csv_list(text: str | None) -> list[str] | None:
-    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+    return csv_list(text) or None
 
 
 def describe_dataset(meta: dict) -> str:

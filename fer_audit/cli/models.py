@@ -11,6 +11,8 @@ from fer_audit.cli.common import _force
 from fer_audit.outputs import check_output
 from fer_audit.workspace import Workspace
 
+#: the import formats, spelt here so that the CLI starts without torch (a test pins them
+#: to fer_audit.models.importer.FORMAT_READERS and the registry's entries)
 FORMAT_CHOICES = ("onnx", "torchscript")
 
 

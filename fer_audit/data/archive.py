@@ -268,19 +268,15 @@ def copy_capped(source: BinaryIO, out: BinaryIO, cap: int, *, what: str) -> int:
 
 
 def video_content_problem(path: Path) -> str | None:
-    """Why the file at `path` is not a video by its content (None when PyAV opens it
-    and finds a video stream)."""
-    import av
+    """Why the file at `path` is not a video by its content (None when it opens as the
+    preprocessing opens a video and holds a video stream)."""
+    from fer_audit.video.decode import VideoError, open_video
 
-    if path.stat().st_size == 0:
-        return "empty (0 bytes)"
     try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                return "no video stream in it"
-    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        return f"not a video by its content ({type(exc).__name__})"
-    return None
+        with open_video(path):
+            return None
+    except VideoError as exc:
+        return f"not a video by its content: {exc.reason}"
 
 
 def _size(n: int) -> str:

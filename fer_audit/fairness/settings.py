@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fer_audit.labels import SCHEMES
-from fer_audit.options import setting
+from fer_audit.options import csv_list, setting
 from fer_audit.seeding import MAX_SEED
 
 #: upper bound of resamples and permutations: beyond it a run would only exhaust the machine
@@ -53,11 +53,7 @@ class AuditSettings:
     )
 
     def group_columns(self) -> list[str]:
-        return _csv_list(self.group) or ["gender"]
+        return csv_list(self.group) or ["gender"]
 
     def compared_groups(self) -> list[str] | None:
-        return _csv_list(self.groups or "") or None
-
-
-def _csv_list(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
+        return csv_list(self.groups) or None

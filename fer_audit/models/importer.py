@@ -188,6 +188,8 @@ def _copy(source: str | Path | bytes, destination: Path, shown: str) -> tuple[st
         path = Path(source)
         if not path.is_file():
             raise ImportRefused(f"{shown} is not a file")
+        if path.stat().st_size > MAX_MODEL_BYTES:  # refused unread; the copy counts too
+            raise ImportRefused(f"{shown} is larger than {limit}, the most fer-audit imports")
         with open(path, "rb") as src, open(destination, "wb") as out:
             while chunk := src.read(_CHUNK):
                 size += len(chunk)

@@ -22,7 +22,6 @@ from fer_audit.models.external import ModelFileError, Network, first_sentence, l
 from fer_audit.models.import_spec import ImportSpec
 
 MODEL_FILE = "model.onnx"
-RUNTIME = "onnxruntime"
 #: onnxruntime's words when a model loaded from bytes names an external data file
 _EXTERNAL_DATA = ("external data", "model_path must not be empty")
 

@@ -168,8 +168,6 @@ REGISTRY: dict[str, ModelSpec] = {
         ),
     )
 }
-#: the file formats a model can be imported in (`fer-audit models import --format`)
-FORMATS: dict[str, ModelSpec] = {n: s for n, s in REGISTRY.items() if s.weights is None}
 #: the architectures trained here (`fer-audit train --arch all`, the Train page)
 MODELS: dict[str, ModelSpec] = {n: s for n, s in REGISTRY.items() if s.trainable}
 

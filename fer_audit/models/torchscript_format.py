@@ -25,7 +25,6 @@ from fer_audit.models.external import ModelFileError, Network, first_sentence, l
 from fer_audit.models.import_spec import ImportSpec
 
 MODEL_FILE = "model.torchscript"
-RUNTIME = "torch"
 
 
 def runtime_version() -> str:

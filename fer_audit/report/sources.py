@@ -22,9 +22,10 @@ import pyarrow.parquet as pq
 from fer_audit import atomic
 from fer_audit.errors import DamagedFile, one_line, read_all
 from fer_audit.fairness.rankings import restrict
-from fer_audit.fairness.reference import CITATION, reference_audit
+from fer_audit.fairness.reference import CITATION
 from fer_audit.fairness.result import AuditResult
-from fer_audit.fairness.settings import AuditSettings
+from fer_audit.fairness.run import run_audit
+from fer_audit.fairness.settings import REFERENCES, AuditSettings
 
 REFERENCE, SAVED, PREDICTIONS = "reference", "saved", "predictions"
 CORRECTION_WORDS = {
@@ -181,13 +182,7 @@ def open_source(source: AuditSource) -> AuditResult:
     saved audit as it was saved (DamagedFile naming a file that cannot be read). A
     predictions table is not audited here: queue `fer-audit audit` for it."""
     if source.kind == REFERENCE:
-        defaults = AuditSettings()
-        return reference_audit(
-            n_boot=defaults.bootstrap,
-            seed=defaults.seed,
-            correction=defaults.correction,
-            family=defaults.family,
-        )
+        return run_audit(AuditSettings(), reference=REFERENCES[0])
     if source.kind == SAVED:
         return AuditResult.load(source.path)
     raise ValueError(f"{source.label}: not audited yet (queue `fer-audit audit` for it)")

@@ -23,6 +23,7 @@ from fer_audit.safe_load import load_tensors
 from fer_audit.train.data import ClipSet
 from fer_audit.train.runs import MODEL_KEYS, RERUN, check_run_keys, read_run_json, run_folder
 from fer_audit.video.settings import PreprocessSettings
+from fer_audit.workspace import checkpoints_dir, contained
 
 
 def predict_probabilities(model, data: ClipSet, batch_size: int, device: str) -> np.ndarray:
@@ -71,10 +72,30 @@ def load_run(workspace, run_id: str) -> tuple[dict, torch.nn.Module]:
     return meta, model
 
 
+#: how a command line names an imported model by its folder under the checkpoints
+IMPORTED = "imported:"
+
+
+def named_import(ref: str, checkpoints: Path | None = None) -> Path | None:
+    """The folder `imported:NAME` names (a plain name, inside the checkpoints folder);
+    None when `ref` does not start with `imported:`; ValueError when there is no such
+    model."""
+    if not ref.startswith(IMPORTED):
+        return None
+    name = ref[len(IMPORTED) :]
+    folder = contained(Path(checkpoints or checkpoints_dir()), name, what="imported model")
+    if not (folder / "run.json").is_file():
+        raise ValueError(
+            f"no imported model {name!r} in {folder.parent} (fer-audit models list shows them)"
+        )
+    return folder
+
+
 def load_any_run(workspace, ref: str | Path):
-    """(run.json, model, preprocessing settings) of a run id of the workspace, or of a
-    run folder (one with a run.json, such as the imported checkpoints/fermini)."""
-    folder = Path(ref)
+    """(run.json, model, preprocessing settings) of a run id of the workspace, of an
+    imported model named `imported:NAME`, or of a run folder (one with a run.json, such
+    as the imported checkpoints/fermini)."""
+    folder = named_import(str(ref)) or Path(ref)
     if not (folder / "run.json").exists():
         folder = run_folder(workspace, str(ref))
     return load_folder(folder, str(ref))

@@ -117,6 +117,22 @@ class DecodedVideo:
         return self.rgb_frames([index])[0]
 
 
+def open_video(source: Source):
+    """The opened container of a video that holds a video stream (use it in a `with`);
+    VideoError("unreadable") saying why not: missing, empty, not a readable container,
+    no video stream."""
+    try:
+        container = _open(source)
+    except VideoError:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise VideoError("unreadable", f"not a readable video ({type(exc).__name__})") from None
+    if not container.streams.video:
+        container.close()
+        raise VideoError("unreadable", "the file holds no video stream")
+    return container
+
+
 def _open(source: Source):
     if isinstance(source, bytes):
         if not source:
@@ -155,15 +171,7 @@ def iter_frames(
     (before decoding), or when a frame lies beyond `max_seconds` or `max_frames`.
     """
     notes = notes if notes is not None else []
-    try:
-        container = _open(source)
-    except VideoError:
-        raise
-    except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise VideoError("unreadable", f"not a readable video ({type(exc).__name__})") from None
-    with container:
-        if not container.streams.video:
-            raise VideoError("unreadable", "the file holds no video stream")
+    with open_video(source) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         if max_seconds is not None:
