@@ -15,6 +15,7 @@ pages = [
     st.Page("app_pages/data.py", title="Data", icon=":material/database:"),
     st.Page("app_pages/demo.py", title="Live demo", icon=":material/videocam:"),
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("app_pages/study.py", title="Study", icon=":material/account_tree:"),
 ]
 with page_guard():  # no traceback reaches a user: the message here, the details in the log
     page = st.navigation(pages)

@@ -3,17 +3,22 @@
 import streamlit as st
 
 from app_pages.evaluate_form import evaluate_section
-from app_pages.ui import job_list, job_registry, page_guard, plain_markdown, show_damaged_list
+from app_pages.ui import (
+    job_list,
+    job_registry,
+    page_guard,
+    plain_markdown,
+    run_curves,
+    show_damaged_list,
+)
 from fer_audit.commands import train_argv
 from fer_audit.data.registry import list_datasets
 from fer_audit.errors import DamagedFile
 from fer_audit.labels import TRAIN_SETS
 from fer_audit.models import MODELS
 from fer_audit.overview import preprocessing_reports
-from fer_audit.report import live_figures
 from fer_audit.seeding import parse_seeds
 from fer_audit.train.config import LR_SCHEDULES, TrainConfig
-from fer_audit.train.runs import read_run
 from fer_audit.video.settings import PreprocessSettings
 from fer_audit.workspace import OutsideDataRootsError, Workspace
 
@@ -138,19 +143,7 @@ st.subheader("Jobs")
 
 def curves(job):
     for run_id in job.runs[-3:]:
-        try:
-            meta, records = read_run(workspace, run_id)
-        except DamagedFile as exc:  # this run's curves only; the other jobs go on
-            st.error(str(exc), icon=":material/broken_image:")
-            continue
-        if records:
-            title = f"{run_id} (best val accuracy {meta.get('best_val_accuracy') or 0:.3f})"
-            st.plotly_chart(
-                live_figures.training_curves(
-                    records, title=title, synthetic=bool(meta.get("synthetic"))
-                ),
-                key=f"curve-{job.id}-{run_id}",
-            )
+        run_curves(workspace, run_id, key=f"curve-{job.id}-{run_id}")
 
 
 @st.fragment(run_every=3)

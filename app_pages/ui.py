@@ -18,10 +18,11 @@ from streamlit.errors import FragmentHandledException
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
 from fer_audit.data.index import SYNTHETIC_NOTE
-from fer_audit.errors import DamagedFile, one_line
+from fer_audit.errors import DamagedFile, one_line, without_tracebacks
 from fer_audit.fairness import AuditResult
-from fer_audit.jobs import Job, JobRegistry, move_registry_aside, without_tracebacks
+from fer_audit.jobs import Job, JobRegistry, move_registry_aside
 from fer_audit.labels import train_set_order
+from fer_audit.report import live_figures
 from fer_audit.report.sources import (
     CORRECTION_WORDS,
     FAMILY_WORDS,
@@ -35,6 +36,7 @@ from fer_audit.report.sources import (
     seed_label,
     table_problem,
 )
+from fer_audit.train.runs import read_run
 from fer_audit.workspace import Workspace
 
 #: the audit selection's widget keys, kept across pages
@@ -329,3 +331,21 @@ def job_list(
                 # tracebacks out of the whole log first: one may be longer than the tail
                 shown = without_tracebacks(job.log_tail(None)).splitlines()[-log_lines:]
                 st.code("\n".join(shown) or "(empty)", language=None)
+
+
+def run_curves(workspace: Workspace, run_id: str, *, key: str) -> None:
+    """A run's training curves (nothing before its first epoch); a damaged run file is
+    named, and the page goes on."""
+    try:
+        meta, records = read_run(workspace, run_id)
+    except DamagedFile as exc:
+        st.error(str(exc), icon=":material/broken_image:")
+        return
+    if records:
+        title = f"{run_id} (best val accuracy {meta.get('best_val_accuracy') or 0:.3f})"
+        st.plotly_chart(
+            live_figures.training_curves(
+                records, title=title, synthetic=bool(meta.get("synthetic"))
+            ),
+            key=key,
+        )

@@ -19,7 +19,7 @@ from fer_audit.demo import (
     step_estimates,
 )
 from fer_audit.errors import DamagedFile
-from fer_audit.progress import BuildProgress, StepProgress, duration
+from fer_audit.progress import BuildProgress, duration, percent, step_text
 from fer_audit.workspace import Workspace
 
 #: how often a page asks how the build is doing, in seconds
@@ -90,28 +90,6 @@ def _one_line(progress: BuildProgress) -> None:
     )
     st.progress(progress.finished_steps / len(progress.steps))
     st.page_link("app_pages/home.py", label="Its progress on Home", icon=":material/home:")
-
-
-def percent(fraction: float) -> str:
-    """A fraction done as whole percent, rounded down: 100% only when it is all done."""
-    return f"{int(fraction * 100)}%"
-
-
-def step_text(step: StepProgress) -> str:
-    """One step's state in words: how far, how long so far, how long still."""
-    if step.status == "done":
-        return f"{step.name}: done in {duration(step.elapsed_s)}"
-    if step.status == "skipped":
-        return f"{step.name}: already done"
-    if step.status == "running":
-        return (
-            f"{step.name}: running, {percent(step.fraction)} · {duration(step.elapsed_s)} so far"
-            f" · about {duration(step.eta_s)} left"
-        )
-    if step.status in ("waiting", "queued"):
-        behind = " behind other jobs" if step.status == "queued" else ""
-        return f"{step.name}: {step.status}{behind} · about {duration(step.estimate_s)}"
-    return f"{step.name}: {step.status}: {step.message}"
 
 
 def _offer_build(workspace: Workspace, progress: BuildProgress | None) -> None:

@@ -2,12 +2,14 @@
 file is named in a clear message with what to do; users never see a traceback").
 
 `DamagedFile` is a ValueError, so the command line's handler prints `error: <message>`
-and exits 2, and the dashboard shows the message as it is.
+and exits 2, and the dashboard shows the message as it is. `without_tracebacks` cuts
+a job's log down to what a user is shown.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
@@ -57,3 +59,26 @@ def read_all(
         if value is not None:
             found.append(value)
     return found
+
+
+#: how the lines of a traceback after its first begin (frames, code, chained causes)
+_TRACEBACK_BODY = (" ", "\t", "During handling", "The above exception")
+_FRAME = re.compile(r'\s+File ".*", line \d+')
+
+
+def without_tracebacks(text: str) -> str:
+    """`text` (a job's log) with each Python traceback cut down to its last line, the
+    error itself: what a dashboard user is shown (the log file keeps everything)."""
+    kept, inside = [], False
+    for line in text.splitlines():
+        starts = line.startswith("Traceback (most recent call last):")
+        if starts or _FRAME.match(line):  # a frame: its "Traceback" line may be cut off
+            if not inside:
+                kept.append("(traceback left out here; it is in the job's log file)")
+            inside = True
+            continue
+        if inside and (not line.strip() or line.startswith(_TRACEBACK_BODY)):
+            continue
+        inside = False
+        kept.append(line)
+    return "\n".join(kept)

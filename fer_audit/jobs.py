@@ -9,7 +9,8 @@ pid, times, progress, message, log path and the run folders it touched.
 
 Statuses: queued -> running -> done | failed | cancelled. At most `max_running`
 jobs run at once; the rest wait queued and start when a slot frees (a finishing
-job starts the next one; so does every `refresh`). A running job whose process
+job starts the next one; so does every `refresh`). A job queued `after` another starts
+only once that one is done, which makes chains of jobs (a study). A running job whose process
 has vanished (SIGKILL, out of memory, machine restart) is marked failed by the
 next `refresh`, never left "running". Rerunning a job (`resume`) runs the same
 command again; the commands resume their own work (training continues from its
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import sqlite3
 import subprocess
@@ -93,8 +93,19 @@ CREATE TABLE IF NOT EXISTS jobs (
     log_path TEXT NOT NULL,
     exit_code INTEGER,
     runs TEXT NOT NULL DEFAULT '[]',
-    attempts INTEGER NOT NULL DEFAULT 0
+    attempts INTEGER NOT NULL DEFAULT 0,
+    after_id INTEGER
 )
+"""
+#: columns added after the first registries were made: (name, declaration)
+_ADDED_COLUMNS = (("after_id", "INTEGER"),)
+#: the first queued job that may start: none before it, or the one before it is done
+#: (a job whose predecessor is gone from the registry may start too)
+_NEXT_READY = """
+SELECT jobs.* FROM jobs LEFT JOIN jobs AS prior ON prior.id = jobs.after_id
+WHERE jobs.status = 'queued'
+  AND (jobs.after_id IS NULL OR prior.id IS NULL OR prior.status = 'done')
+ORDER BY jobs.id LIMIT 1
 """
 
 
@@ -115,6 +126,8 @@ class Job:
     exit_code: int | None
     runs: list[str]
     attempts: int
+    #: the job this one waits for (it starts once that one is done), if any
+    after_id: int | None = None
 
     @property
     def active(self) -> bool:
@@ -133,29 +146,6 @@ class Job:
         return "fer-audit " + " ".join(self.argv)
 
 
-#: how the lines of a traceback after its first begin (frames, code, chained causes)
-_TRACEBACK_BODY = (" ", "\t", "During handling", "The above exception")
-_FRAME = re.compile(r'\s+File ".*", line \d+')
-
-
-def without_tracebacks(text: str) -> str:
-    """`text` (a job's log) with each Python traceback cut down to its last line, the
-    error itself: what a dashboard user is shown (the log file keeps everything)."""
-    kept, inside = [], False
-    for line in text.splitlines():
-        starts = line.startswith("Traceback (most recent call last):")
-        if starts or _FRAME.match(line):  # a frame: its "Traceback" line may be cut off
-            if not inside:
-                kept.append("(traceback left out here; it is in the job's log file)")
-            inside = True
-            continue
-        if inside and (not line.strip() or line.startswith(_TRACEBACK_BODY)):
-            continue
-        inside = False
-        kept.append(line)
-    return "\n".join(kept)
-
-
 class JobRegistry:
     """The job table of one workspace. Safe to use from several processes at once."""
 
@@ -169,6 +159,7 @@ class JobRegistry:
         with self._checked(), closing(self._connect()) as db, db:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(_SCHEMA)
+            _add_missing_columns(db)
             problems = [r[0] for r in db.execute("PRAGMA quick_check").fetchall()]
             if problems != ["ok"]:
                 raise damaged_registry(self.path, "; ".join(problems[:3]))
@@ -216,8 +207,12 @@ class JobRegistry:
         return [_job(r) for r in rows]
 
     # changes
-    def submit(self, argv: Sequence[str], *, title: str | None = None) -> Job:
-        """Queue the command `fer-audit <argv>` and start it if a slot is free."""
+    def submit(
+        self, argv: Sequence[str], *, title: str | None = None, after: int | None = None
+    ) -> Job:
+        """Queue the command `fer-audit <argv>` and start it if a slot is free (and,
+        with `after`, once job `after` is done: a chain of jobs stops where one fails
+        or is cancelled, and goes on when that one is resumed and finishes)."""
         argv = [str(a) for a in argv]
         if not argv or argv[0].startswith("-"):
             raise ValueError(f"a job needs a fer-audit command, not {argv!r}")
@@ -225,9 +220,9 @@ class JobRegistry:
         logs.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as db, db:
             cursor = db.execute(
-                "INSERT INTO jobs (kind, title, argv, status, created_at, log_path) "
-                "VALUES (?, ?, ?, 'queued', ?, '')",
-                (argv[0], title or " ".join(argv), json.dumps(argv), time.time()),
+                "INSERT INTO jobs (kind, title, argv, status, created_at, log_path, after_id) "
+                "VALUES (?, ?, ?, 'queued', ?, '', ?)",
+                (argv[0], title or " ".join(argv), json.dumps(argv), time.time(), after),
             )
             job_id = cursor.lastrowid
             db.execute(
@@ -293,9 +288,7 @@ class JobRegistry:
                 busy = db.execute("SELECT COUNT(*) FROM jobs WHERE status = 'running'")
                 if busy.fetchone()[0] >= self.max_running:
                     return
-                row = db.execute(
-                    "SELECT * FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1"
-                ).fetchone()
+                row = db.execute(_NEXT_READY).fetchone()
                 if row is None:
                     return
                 process = self._launch(_job(row))
@@ -381,4 +374,13 @@ def _job(row: sqlite3.Row) -> Job:
         exit_code=row["exit_code"],
         runs=json.loads(row["runs"]),
         attempts=row["attempts"],
+        after_id=row["after_id"],
     )
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Bring a registry made by an earlier version up to the current columns."""
+    present = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
+    for name, declaration in _ADDED_COLUMNS:
+        if name not in present:
+            db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {declaration}")

@@ -26,7 +26,7 @@ from fer_audit.jobs import Job, JobRegistry
 from fer_audit.procs import alive, process_start
 
 #: below this reported fraction a job's own ETA is too noisy; its estimate is used
-_TRUSTED_FRACTION = 0.05
+TRUSTED_FRACTION = 0.05
 STEP_STATES = ("waiting", "queued", "running", "done", "skipped", "failed", "cancelled")
 
 
@@ -175,7 +175,7 @@ def step_progress(step: dict, job: Job | None, now: float) -> StepProgress:
             message=job.message,
             **common,
         )
-    if job.progress >= _TRUSTED_FRACTION:
+    if job.progress >= TRUSTED_FRACTION:
         eta = elapsed * (1 - job.progress) / job.progress
     else:
         eta = max(estimate - elapsed, 0.0)
@@ -220,3 +220,28 @@ def duration(seconds: float | None) -> str:
         return f"{seconds:.0f} s"
     minutes = round(seconds / 60)
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+def percent(fraction: float) -> str:
+    """A fraction done as whole percent, rounded down: 100% only when it is all done."""
+    return f"{int(fraction * 100)}%"
+
+
+def step_text(step: StepProgress) -> str:
+    """One step's state in words: how far, how long so far, how long still."""
+    if step.status == "done":
+        return f"{step.name}: done in {duration(step.elapsed_s)}"
+    if step.status == "skipped":
+        return f"{step.name}: already done"
+    if step.status == "running":
+        left = f" · about {duration(step.eta_s)} left" if step.eta_s is not None else ""
+        return (
+            f"{step.name}: running, {percent(step.fraction)} · {duration(step.elapsed_s)} "
+            f"so far{left}"
+        )
+    if step.status in ("waiting", "queued"):
+        behind = " behind other jobs" if step.status == "queued" else ""
+        about = f" · about {duration(step.estimate_s)}" if step.eta_s is not None else ""
+        why = f" ({step.message})" if step.message else ""
+        return f"{step.name}: {step.status}{behind}{why}{about}"
+    return f"{step.name}: {step.status}" + (f": {step.message}" if step.message else "")

@@ -220,6 +220,7 @@ PAGES = {
     "Data": ("Data", "demo: preprocess"),
     "Live demo": ("Live demo", "Keyframes and faces"),
     "Train": ("Train", "demo: report"),
+    "Study": ("Study", "No study yet."),
 }
 
 

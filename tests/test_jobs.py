@@ -125,3 +125,42 @@ def test_an_uncaught_exception_fails_the_job_with_its_last_line(tiny_workspace):
     assert _outcome(job, 1, cancelled=False) == ("failed", "RuntimeError: the GPU fell off the bus")
     assert _outcome(job, 143, cancelled=False)[0] == "cancelled"
     assert _outcome(job, 0, cancelled=False) == ("done", "finished")
+
+
+def test_a_job_queued_after_another_waits_until_that_one_is_done(tiny_workspace):
+    registry = JobRegistry(tiny_workspace)
+    failing = registry.submit(["datasets", "show", "nosuch"])
+    behind = registry.submit(["datasets", "list"], after=failing.id)
+    assert (behind.status, behind.after_id) == ("queued", failing.id)
+    wait_for_job(registry, failing.id, lambda j: not j.active)
+    other = registry.submit(["datasets", "list"])  # later, but free to run: it does
+    assert wait_for_job(registry, other.id, lambda j: not j.active).status == "done"
+    assert registry.get(behind.id).status == "queued"  # its predecessor failed
+
+    registry.resume(failing.id)
+    registry.cancel(failing.id)  # cancelled is not done either
+    registry.refresh()
+    assert registry.get(behind.id).status == "queued"
+
+
+def test_a_registry_from_before_chains_gains_the_column_and_keeps_its_jobs(tmp_path):
+    workspace = Workspace(tmp_path / "workspace")
+    workspace.root.mkdir()
+    with sqlite3.connect(workspace.jobs_db) as db:
+        db.execute(
+            "CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, "
+            "title TEXT NOT NULL, argv TEXT NOT NULL, status TEXT NOT NULL, pid INTEGER, "
+            "pid_start TEXT, created_at REAL NOT NULL, started_at REAL, finished_at REAL, "
+            "progress REAL NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '', "
+            "log_path TEXT NOT NULL, exit_code INTEGER, runs TEXT NOT NULL DEFAULT '[]', "
+            "attempts INTEGER NOT NULL DEFAULT 0)"
+        )
+        db.execute(
+            "INSERT INTO jobs (kind, title, argv, status, created_at, log_path) "
+            "VALUES ('datasets', 'old', '[\"datasets\", \"list\"]', 'done', 1.0, 'x.log')"
+        )
+    registry = JobRegistry(workspace)
+    old = registry.get(1)
+    assert (old.title, old.status, old.after_id) == ("old", "done", None)
+    queued = registry.submit(["datasets", "list"], after=old.id)  # after a done job: runs
+    assert wait_for_job(registry, queued.id, lambda j: not j.active).status == "done"
