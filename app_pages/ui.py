@@ -313,7 +313,9 @@ def job_list(
                 f"**#{job.id} {plain_markdown(job.title)}** · {job.status}",
                 help=plain_markdown(job.command()),
             )
-            head.caption(plain_markdown(job.message or ""))
+            waits = job.status == "queued" and job.after_id is not None
+            note = f"starts once job #{job.after_id} is done" if waits else ""
+            head.caption(plain_markdown(job.message or note))
             if job.status == "running":
                 head.progress(job.progress, text=f"{job.progress:.0%}")
             if job.active:

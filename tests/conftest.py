@@ -264,24 +264,16 @@ class Served:
     checkpoints: Path
 
 
-@pytest.fixture(scope="session")
-def served(session_demo) -> Iterator[Served]:
-    """One dashboard server for every browser test. Tests add what they need to its
-    workspace under names of their own, and remove it when they are done."""
-    data_root = session_demo.workspace.root.parent / "data"
-    data_root.mkdir(exist_ok=True)
+@contextlib.contextmanager
+def dashboard(env: dict[str, str]) -> Iterator[str]:
+    """`streamlit run app.py` with `env` added to this environment (the workspace and
+    its roots); its URL while it serves."""
     port = _free_port()
-    env = {
-        **os.environ,
-        "FER_AUDIT_WORKSPACE": str(session_demo.workspace.root),
-        "FER_AUDIT_DATA_ROOTS": str(data_root),
-        "FER_AUDIT_CHECKPOINTS": str(session_demo.checkpoints),
-    }
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
     server = subprocess.Popen(
         command,
         cwd=REPO,
-        env=env,
+        env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -292,10 +284,25 @@ def served(session_demo) -> Iterator[Served]:
             wait_until_serving(url, server, timeout=90)
         except RuntimeError as exc:
             pytest.fail(f"streamlit did not start: {exc}")
-        yield Served(url, session_demo.workspace, data_root, session_demo.checkpoints)
+        yield url
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def served(session_demo) -> Iterator[Served]:
+    """One dashboard server for every browser test. Tests add what they need to its
+    workspace under names of their own, and remove it when they are done."""
+    data_root = session_demo.workspace.root.parent / "data"
+    data_root.mkdir(exist_ok=True)
+    env = {
+        "FER_AUDIT_WORKSPACE": str(session_demo.workspace.root),
+        "FER_AUDIT_DATA_ROOTS": str(data_root),
+        "FER_AUDIT_CHECKPOINTS": str(session_demo.checkpoints),
+    }
+    with dashboard(env) as url:
+        yield Served(url, session_demo.workspace, data_root, session_demo.checkpoints)
 
 
 @pytest.fixture(scope="session")

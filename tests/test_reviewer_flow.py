@@ -1,0 +1,146 @@
+"""A reviewer's whole flow in Chromium, without the command line: a zip of clips uploaded
+on the Data page, the study run from the Study page, its saved audit opened, models
+side by side, the report exported. On tiny SYNTHETIC data, in a fresh workspace."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import dashboard
+
+STUDY = "reviewer"
+#: the caption under the Source box of the study's saved audit
+CAPTION = f"Audit of the predictions table {STUDY}.parquet"
+#: seconds each step took in the last run (printed; the closing notes quote them)
+TIMES: dict[str, float] = {}
+
+
+@pytest.fixture
+def clips_zip(tmp_path) -> Path:
+    """4 + 4 SYNTHETIC subjects' clips with manifest.csv and SYNTHETIC.json, zipped."""
+    from fer_audit.data.sasefe import read_sasefe
+    from fer_audit.data.synthetic import SyntheticSettings, generate
+
+    folder = tmp_path / "clips"
+    generate(
+        folder,
+        SyntheticSettings(
+            subjects_per_group={"female": 4, "male": 4}, size=48, fps=10, duration_s=2.0
+        ),
+    )
+    index = read_sasefe(folder, dataset="clips").index
+    manifest = io.StringIO()
+    rows = csv.writer(manifest)
+    rows.writerow(["path", "subject", "gender", "emotion", "authenticity"])
+    rows.writerows(index[["path", "subject", "gender", "emotion", "authenticity"]].values)
+    path = tmp_path / "clips.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for clip in index["path"]:
+            archive.write(folder / clip, clip)
+        archive.write(folder / "SYNTHETIC.json", "SYNTHETIC.json")
+        archive.writestr("manifest.csv", manifest.getvalue())
+    return path
+
+
+def timed(step: str):
+    class _Timer:
+        def __enter__(self):
+            self.started = time.perf_counter()
+
+        def __exit__(self, *exc):
+            TIMES[step] = round(time.perf_counter() - self.started, 1)
+            print(f"{step}: {TIMES[step]} s", flush=True)
+
+    return _Timer()
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick `option` in the Streamlit selectbox labelled `label`."""
+    page.get_by_label(label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def number(page, label: str, value: int) -> None:
+    field = page.get_by_label(label, exact=True)
+    field.fill(str(value))
+    field.press("Tab")
+
+
+@pytest.mark.browser
+def test_zip_upload_to_study_to_saved_audit_side_by_side_and_report(chromium, clips_zip, tmp_path):
+    workspace = tmp_path / "workspace"
+    env = {"FER_AUDIT_WORKSPACE": str(workspace), "FER_AUDIT_CHECKPOINTS": str(tmp_path / "ck")}
+    with dashboard(env) as url:
+        context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        try:
+            _flow(page, url, tmp_path)
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failed.png"), full_page=True)
+            print(f"screenshot of the failed page: {tmp_path / 'failed.png'}")
+            raise
+        finally:
+            context.close()
+    print("reviewer flow, seconds per step:", TIMES)
+
+
+def _flow(page, url: str, tmp_path: Path) -> None:
+    page.goto(url)
+    with timed("upload"):
+        page.get_by_role("link", name="Data", exact=True).click()
+        page.get_by_role("tab", name="Upload clips").click()
+        uploader = page.get_by_test_id("stFileUploader").filter(has_text="Zip of videos")
+        uploader.locator("input[type='file']").set_input_files(str(tmp_path / "clips.zip"))
+        name = page.get_by_label("Dataset name")
+        name.fill("clips")
+        name.press("Tab")
+        page.get_by_role("button", name="Upload and register").click()
+        page.get_by_text("Registered clips: 96 videos of 8 subjects (SYNTHETIC data)").wait_for(
+            timeout=60_000
+        )
+
+    with timed("study (form to done)"):
+        page.get_by_role("link", name="Study", exact=True).click()
+        page.get_by_role("heading", name="Study", exact=True).wait_for(timeout=60_000)
+        page.get_by_text("SYNTHETIC dataset").wait_for(timeout=30_000)
+        choose(page, "Keyframes K", "10")
+        number(page, "Crop size (px)", 32)
+        number(page, "Epochs (at most)", 2)
+        number(page, "Input size (px; 0 = the architecture's own)", 32)
+        number(
+            page, "Held-out test subjects per gender (no test split yet: the study draws one)", 2
+        )
+        number(page, "Bootstrap resamples", 200)
+        study_name = page.get_by_label("Study name (its predictions table and audit folder)")
+        study_name.fill(STUDY)
+        page.get_by_role("button", name="Start the study").click()
+        page.get_by_text(f"Queued the study {STUDY}: 8 steps").wait_for(timeout=60_000)
+        page.get_by_text("8 of 8 steps done").wait_for(timeout=300_000)
+
+    with timed("open the saved audit"):
+        page.get_by_role("button", name="Open its audit").click()
+        page.get_by_role("heading", name="Audit", exact=True).wait_for(timeout=60_000)
+        page.get_by_text(CAPTION).first.wait_for(timeout=60_000)
+        page.get_by_role("heading", name="Summary").wait_for(timeout=60_000)
+
+    with timed("side by side"):
+        page.get_by_role("tab", name="Side by side").click()
+        page.get_by_text("Difference between two models' gaps").first.wait_for(timeout=60_000)
+        assert page.locator(".js-plotly-plot").count() >= 2
+
+    with timed("export the report"):
+        page.get_by_role("link", name="Reports", exact=True).click()
+        page.get_by_role("heading", name="Reports", exact=True).wait_for(timeout=60_000)
+        page.get_by_text(CAPTION).first.wait_for(timeout=60_000)
+        with page.expect_download(timeout=120_000) as download:
+            page.get_by_role("button", name="Download the HTML report").click()
+        report = Path(download.value.path()).read_text()
+    assert "SYNTHETIC" in report and STUDY in report
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert "Traceback" not in page.inner_text("body")
