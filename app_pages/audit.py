@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.audit_form import audit_jobs, new_audit_form, offer_audit, open_finished
+from app_pages.side_by_side import side_by_side_tab
 from app_pages.ui import audit_selection, job_registry, plain_markdown, plain_markdown_list
 from fer_audit.fairness.gaps import CAVEAT, PAPER_DEFINITIONS, STANDARD_DEFINITIONS
 from fer_audit.fairness.planner import (
@@ -15,7 +16,7 @@ from fer_audit.fairness.planner import (
     plan,
 )
 from fer_audit.labels import train_set_order
-from fer_audit.report import comparison_figures, figures, glossary, live_figures
+from fer_audit.report import comparison_figures, figures, glossary, live_figures, side_by_side
 from fer_audit.report.summary import plan_sentence, run_warnings, summary_sentences
 from fer_audit.workspace import Workspace
 
@@ -61,14 +62,12 @@ with st.expander("Glossary: what each gap and column means"):
         hide_index=True,
     )
 
-per_run, compare, ranking, aggregated, tables, planner = st.tabs(
-    ["Per model", "Training sets", "Rankings", "Aggregated", "Tables", "Planner"]
+per_run, beside, compare, ranking, aggregated, tables, planner = st.tabs(
+    ["Per model", "Side by side", "Training sets", "Rankings", "Aggregated", "Tables", "Planner"]
 )
 
 with per_run:
-    order = {t: i for i, t in enumerate(set_options)}
-    ordered = sorted(chosen.settings["runs"], key=lambda r: (order[r["train_set"]], r["arch"]))
-    run_ids = [r["run_id"] for r in ordered]
+    run_ids = [r["run_id"] for r in side_by_side.ordered_runs(chosen.settings["runs"])]
     run_id = st.selectbox("Model (run)", run_ids)
     for line in run_warnings(chosen, run_id=run_id):
         st.warning(plain_markdown(line))
@@ -94,6 +93,9 @@ with per_run:
     family = st.radio("Definitions", ["the paper's", "standard"], horizontal=True)
     definitions = PAPER_DEFINITIONS if family == "the paper's" else STANDARD_DEFINITIONS
     st.plotly_chart(figures.gap_forest(chosen, run_id=run_id, definitions=definitions))
+
+with beside:
+    side_by_side_tab(result, chosen)
 
 with compare:
     st.markdown("**Each emotion** (the paper's aggregates below pool every class)")

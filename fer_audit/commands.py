@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from fer_audit.fairness.settings import AuditSettings
+from fer_audit.fairness.settings import NOT_FOR_COMPARISON, AuditSettings
 from fer_audit.options import option_argv
 from fer_audit.train.config import TrainConfig
 from fer_audit.video.settings import PreprocessSettings
@@ -50,6 +50,25 @@ def audit_argv(
     `settings`, saved into folder `out`."""
     source = [str(predictions)] if predictions is not None else ["--reference", str(reference)]
     return ["audit", *source, "--out", str(out), *option_argv(settings)]
+
+
+def compare_argv(
+    settings: AuditSettings,
+    *,
+    predictions: str | Path,
+    first: str,
+    second: str,
+    definition: str,
+    cls: str,
+) -> list[str]:
+    """`fer-audit compare`: the paired difference of two runs' gap in a predictions table,
+    with the groups, label scheme, resamples and seed of `settings`."""
+    return [
+        "compare",
+        str(predictions),
+        *("--first", first, "--second", second, "--definition", definition, "--class", cls),
+        *option_argv(settings, skip=NOT_FOR_COMPARISON),
+    ]
 
 
 def evaluate_argv(refs: Sequence[str], *, out: str | Path, dataset: str | None = None) -> list[str]:

@@ -187,3 +187,33 @@ def test_demo_options_default_to_the_demo_settings():
         "epochs": defaults.epochs,
     }.items():
         assert re.search(rf"default {value}\b", helps[dest]), (dest, helps[dest])
+
+
+def test_the_compare_command_prints_the_difference(capsys, tmp_path):
+    from test_paired import N_BOOT, compare, correlated_runs
+
+    from fer_audit.commands import compare_argv
+    from fer_audit.fairness.settings import AuditSettings
+
+    table = correlated_runs(changed=0.3)
+    path = tmp_path / "predictions.parquet"
+    table.to_parquet(path)
+    found = compare(table)
+    argv = ["--workspace", str(tmp_path / "ws")]
+    argv += compare_argv(  # the command line the Audit page shows
+        AuditSettings(bootstrap=N_BOOT, seed=3),
+        predictions=path,
+        first="a",
+        second="b",
+        definition="equal_opportunity",
+        cls="sad",
+    )
+    assert main([*argv, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(json.dumps(found.to_dict()))
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"difference {found.difference:+.3f}, 95% interval [{found.ci_low:+.3f}," in out
+    assert "subjects: female 6, male 6" in out and "positives female 12 | male 12" in out
+    assert main([*argv, "--first", "b"]) == 2  # the same run twice
+    assert "needs two different runs" in capsys.readouterr().err

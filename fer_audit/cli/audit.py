@@ -1,14 +1,16 @@
-"""`audit`, `plan` and `report`: the audit of a predictions table (or the published
-results), the sample-size planner, and an audit's HTML report."""
+"""`audit`, `compare`, `plan` and `report`: the audit of a predictions table (or the
+published results), the difference between two runs' gaps (paired over the same
+subjects), the sample-size planner, and an audit's HTML report."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 from pathlib import Path
 
 from fer_audit.cli.common import _force
-from fer_audit.fairness.settings import REFERENCES, AuditSettings
+from fer_audit.fairness.settings import NOT_FOR_COMPARISON, REFERENCES, AuditSettings
 from fer_audit.options import add_options, bounded, option_values
 from fer_audit.outputs import check_output
 from fer_audit.seeding import MAX_SEED
@@ -23,6 +25,24 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     add_options(aud, AuditSettings)
     _force(aud)
     aud.set_defaults(handler=cmd_audit)
+
+    cmp = commands.add_parser(
+        "compare",
+        help="the difference between two runs' gap, with an interval from a paired "
+        "bootstrap over the same test subjects",
+    )
+    cmp.add_argument("predictions", type=Path, help="predictions table (.parquet/.csv)")
+    cmp.add_argument("--first", required=True, help="run id of the first model")
+    cmp.add_argument("--second", required=True, help="run id of the second model")
+    cmp.add_argument(
+        "--definition", required=True, help="gap definition, e.g. equal_opportunity or eqop_paper"
+    )
+    cmp.add_argument(
+        "--class", dest="cls", required=True, help="class of the gap: e.g. sad, or all, worst..."
+    )
+    add_options(cmp, AuditSettings, skip=NOT_FOR_COMPARISON)
+    cmp.add_argument("--json", action="store_true", help="print the result as JSON")
+    cmp.set_defaults(handler=cmd_compare)
 
     pln = commands.add_parser(
         "plan",
@@ -74,6 +94,50 @@ def cmd_audit(args: argparse.Namespace, workspace: Workspace) -> int:
     result.save(args.out)
     print(f"audit written to {args.out}" + ("  [SYNTHETIC]" if result.synthetic else ""))
     print(describe_audit(result))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace, workspace: Workspace) -> int:
+    from fer_audit.fairness.paired import compare_runs
+    from fer_audit.fairness.predictions import read_predictions
+    from fer_audit.report.side_by_side import paired_sentence
+
+    settings = AuditSettings(**option_values(AuditSettings, args, skip=NOT_FOR_COMPARISON))
+    frame, _ = read_predictions(args.predictions)
+    found = compare_runs(
+        settings,
+        predictions=frame,
+        first=args.first,
+        second=args.second,
+        definition=args.definition,
+        cls=args.cls,
+    )
+    if args.json:
+        print(json.dumps(found.to_dict(), indent=2))
+        return 0
+    flag = "  [SYNTHETIC]" if found.synthetic else ""
+    print(
+        f"{found.definition} · {found.cls} ({found.comparison}): {found.first} - "
+        f"{found.second}{flag}"
+    )
+    print(
+        f"difference {found.difference:+.3f}, {found.confidence:.0%} interval "
+        f"[{found.ci_low:+.3f}, {found.ci_high:+.3f}], p = {found.p_value:.3f} "
+        f"({found.n_boot} resamples, seed {found.seed}, {found.boot_dropped:.0%} left out; "
+        f"{found.p_method})"
+    )
+    for run, gap, (low, high) in (
+        (found.first, found.first_gap, found.first_interval),
+        (found.second, found.second_gap, found.second_interval),
+    ):
+        videos = " | ".join(f"{g} {n}" for g, n in found.videos[run].items())
+        rate_n = " | ".join(f"{g} {n}" for g, n in found.rate_n[run].items())
+        print(
+            f"  {run}: gap {gap:+.3f} [{low:+.3f}, {high:+.3f}]; videos {videos}; "
+            f"{found.rate_n_name} {rate_n}"
+        )
+    print("subjects: " + ", ".join(f"{g} {n}" for g, n in found.subjects.items()))
+    print(paired_sentence(found, labels={found.first: found.first, found.second: found.second}))
     return 0
 
 

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from fer_audit.data.subjects import normalize_gender
 from fer_audit.fairness import intervals, metrics
 from fer_audit.fairness.assemble import (
     _VARIATION_COLUMNS,
@@ -32,12 +31,7 @@ from fer_audit.fairness.assemble import (
 from fer_audit.fairness.detectable import detectable_gaps
 from fer_audit.fairness.gaps import gaps_from_differences
 from fer_audit.fairness.planner import subject_variation
-from fer_audit.fairness.predictions import (
-    GROUP_JOIN,
-    _normalised_genders,
-    _validated,
-    is_synthetic,
-)
+from fer_audit.fairness.predictions import GROUP_JOIN, checked_table, is_synthetic
 from fer_audit.fairness.resample import (
     bootstrap_confusions,
     permutation_confusions,
@@ -86,10 +80,9 @@ def audit(
     _check_family(family)
     scheme_obj = get_scheme(scheme)
     classes = list(scheme_obj.classes)
-    predictions, gender_labels = _normalised_genders(predictions, group)
-    if groups and gender_labels and isinstance(group, str):  # named as in the table
-        groups = [gender_labels.get(g, normalize_gender(g) or g) for g in groups]
-    frame, group_names = _validated(predictions, group, groups, classes)
+    frame, group_names, gender_labels = checked_table(
+        predictions, group=group, groups=groups, classes=classes
+    )
     n_perm = n_boot if n_perm is None else n_perm
     group_columns = [group] if isinstance(group, str) else list(group)
     parts = {name: [] for name in ("confusion", "group_metrics", "gaps", "variation")}

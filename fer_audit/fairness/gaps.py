@@ -94,6 +94,13 @@ def gap_keys(classes: Sequence[str]) -> list[tuple[str, str]]:
     return [(d, classes[c] if isinstance(c, int) else c) for d, c in gap_order(len(classes))]
 
 
+def gap_classes(definition: str, classes: Sequence[str]) -> list[str]:
+    """The classes a definition's gaps are given for, in the gap table's order: `all`
+    for the paper's; each class, (`overall` for accuracy,) `worst` and `mean` for the
+    standard ones."""
+    return [c for d, c in gap_keys(classes) if d == definition]
+
+
 #: the group differences every gap is built from (DIFFERENCES[name] has a class axis
 #: when its name is in PER_CLASS)
 DIFFERENCES: tuple[str, ...] = (

@@ -82,6 +82,21 @@ def resampling_p_value(observed: np.ndarray, null: np.ndarray, *, axis: int = 0)
     return np.where(np.isfinite(observed), p, np.nan)
 
 
+def bootstrap_p_value(samples: np.ndarray, *, axis: int = 0) -> np.ndarray:
+    """Two-sided p-value of "no difference" from a bootstrap distribution of a
+    difference, by inverting its percentile interval: p = min(1, 2 min(1 + #{d* <= 0},
+    1 + #{d* >= 0}) / (1 + B)) over the B finite draws d* along `axis` (about the
+    smallest 1 - confidence whose percentile interval reaches zero; at least
+    2 / (1 + B)). NaN when no draw is finite."""
+    samples = np.asarray(samples, float)
+    valid = np.isfinite(samples)
+    below = ((samples <= 0) & valid).sum(axis=axis)
+    above = ((samples >= 0) & valid).sum(axis=axis)
+    kept = valid.sum(axis=axis)
+    p = np.minimum(1.0, 2 * (1 + np.minimum(below, above)) / (1 + kept))
+    return np.where(kept > 0, p, np.nan)
+
+
 def _adjust_in_order(p_values: np.ndarray, step) -> np.ndarray:
     """Apply `step` to the finite p-values sorted ascending; NaNs stay NaN; cap at 1."""
     p = np.asarray(p_values, float)

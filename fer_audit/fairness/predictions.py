@@ -121,6 +121,23 @@ def _one_gender_per_subject(frame: pd.DataFrame) -> None:
         )
 
 
+def checked_table(
+    predictions: pd.DataFrame,
+    *,
+    group: str | Sequence[str],
+    groups: Sequence[str] | None,
+    classes: list[str],
+) -> tuple[pd.DataFrame, list[str], dict[str, str]]:
+    """The table as the audit reads it: genders normalised (`_normalised_genders`;
+    `groups` named as in the table are normalised too), checked (`_validated`), with a
+    `_group` column; the groups compared in order; and the gender mapping."""
+    predictions, gender_labels = _normalised_genders(predictions, group)
+    if groups and gender_labels and isinstance(group, str):  # named as in the table
+        groups = [gender_labels.get(g, normalize_gender(g) or g) for g in groups]
+    frame, group_names = _validated(predictions, group, groups, classes)
+    return frame, group_names, gender_labels
+
+
 def _validated(
     predictions: pd.DataFrame,
     group: str | Sequence[str],

@@ -14,26 +14,52 @@ import numpy as np
 from fer_audit.seeding import seeded_rng
 
 
-def bootstrap_confusions(
-    cells: np.ndarray, cell_group: np.ndarray, n_groups: int, *, n_boot: int, seed: int
+def bootstrap_weights(
+    cell_group: np.ndarray, n_groups: int, *, n_boot: int, seed: int
 ) -> np.ndarray:
-    """Resample cells with replacement within each group: (n_boot, G, C, C).
+    """How often each cell is drawn in each resample: (n_boot, n_cells) whole numbers.
 
-    `cells` is (n_cells, C, C); `cell_group` gives each cell's group index. The draw of
-    group g depends only on (seed, g, its number of cells), so runs that share a test
-    set get the same resamples (paired comparisons across runs).
+    Cells are drawn with replacement within each group, as many as the group has: the
+    weights of group g's cells in a resample are Multinomial(n_g, 1/n_g each). The draw
+    of group g depends only on (seed, g, its number of cells), so runs that share a
+    test set get the same weights (paired comparisons across runs).
     """
-    n_cells, c, _ = cells.shape
-    flat = cells.reshape(n_cells, c * c).astype(float)
-    out = np.zeros((n_boot, n_groups, c * c))
+    weights = np.zeros((n_boot, cell_group.size))
     for g in range(n_groups):
         members = np.flatnonzero(cell_group == g)
         if members.size == 0:
             continue
         rng = seeded_rng(seed, "bootstrap", g, int(members.size))
-        weights = rng.multinomial(members.size, np.full(members.size, 1 / members.size), n_boot)
-        out[:, g] = weights @ flat[members]
-    return out.reshape(n_boot, n_groups, c, c)
+        weights[:, members] = rng.multinomial(
+            members.size, np.full(members.size, 1 / members.size), n_boot
+        )
+    return weights
+
+
+def weighted_confusions(
+    cells: np.ndarray, cell_group: np.ndarray, n_groups: int, weights: np.ndarray
+) -> np.ndarray:
+    """Each resample's group confusions, sum_i w_bi * cells_i over the cells i of each
+    group: (n_boot, G, C, C) from `weights` (n_boot, n_cells) and `cells` (n_cells, C, C)."""
+    n_cells, c, _ = cells.shape
+    flat = cells.reshape(n_cells, c * c).astype(float)
+    out = np.zeros((weights.shape[0], n_groups, c * c))
+    for g in range(n_groups):
+        members = np.flatnonzero(cell_group == g)
+        out[:, g] = weights[:, members] @ flat[members]
+    return out.reshape(weights.shape[0], n_groups, c, c)
+
+
+def bootstrap_confusions(
+    cells: np.ndarray, cell_group: np.ndarray, n_groups: int, *, n_boot: int, seed: int
+) -> np.ndarray:
+    """Resample cells with replacement within each group: (n_boot, G, C, C).
+
+    `cells` is (n_cells, C, C); `cell_group` gives each cell's group index; the weights
+    are `bootstrap_weights`.
+    """
+    weights = bootstrap_weights(cell_group, n_groups, n_boot=n_boot, seed=seed)
+    return weighted_confusions(cells, cell_group, n_groups, weights)
 
 
 def permutation_confusions(

@@ -35,10 +35,9 @@ def run_audit(
             family=settings.family,
         )
     frame, source = read_predictions(predictions)
-    columns = settings.group_columns()
     return audit(
         frame,
-        group=columns[0] if len(columns) == 1 else columns,
+        group=settings.group_argument(),
         groups=settings.compared_groups(),
         scheme=settings.scheme,
         n_boot=settings.bootstrap,

@@ -17,6 +17,8 @@ CORRECTIONS = ("holm", "bh", "none")
 FAMILIES = ("run", "audit")
 #: the published reference's one choice (`fer-audit audit --reference`)
 REFERENCES = ("domnich2021",)
+#: the settings a paired comparison of two runs does not use (`fer-audit compare`)
+NOT_FOR_COMPARISON = ("permutations", "correction", "family")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,11 @@ class AuditSettings:
 
     def group_columns(self) -> list[str]:
         return csv_list(self.group) or ["gender"]
+
+    def group_argument(self) -> str | list[str]:
+        """The audit's `group` argument: one column, or the list of them."""
+        columns = self.group_columns()
+        return columns[0] if len(columns) == 1 else columns
 
     def compared_groups(self) -> list[str] | None:
         return csv_list(self.groups) or None

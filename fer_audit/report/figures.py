@@ -24,7 +24,14 @@ from plotly.subplots import make_subplots
 from fer_audit.fairness.gaps import DEFINITIONS
 from fer_audit.fairness.result import POOLED, AuditResult
 from fer_audit.report import glossary
-from fer_audit.report.figure_common import _classes, _colour, _plain_all, _title, plain
+from fer_audit.report.figure_common import (
+    _classes,
+    _colour,
+    _plain_all,
+    _title,
+    confusion_shares,
+    plain,
+)
 
 METRIC_NAMES = {
     "accuracy": "Accuracy (one-vs-rest)",
@@ -46,13 +53,7 @@ def confusion_matrices(result: AuditResult, *, run_id: str) -> go.Figure:
         rows=1, cols=len(groups), subplot_titles=_plain_all(groups), horizontal_spacing=0.06
     )
     for i, group in enumerate(groups, start=1):
-        matrix = (
-            confusion[confusion["group"] == group]
-            .pivot(index="true", columns="pred", values="count")
-            .reindex(index=classes, columns=classes, fill_value=0)
-        )
-        rows = matrix.sum(axis=1).replace(0, np.nan)
-        share = matrix.div(rows, axis=0)
+        matrix, share = confusion_shares(confusion[confusion["group"] == group], classes)
         text = [
             [f"{c}<br>{s:.0%}" if np.isfinite(s) else f"{c}" for c, s in zip(r1, r2, strict=True)]
             for r1, r2 in zip(matrix.to_numpy(), share.to_numpy(), strict=True)

@@ -11,7 +11,7 @@ default settings), so the first screen needs no job.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +21,8 @@ import pyarrow.parquet as pq
 
 from fer_audit import atomic
 from fer_audit.errors import DamagedFile, one_line, read_all
+from fer_audit.fairness.paired import PairedDifference, PairingError, compare_runs
+from fer_audit.fairness.predictions import read_predictions
 from fer_audit.fairness.rankings import restrict
 from fer_audit.fairness.reference import CITATION
 from fer_audit.fairness.result import AuditResult
@@ -86,13 +88,21 @@ class SavedAudit:
 
     def stale(self) -> str | None:
         """Why its table no longer matches it (changed or gone), or None."""
-        if self.table is None:
-            return None
-        if not self.table.is_file():
-            return f"its predictions table {self.table} is gone"
-        if file_sha256(self.table) != self.source.get("sha256"):
-            return f"its predictions table {self.table.name} changed after this audit was made"
+        return table_change(self.source)
+
+
+def table_change(source: dict) -> str | None:
+    """Why the predictions table an audit's `source` names no longer matches it (gone,
+    or changed after the audit), or None (also for the published results)."""
+    path = source.get("path") if source.get("kind") == PREDICTIONS else None
+    if not path:
         return None
+    table = Path(path)
+    if not table.is_file():
+        return f"its predictions table {table} is gone"
+    if file_sha256(table) != source.get("sha256"):
+        return f"its predictions table {table.name} changed after this audit was made"
+    return None
 
 
 def _date(settings: dict) -> str:
@@ -239,3 +249,70 @@ def source_of_table(workspace, table: Path) -> AuditSource | None:
         if saved.table is not None and saved.table.resolve() == table:
             return AuditSource(saved.label, SAVED, str(saved.folder))
     return None
+
+
+#: why the published results have no paired difference
+COUNTS_ONLY = (
+    "The published results hold counts per model only, not each subject's predictions, "
+    "so the difference between two models' gaps cannot be resampled over the same "
+    "subjects: it needs an audit of a predictions table."
+)
+
+
+def pairing_problem(settings: dict) -> str | None:
+    """Why the paired difference of two runs' gaps (`fairness.paired`) cannot be computed
+    for the audit with `settings`: the published results (counts only), or its
+    predictions table gone or changed since; None when it can."""
+    source = settings.get("source") or {}
+    if source.get("kind") != PREDICTIONS or not source.get("path"):
+        return COUNTS_ONLY
+    why = table_change(source)
+    return _needs_the_table(why) if why else None
+
+
+def _needs_the_table(why: str) -> str:
+    return (
+        f"{why[0].upper()}{why[1:]}, and the difference between two models' gaps needs "
+        "the table the audit was made from: audit the table again."
+    )
+
+
+def comparison_settings(saved: dict) -> AuditSettings:
+    """The settings of a saved audit (its audit.json) that a paired comparison of two of
+    its runs repeats: groups, label scheme, resamples and seed (the rest default)."""
+    group, groups = saved.get("group", "gender"), saved.get("groups")
+    return AuditSettings(
+        bootstrap=int(saved["n_boot"]),
+        seed=int(saved["seed"]),
+        group=group if isinstance(group, str) else ",".join(group),
+        groups=",".join(groups) if groups else None,
+        scheme=saved.get("scheme", AuditSettings().scheme),
+    )
+
+
+def paired_difference(
+    settings: dict, *, first: str, second: str, definition: str, cls: str
+) -> PairedDifference:
+    """gap(first) - gap(second) with its paired-bootstrap interval, from the predictions
+    table of the audit with `settings` (its audit.json), with its groups, label scheme,
+    resamples and seed (so each run's own interval is the audit's). PairingError saying
+    why not (`pairing_problem`, or the table changed while it was read)."""
+    problem = pairing_problem(settings)
+    if problem:
+        raise PairingError(problem)
+    recorded = settings["source"]
+    frame, source = read_predictions(recorded["path"])
+    if source["sha256"] != recorded.get("sha256"):
+        name = Path(recorded["path"]).name
+        raise PairingError(
+            _needs_the_table(f"its predictions table {name} changed after this audit was made")
+        )
+    found = compare_runs(
+        comparison_settings(settings),
+        predictions=frame,
+        first=first,
+        second=second,
+        definition=definition,
+        cls=cls,
+    )
+    return replace(found, synthetic=found.synthetic or bool(settings.get("synthetic")))
