@@ -10,7 +10,7 @@ import shlex
 
 import streamlit as st
 
-from app_pages.ui import _default, plain_markdown
+from app_pages.ui import plain_markdown, remembered_default
 from fer_audit.commands import compare_argv
 from fer_audit.fairness import AuditResult
 from fer_audit.fairness.gaps import DEFINITIONS, STANDARD_DEFINITIONS, gap_classes
@@ -56,7 +56,7 @@ def side_by_side_tab(result: AuditResult, chosen: AuditResult) -> None:
         format_func=labels.get,
         max_selections=side_by_side.MAX_RUNS,
         key=key,
-        **_default(key, default=side_by_side.default_runs(runs)),
+        **remembered_default(key, default=side_by_side.default_runs(runs)),
     )
     if len(picked) < side_by_side.MIN_RUNS:
         st.info("Choose at least two models.")
@@ -113,11 +113,17 @@ def _difference(result: AuditResult, picked: list[str], labels: dict[str, str]) 
         return
     st.markdown(plain_markdown(side_by_side.paired_sentence(paired, labels=labels)))
     st.plotly_chart(side_by_side.paired_figure(paired, labels=labels))
+    cells = "subject-groups" if paired.subject_groups else "test subjects"
     st.caption(
-        f"{paired.interval_method.capitalize()}: each of {paired.n_boot} resamples draws "
-        "the test subjects of each group with replacement once, and the same draw weighs "
-        f"both models (seed {paired.seed}, the audit's own, so each model's interval here is "
-        f"the audit's); p: {paired.p_method}. The same from the command line:"
+        f"Paired subject bootstrap: each of {paired.n_boot} resamples draws the {cells} of "
+        "each group with replacement once, and the same draw weighs both models (seed "
+        f"{paired.seed}, the audit's own, so each model's interval here is the audit's "
+        "percentile interval). The difference's interval is the k-th smallest to the k-th "
+        f"largest of its {paired.n_used} resampled values, k = ceil({paired.n_used} × "
+        f"(1 − {paired.confidence:g}) / 2), and p is twice the share of them on the far side "
+        f"of 0, so the interval excludes 0 exactly when p < {1 - paired.confidence:.2g}. "
+        f"{side_by_side.p_words(paired)} {side_by_side.UNADJUSTED} (the definitions, "
+        "classes and pairs of models one can pick here). The same from the command line:"
     )
     argv = compare_argv(
         comparison_settings(result.settings),

@@ -13,7 +13,7 @@ from fer_audit.jobs import JobRegistry
 from fer_audit.labels import TRAIN_SETS
 from fer_audit.models import MODELS
 from fer_audit.overview import preprocessing_reports
-from fer_audit.study.chain import start_study
+from fer_audit.study.chain import StudyIncomplete, start_study
 from fer_audit.study.settings import DEVICES, Study, StudySettings, default_study_name
 from fer_audit.train.config import LR_SCHEDULES
 from fer_audit.video.settings import DETECTORS, KS, MARGINS, PreprocessSettings
@@ -129,6 +129,10 @@ def _start(workspace, registry, settings, *, train, preprocess, bootstrap) -> No
             audit={"bootstrap": int(bootstrap)},
         )
         record = start_study(workspace, registry, study)
+    except StudyIncomplete as exc:
+        st.session_state[OPEN] = study.name
+        st.warning(plain_markdown(exc))
+        return
     except (ValueError, Busy, DamagedFile) as exc:
         st.error(f"Nothing was queued. {plain_markdown(exc)}")
         return

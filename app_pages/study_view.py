@@ -20,7 +20,7 @@ from fer_audit.study.progress import StudyProgress, eta_words, study_progress
 from fer_audit.workspace import Workspace
 
 POLL_S = 3.0
-_FINISHED = ("done", "failed", "cancelled", "incomplete")
+STOPPED_POLL_S = 10.0
 
 
 def study_view(workspace: Workspace, registry: JobRegistry, records: list[dict]) -> None:
@@ -29,18 +29,34 @@ def study_view(workspace: Workspace, registry: JobRegistry, records: list[dict])
     if st.session_state.get(OPEN) not in names:
         st.session_state[OPEN] = names[0]
     name = st.selectbox("Study", names, key=OPEN)
-    first = study_progress(registry, read_study(workspace, name))
+    first = _read(workspace, registry, name)
+    if first is None:
+        return
 
-    @st.fragment(run_every=None if first.status in _FINISHED else POLL_S)
+    # a stopped study may be resumed elsewhere (the command line, the Train page)
+    every = None if first.status == "done" else POLL_S if first.active else STOPPED_POLL_S
+
+    @st.fragment(run_every=every)
     @page_guard()
     def live() -> None:
         registry.refresh()
-        progress = study_progress(registry, read_study(workspace, name))
+        progress = _read(workspace, registry, name)
+        if progress is None:
+            return
         _show(workspace, registry, progress)
-        if progress.status != first.status:  # e.g. it ended: the page stops polling
+        if progress.status != first.status:  # e.g. it ended: the page polls as it needs
             st.rerun(scope="app")
 
     live()
+
+
+def _read(workspace: Workspace, registry: JobRegistry, name: str) -> StudyProgress | None:
+    """The study's progress, or None (and why) when its record is gone or damaged."""
+    try:
+        return study_progress(registry, read_study(workspace, name))
+    except (FileNotFoundError, DamagedFile) as exc:
+        st.error(plain_markdown(exc), icon=":material/broken_image:")
+        return None
 
 
 def _show(workspace: Workspace, registry: JobRegistry, progress: StudyProgress) -> None:
@@ -88,10 +104,12 @@ def _actions(workspace: Workspace, registry: JobRegistry, progress: StudyProgres
 
 def _stopped(registry: JobRegistry, progress: StudyProgress, index: int) -> None:
     step = progress.steps[index]
+    how = "failed" if step.status == "failed" else "was cancelled"
+    why = f": {plain_markdown(step.message)}" if step.message else ""
     st.error(
-        f"The study stopped at step {index + 1} ({plain_markdown(step.name)}), which "
-        f"{step.status}: {plain_markdown(step.message)}. The steps after it wait; Resume "
-        "runs it again and goes on (a training goes on from its last epoch).",
+        f"The study stopped at step {index + 1} ({plain_markdown(step.name)}), which {how}"
+        f"{why}. The steps after it were not started; Resume runs it again and goes on "
+        "(a training goes on from its last epoch).",
         icon=":material/error:",
     )
     if step.job_id is not None:

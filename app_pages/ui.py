@@ -265,7 +265,7 @@ def _filtered(result: AuditResult, source: AuditSource) -> AuditResult | None:
             labels[name],
             options[name],
             key=keys[name],
-            **_default(keys[name], default=options[name]),
+            **remembered_default(keys[name], default=options[name]),
         )
     if not all(chosen.values()):
         st.info("Choose at least one architecture, training set and seed.")
@@ -279,7 +279,7 @@ def _seed_order(label: str) -> tuple[int, str]:
     return (0, f"{int(label):012d}") if label.isdigit() else (1, label)
 
 
-def _default(key: str, **default) -> dict:
+def remembered_default(key: str, **default) -> dict:
     """The default argument of a keyed widget, left out once the state holds its value
     (Streamlit warns when both set it)."""
     return {} if key in st.session_state else default

@@ -29,17 +29,21 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 
 from fer_audit.errors import DamagedFile
+from fer_audit.job_table import (
+    NEXT_READY,
+    SCHEMA,
+    Job,
+    add_missing_columns,
+    job_from_row,
+)
 from fer_audit.procs import alive, process_start
 from fer_audit.workspace import ENV_WORKSPACE, Workspace
 
 ENV_JOB_ID = "FER_AUDIT_JOB_ID"
 ENV_JOB_DB = "FER_AUDIT_JOB_DB"
-ACTIVE = ("queued", "running")
-FINISHED = ("done", "failed", "cancelled")
 VANISHED = (
     "the job's process ended without reporting back (killed, e.g. by SIGKILL or the "
     "out-of-memory killer, or the machine restarted); rerun it to resume"
@@ -76,76 +80,6 @@ def move_registry_aside(workspace: Workspace) -> Path | None:
     return target
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL,
-    title TEXT NOT NULL,
-    argv TEXT NOT NULL,
-    status TEXT NOT NULL,
-    pid INTEGER,
-    pid_start TEXT,
-    created_at REAL NOT NULL,
-    started_at REAL,
-    finished_at REAL,
-    progress REAL NOT NULL DEFAULT 0,
-    message TEXT NOT NULL DEFAULT '',
-    log_path TEXT NOT NULL,
-    exit_code INTEGER,
-    runs TEXT NOT NULL DEFAULT '[]',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    after_id INTEGER
-)
-"""
-#: columns added after the first registries were made: (name, declaration)
-_ADDED_COLUMNS = (("after_id", "INTEGER"),)
-#: the first queued job that may start: none before it, or the one before it is done
-#: (a job whose predecessor is gone from the registry may start too)
-_NEXT_READY = """
-SELECT jobs.* FROM jobs LEFT JOIN jobs AS prior ON prior.id = jobs.after_id
-WHERE jobs.status = 'queued'
-  AND (jobs.after_id IS NULL OR prior.id IS NULL OR prior.status = 'done')
-ORDER BY jobs.id LIMIT 1
-"""
-
-
-@dataclass(frozen=True)
-class Job:
-    id: int
-    kind: str
-    title: str
-    argv: list[str]
-    status: str
-    pid: int | None
-    created_at: float
-    started_at: float | None
-    finished_at: float | None
-    progress: float
-    message: str
-    log_path: Path
-    exit_code: int | None
-    runs: list[str]
-    attempts: int
-    #: the job this one waits for (it starts once that one is done), if any
-    after_id: int | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.status in ACTIVE
-
-    def log_tail(self, lines: int | None = 40) -> str:
-        """The last `lines` lines of the job's log (all with None; '' before it has
-        written any)."""
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:] if lines else text.splitlines())
-
-    def command(self) -> str:
-        return "fer-audit " + " ".join(self.argv)
-
-
 class JobRegistry:
     """The job table of one workspace. Safe to use from several processes at once."""
 
@@ -158,8 +92,8 @@ class JobRegistry:
         workspace.root.mkdir(parents=True, exist_ok=True)
         with self._checked(), closing(self._connect()) as db, db:
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute(_SCHEMA)
-            _add_missing_columns(db)
+            db.execute(SCHEMA)
+            add_missing_columns(db)
             problems = [r[0] for r in db.execute("PRAGMA quick_check").fetchall()]
             if problems != ["ok"]:
                 raise damaged_registry(self.path, "; ".join(problems[:3]))
@@ -189,7 +123,7 @@ class JobRegistry:
             row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise KeyError(f"no job {job_id} in {self.path}")
-        return _job(row)
+        return job_from_row(row)
 
     def get_many(self, job_ids: Sequence[int]) -> dict[int, Job]:
         """The jobs of `job_ids` that exist, by id, in one query."""
@@ -198,13 +132,13 @@ class JobRegistry:
         marks = ", ".join("?" * len(job_ids))
         with self._checked(), closing(self._connect()) as db:
             rows = db.execute(f"SELECT * FROM jobs WHERE id IN ({marks})", list(job_ids))
-            return {row["id"]: _job(row) for row in rows.fetchall()}
+            return {row["id"]: job_from_row(row) for row in rows.fetchall()}
 
     def list(self) -> list[Job]:
         """Every job, newest first."""
         with self._checked(), closing(self._connect()) as db:
             rows = db.execute("SELECT * FROM jobs ORDER BY id DESC").fetchall()
-        return [_job(r) for r in rows]
+        return [job_from_row(r) for r in rows]
 
     # changes
     def submit(
@@ -232,33 +166,62 @@ class JobRegistry:
         return self.get(job_id)
 
     def cancel(self, job_id: int) -> Job:
-        """Stop a queued or running job (SIGTERM to its process group)."""
-        job = self.get(job_id)
-        if not job.active:
-            raise ValueError(f"job {job_id} is {job.status}; only queued or running jobs cancel")
-        self._execute(
+        """Stop a queued or running job (SIGTERM to its process group), and the jobs
+        chained after it."""
+        cursor = self._execute(
             "UPDATE jobs SET status = 'cancelled', finished_at = ?, message = ? "
             "WHERE id = ? AND status IN ('queued', 'running')",
             (time.time(), "cancelled by the user", job_id),
         )
+        job = self.get(job_id)  # after the change: it may have started or ended meanwhile
+        if cursor.rowcount == 0:
+            raise ValueError(f"job {job_id} is {job.status}; only queued or running jobs cancel")
         if job.pid and alive(job.pid, self._pid_start(job_id)):
             with suppress(ProcessLookupError):
                 os.killpg(job.pid, signal.SIGTERM)
+        self.halt_chain(job_id)
         self.refresh()
         return self.get(job_id)
 
     def resume(self, job_id: int) -> Job:
-        """Queue a finished (failed, cancelled or done) job's command again."""
-        job = self.get(job_id)
-        if job.active:
-            raise ValueError(f"job {job_id} is still {job.status}")
-        self._execute(
+        """Queue a finished (failed, cancelled or done) job's command again; ValueError
+        when it is queued or running (also when another process just queued it)."""
+        cursor = self._execute(
             "UPDATE jobs SET status = 'queued', pid = NULL, pid_start = NULL, "
-            "finished_at = NULL, exit_code = NULL, message = 'queued again' WHERE id = ?",
+            "finished_at = NULL, exit_code = NULL, message = 'queued again' "
+            "WHERE id = ? AND status IN ('done', 'failed', 'cancelled')",
             (job_id,),
         )
+        if cursor.rowcount == 0:
+            raise ValueError(f"job {job_id} is still {self.get(job_id).status}")
         self.refresh()
         return self.get(job_id)
+
+    def wait_for(self, job_id: int, after: int | None) -> None:
+        """Chain job `job_id` (not running) after job `after` (None: after none)."""
+        self._execute(
+            "UPDATE jobs SET after_id = ? WHERE id = ? AND status != 'running'", (after, job_id)
+        )
+
+    def halt_chain(self, job_id: int) -> None:
+        """Cancel every queued job chained after job `job_id`, which failed or was
+        cancelled: a chain stops where one of its jobs stops (resuming them queues
+        them again)."""
+        why = f"not started: job #{job_id} before it in its chain {self.get(job_id).status}"
+        frontier = [job_id]
+        while frontier:
+            marks = ", ".join("?" * len(frontier))
+            with self._checked(), closing(self._connect()) as db, db:
+                rows = db.execute(
+                    f"SELECT id FROM jobs WHERE status = 'queued' AND after_id IN ({marks})",
+                    frontier,
+                ).fetchall()
+                frontier = [row["id"] for row in rows]
+                db.executemany(
+                    "UPDATE jobs SET status = 'cancelled', finished_at = ?, message = ? "
+                    "WHERE id = ? AND status = 'queued'",
+                    [(time.time(), why, queued) for queued in frontier],
+                )
 
     def refresh(self) -> list[Job]:
         """Mark vanished processes failed, start queued jobs into free slots; returns
@@ -280,6 +243,7 @@ class JobRegistry:
                     "WHERE id = ? AND status = 'running'",
                     (time.time(), VANISHED, row["id"]),
                 )
+                self.halt_chain(row["id"])
 
     def _start_queued(self) -> None:
         while True:
@@ -288,10 +252,10 @@ class JobRegistry:
                 busy = db.execute("SELECT COUNT(*) FROM jobs WHERE status = 'running'")
                 if busy.fetchone()[0] >= self.max_running:
                     return
-                row = db.execute(_NEXT_READY).fetchone()
+                row = db.execute(NEXT_READY).fetchone()
                 if row is None:
                     return
-                process = self._launch(_job(row))
+                process = self._launch(job_from_row(row))
                 db.execute(
                     "UPDATE jobs SET status = 'running', pid = ?, pid_start = ?, "
                     "started_at = ?, attempts = attempts + 1, message = 'started' "
@@ -355,32 +319,5 @@ class JobRegistry:
             "WHERE id = ? AND status = 'running'",
             (status, exit_code, time.time(), message, job_id),
         )
-
-
-def _job(row: sqlite3.Row) -> Job:
-    return Job(
-        id=row["id"],
-        kind=row["kind"],
-        title=row["title"],
-        argv=json.loads(row["argv"]),
-        status=row["status"],
-        pid=row["pid"],
-        created_at=row["created_at"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        progress=row["progress"],
-        message=row["message"],
-        log_path=Path(row["log_path"]),
-        exit_code=row["exit_code"],
-        runs=json.loads(row["runs"]),
-        attempts=row["attempts"],
-        after_id=row["after_id"],
-    )
-
-
-def _add_missing_columns(db: sqlite3.Connection) -> None:
-    """Bring a registry made by an earlier version up to the current columns."""
-    present = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
-    for name, declaration in _ADDED_COLUMNS:
-        if name not in present:
-            db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {declaration}")
+        if status != "done":
+            self.halt_chain(job_id)

@@ -305,6 +305,31 @@ def served(session_demo) -> Iterator[Served]:
         yield Served(url, session_demo.workspace, data_root, session_demo.checkpoints)
 
 
+def choose_option(page, box, text: str, *, attempts: int = 3) -> None:
+    """Open the Streamlit selectbox `box` (a locator) and pick the option holding
+    `text`. Streamlit may redraw the page while it still runs, which closes an open
+    list: wait until it is idle, and open the list again if it closed."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        idle(page)
+        box.click()
+        try:
+            page.get_by_role("option").filter(has_text=text).first.click(timeout=20_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")
+
+
+def idle(page, timeout: float = 60_000) -> None:
+    """Wait until Streamlit no longer shows that the script runs."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=timeout)
+
+
 @pytest.fixture(scope="session")
 def chromium():
     """Debian's headless Chromium through Playwright (never a downloaded browser), one

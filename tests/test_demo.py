@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SESSION_DEMO
+from conftest import SESSION_DEMO, choose_option
 from fer_audit import cli
 from fer_audit.data.index import SYNTHETIC_NOTE
 from fer_audit.demo import (
@@ -176,8 +176,7 @@ def test_the_audit_page_switches_to_the_demo_predictions_and_its_filters(
 
     browser_page.get_by_role("link", name="Audit", exact=True).click()
     browser_page.get_by_text("Published results").first.wait_for(timeout=60_000)
-    browser_page.locator("[data-testid='stSelectbox']").first.click()
-    browser_page.get_by_role("option").filter(has_text="demo-synthetic").first.click(timeout=60_000)
+    choose_option(browser_page, browser_page.get_by_label("Source"), "demo-synthetic")
     browser_page.get_by_text(SYNTHETIC_NOTE).first.wait_for(timeout=60_000)
     architectures = browser_page.locator("[data-testid='stMultiSelect']").first
     # the demo trained only 3dcnn: none of the published results' architectures linger

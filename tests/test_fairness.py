@@ -456,7 +456,7 @@ def test_intersectional_permutation_keeps_each_subjects_videos_together():
     videos to the same gender. Every subject here has three times as many genuine as
     fake videos, so in every draw a gender's genuine videos are three times its fake
     ones; a shuffle of cells (a subject's genuine and fake videos apart) breaks that."""
-    from fer_audit.fairness.from_predictions import _cell_confusions, _permutations
+    from fer_audit.fairness.from_predictions import _permutations, cell_confusions
 
     rng = np.random.default_rng(4)
     rows = []
@@ -470,7 +470,7 @@ def test_intersectional_permutation_keeps_each_subjects_videos_together():
     frame = pd.DataFrame(rows, columns=columns)
     frame["_group"] = frame["gender"] + " & " + frame["authenticity"]
     names = ["female & fake", "female & genuine", "male & fake", "male & genuine"]
-    cells, cell_group, cell_rows = _cell_confusions(frame, names, CLASSES)
+    cells, cell_group, cell_rows = cell_confusions(frame, names, CLASSES)
     perm = _permutations(
         cells, cell_group, cell_rows, ["gender", "authenticity"], names, n_perm=300, seed=0
     )

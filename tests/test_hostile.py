@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import spawned
 
-from conftest import REPO, TINY_PREPROCESS, make_sasefe, save_audit
+from conftest import REPO, TINY_PREPROCESS, choose_option, make_sasefe, save_audit
 from fer_audit.cli import main
 from fer_audit.data.index import DatasetError
 from fer_audit.data.registry import load_dataset, register_dataset
@@ -470,8 +470,7 @@ def audit_with_hostile_labels(url: str, page, tmp_path: Path) -> None:
     page.get_by_role("link", name="Audit", exact=True).click()
     page.get_by_role("heading", name="Audit").wait_for(timeout=60_000)
     page.get_by_text("Published results").first.wait_for(timeout=60_000)  # drawn
-    page.get_by_role("combobox").first.click()
-    page.get_by_role("option").filter(has_text="Saved audit: hostile").click(timeout=60_000)
+    choose_option(page, page.get_by_label("Source"), "Saved audit: hostile")
     page.get_by_role("heading", name="Summary").wait_for(timeout=60_000)
     page.wait_for_selector(".js-plotly-plot", timeout=120_000)
     page.wait_for_timeout(1000)

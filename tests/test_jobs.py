@@ -127,20 +127,25 @@ def test_an_uncaught_exception_fails_the_job_with_its_last_line(tiny_workspace):
     assert _outcome(job, 0, cancelled=False) == ("done", "finished")
 
 
-def test_a_job_queued_after_another_waits_until_that_one_is_done(tiny_workspace):
+def test_a_chain_waits_for_each_job_and_stops_where_one_fails(tiny_workspace):
     registry = JobRegistry(tiny_workspace)
     failing = registry.submit(["datasets", "show", "nosuch"])
     behind = registry.submit(["datasets", "list"], after=failing.id)
+    last = registry.submit(["datasets", "list"], after=behind.id)
     assert (behind.status, behind.after_id) == ("queued", failing.id)
     wait_for_job(registry, failing.id, lambda j: not j.active)
+    why = f"not started: job #{failing.id} before it in its chain failed"
+    for job in (behind, last):
+        assert (registry.get(job.id).status, registry.get(job.id).message) == ("cancelled", why)
+
+    registry.resume(behind.id)  # queued again, but its predecessor is not done: it waits
     other = registry.submit(["datasets", "list"])  # later, but free to run: it does
     assert wait_for_job(registry, other.id, lambda j: not j.active).status == "done"
-    assert registry.get(behind.id).status == "queued"  # its predecessor failed
-
-    registry.resume(failing.id)
-    registry.cancel(failing.id)  # cancelled is not done either
-    registry.refresh()
     assert registry.get(behind.id).status == "queued"
+    with pytest.raises(ValueError, match="is still queued"):  # one resume at a time
+        registry.resume(behind.id)
+    registry.wait_for(behind.id, other.id)  # chained after a job that is done: it runs
+    assert wait_for_job(registry, behind.id, lambda j: not j.active).status == "done"
 
 
 def test_a_registry_from_before_chains_gains_the_column_and_keeps_its_jobs(tmp_path):

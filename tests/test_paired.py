@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from test_fairness import CLASSES, simulated
 
-from fer_audit.fairness import audit
+from fer_audit.fairness import audit, intervals, paired
 from fer_audit.fairness.paired import PairingError, paired_gap_difference
 from fer_audit.fairness.resample import bootstrap_weights
 
@@ -51,10 +51,11 @@ def _weighted_gap(rows: pd.DataFrame, weight: np.ndarray, definition: str, cls: 
 
 
 def brute_force(table, definition, cls, *, seeds=(3, 3)):
-    """The observed difference, the 95% percentile interval and the p-value, one
-    resample at a time; run a's draws from seeds[0], run b's from seeds[1] (the same
-    seed: the paired bootstrap's own weights; subjects in sorted order, as the audit's
-    cells)."""
+    """The observed difference, the 95% interval (the 13th smallest and 13th largest
+    draw: ceil(0.05 x 500 / 2) = 13) and the p-value (twice the share of draws on the
+    far side of 0), one resample at a time; run a's draws from seeds[0], run b's from
+    seeds[1] (the same seed: the paired bootstrap's own weights; subjects in sorted
+    order, as the audit's cells)."""
     subjects = sorted(table["subject"].unique())
     gender = table.groupby("subject")["gender"].first()
     cell_group = np.array([0 if gender[s] == "female" else 1 for s in subjects])
@@ -71,10 +72,10 @@ def brute_force(table, definition, cls, *, seeds=(3, 3)):
             for rows, w, at in zip(runs, weights, position, strict=True)
         ]
         differences.append(gaps[0] - gaps[1])
-    differences = np.array(differences)
-    low, high = np.percentile(differences, [2.5, 97.5])
+    differences = np.sort(differences)
+    low, high = differences[13 - 1], differences[N_BOOT - 13]
     tail = min((differences <= 0).sum(), (differences >= 0).sum())
-    p = min(1.0, 2 * (1 + tail) / (1 + N_BOOT))
+    p = min(1.0, 2 * tail / N_BOOT)
     return observed[0] - observed[1], low, high, p
 
 
@@ -199,3 +200,90 @@ def test_draws_that_lose_a_class_are_left_out_as_the_audit_leaves_them_out():
     assert 0 < found.boot_dropped == pytest.approx(sad.loc["a", "boot_dropped"])
     assert found.first_interval == pytest.approx(tuple(sad.loc["a", ["ci_low", "ci_high"]]))
     assert found.rate_n["a"] == {"female": 2, "male": 12}
+
+
+def boundary_draws(n: int, at_or_below: int, *, zeros: int = 0) -> np.ndarray:
+    """n shuffled differences: `at_or_below` of them <= 0 (`zeros` of those exactly 0),
+    the rest > 0."""
+    draws = np.r_[np.zeros(zeros), -0.1 * np.ones(at_or_below - zeros), np.ones(n - at_or_below)]
+    return np.random.default_rng(n + at_or_below).permutation(draws)
+
+
+@pytest.mark.parametrize(
+    ("n", "at_or_below", "p", "excludes"),
+    [(2000, 49, 0.049, True), (2000, 50, 0.05, False), (2000, 51, 0.051, False),
+     (100, 2, 0.04, True), (100, 3, 0.06, False), (100, 4, 0.08, False)],
+)  # fmt: skip
+def test_the_difference_interval_excludes_zero_exactly_when_p_is_below_alpha(
+    n, at_or_below, p, excludes
+):
+    """At the boundary (k = ceil(0.05 n / 2): 50 of 2000, 3 of 100) the interval and p
+    agree; the audit's linear percentile and +1 p did not (50 of 2000: the interval
+    excluded 0 while p = 0.051)."""
+    for zeros in (0, 1):
+        draws = boundary_draws(n, at_or_below, zeros=zeros)
+        low, high, found_p, used = intervals.sign_interval_and_p(draws)
+        assert (found_p, used) == (pytest.approx(p, abs=1e-15), n)
+        assert (low > 0 or high < 0) == excludes == (found_p < 0.05)
+        assert low == np.quantile(draws, 0.05 / 2, method="inverted_cdf")
+        assert high == -np.quantile(-draws, 0.05 / 2, method="inverted_cdf")
+    mirrored = intervals.sign_interval_and_p(-boundary_draws(n, at_or_below))
+    assert (mirrored[1] < 0) == excludes and mirrored[2] == pytest.approx(p, abs=1e-15)
+    assert intervals.sign_interval_and_p(np.ones(n))[2] == 0.0  # said as p < 1/n
+
+
+def planting(monkeypatch, draws: np.ndarray) -> None:
+    """Make the paired bootstrap's differences `draws` (run a's gaps; run b's 0)."""
+    resampled = paired._resampled
+
+    def planted(*args):
+        observed, _ = resampled(*args)
+        return observed, {"a": draws.copy(), "b": np.zeros(len(draws))}
+
+    monkeypatch.setattr(paired, "_resampled", planted)
+
+
+@pytest.mark.parametrize(("n", "at_or_below"), [(2000, 49), (2000, 50), (2000, 51), (100, 3)])
+def test_the_paired_interval_and_p_agree_at_the_boundary(monkeypatch, n, at_or_below):
+    from fer_audit.report.side_by_side import paired_sentence
+
+    planting(monkeypatch, boundary_draws(n, at_or_below))
+    found = compare(correlated_runs(), n_boot=n)
+    assert found.excludes_zero == (found.p_value < 0.05) == (2 * at_or_below < 0.05 * n)
+    assert found.n_used == n and found.p_value == pytest.approx(2 * at_or_below / n, abs=1e-15)
+    said = paired_sentence(found, labels={"a": "A", "b": "B"})
+    assert ("The interval excludes 0" in said) == found.excludes_zero
+    assert f"p = {found.p_value:.3f} for this one comparison, not adjusted for others" in said
+
+
+def test_no_finite_resample_is_refused_not_said_as_nan(monkeypatch):
+    planting(monkeypatch, np.full(N_BOOT, np.nan))
+    with pytest.raises(PairingError, match="none of the 500 resamples gives the equal_opp"):
+        compare(correlated_runs())
+    assert np.isnan(intervals.sign_interval_and_p(np.full(10, np.nan))[0])
+
+
+def test_runs_whose_cells_differ_are_refused_even_past_the_video_check(monkeypatch):
+    """The same weight must weigh the same subject-group in both runs: were the test-set
+    check to miss a difference, the cells' own check names it."""
+    monkeypatch.setattr(paired, "_same_test_set", lambda *args: None)
+    table = correlated_runs()
+    renamed = (table["run_id"] == "b") & (table["subject"] == "male3")
+    table.loc[renamed, "subject"] = "male9"  # as many cells, one of them another subject
+    with pytest.raises(PairingError, match="only a has male3 in male; only b has male9 in male"):
+        compare(table)
+
+
+def with_authenticity(table: pd.DataFrame) -> pd.DataFrame:
+    """Each subject's videos alternately genuine and fake: every subject is a cell in
+    two groups (gender x authenticity)."""
+    order = table.groupby(["run_id", "subject"]).cumcount()
+    return table.assign(authenticity=np.where(order % 2, "genuine", "fake"))
+
+
+def test_intersectional_groups_count_subjects_once_and_resample_subject_groups():
+    found = compare(with_authenticity(correlated_runs()), group=["gender", "authenticity"])
+    assert found.n_subjects == 12 and found.subject_groups
+    assert found.subjects == {f"{g} & {a}": 6 for g in ("female", "male")
+                              for a in ("fake", "genuine")}  # fmt: skip
+    assert not compare(correlated_runs()).subject_groups

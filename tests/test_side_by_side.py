@@ -1,6 +1,7 @@
 """Runs side by side (issue #15 part 5): the figures (`fer_audit.report.side_by_side`)
 and the Audit page's Side by side tab on saved audits of small synthetic tables."""
 
+import dataclasses
 from pathlib import Path
 
 import pandas as pd
@@ -9,10 +10,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from test_app import plotted
 from test_fairness import simulated
+from test_paired import compare, correlated_runs, with_authenticity
 
 from conftest import save_audit, shown, widget
+from fer_audit.cli import main
+from fer_audit.commands import compare_argv
 from fer_audit.fairness import AuditResult
 from fer_audit.fairness.reference import reference_audit
+from fer_audit.fairness.settings import AuditSettings
 from fer_audit.report import side_by_side
 from fer_audit.report.sources import COUNTS_ONLY, paired_difference
 
@@ -135,9 +140,13 @@ def test_the_tab_shows_the_chosen_runs_and_their_paired_difference(monkeypatch, 
     said = shown(" ".join(m.value for m in app.markdown))
     assert (
         f"{paired.difference:+.2f}, paired 95% interval {paired.ci_low:+.2f} to "
-        f"{paired.ci_high:+.2f}; p = {paired.p_value:.3f}), over the same 12 test subjects "
-        "(6 female, 6 male; positives per model: female 12 | male 12)"
+        f"{paired.ci_high:+.2f}; p = {paired.p_value:.3f} for this one comparison, not "
+        "adjusted for others), over the same 12 test subjects (6 female, 6 male; positives "
+        "per model: female 12 | male 12)"
     ) in said
+    caption = " ".join(c.value for c in app.caption)
+    assert "for this one comparison, not adjusted for others" in caption
+    assert "interval excludes 0 exactly when p < 0.05" in caption
     verdict = "excludes 0" if paired.excludes_zero else "cannot tell the two models' gaps apart"
     assert verdict in said
 
@@ -161,3 +170,72 @@ def test_the_tab_says_plainly_when_no_paired_difference_can_be_made(monkeypatch,
     assert not app.exception
     said = " ".join(shown(i.value) for i in app.info)
     assert "its predictions table gone.parquet changed after this audit was made" in said.lower()
+
+
+LABELS = {"a": "A", "b": "B"}
+
+
+@pytest.mark.parametrize(
+    ("difference", "words"),
+    [(0.004, "the same to two decimals for A as for B"),
+     (-0.004, "the same to two decimals for A as for B"),
+     (0.0, "the same for A as for B"),
+     (0.006, "0.01 higher for A than for B"),
+     (-0.012, "0.01 lower for A than for B")],
+)  # fmt: skip
+def test_higher_or_lower_follows_the_difference_as_shown(difference, words):
+    found = dataclasses.replace(compare(correlated_runs()), difference=difference)
+    said = side_by_side.paired_sentence(found, labels=LABELS)
+    assert f": {words} (difference {difference:+.2f}," in said
+    assert "0.00 higher" not in said and "0.00 lower" not in said
+
+
+def test_the_paired_p_is_labelled_unadjusted_in_words_figure_and_command(capsys, tmp_path):
+    table = correlated_runs(changed=0.3)
+    found = compare(table)
+    unadjusted = "for this one comparison, not adjusted for others"
+    said = side_by_side.paired_sentence(found, labels=LABELS)
+    assert f"; p = {found.p_value:.3f} {unadjusted})" in said
+    difference = side_by_side.paired_figure(found, labels=LABELS).data[2]
+    assert f"p = {found.p_value:.3f}, {unadjusted}" in difference.hovertemplate
+    assert unadjusted in found.to_dict()["p_adjustment"]
+    path = tmp_path / "predictions.parquet"
+    table.to_parquet(path)
+    argv = compare_argv(
+        AuditSettings(bootstrap=500, seed=3), predictions=path, first="a", second="b",
+        definition="equal_opportunity", cls="sad",
+    )  # fmt: skip
+    assert main(["--workspace", str(tmp_path / "ws"), *argv]) == 0
+    assert f"p = {found.p_value:.3f} {unadjusted}" in capsys.readouterr().out
+
+
+def test_p_is_said_on_the_side_of_alpha_its_interval_is():
+    found = compare(correlated_runs())
+    below = dataclasses.replace(found, p_value=0.04999, ci_low=0.01, ci_high=0.2)
+    assert side_by_side.p_words(below) == "p = 0.04999"  # not "0.050" beside "excludes 0"
+    assert side_by_side.p_words(dataclasses.replace(below, p_value=0.0)) == "p < 1/500"
+    near = dataclasses.replace(below, difference=0.1, ci_low=0.003)
+    said = side_by_side.paired_sentence(near, labels=LABELS)
+    assert "interval +0.003 to +0.200" in said and "The interval excludes 0" in said
+
+
+def test_intersectional_groups_count_each_subject_once(capsys, tmp_path):
+    table = with_authenticity(correlated_runs())
+    found = compare(table, group=["gender", "authenticity"])
+    said = side_by_side.paired_sentence(found, labels=LABELS)
+    assert (
+        "over the same 12 test subjects (resampled as subject-groups, each subject in "
+        "several: 6 female & fake, 6 female & genuine, 6 male & fake, 6 male & genuine;"
+    ) in said
+    figure = side_by_side.paired_figure(found, labels=LABELS)
+    assert "paired over the same 12 subjects" in figure.layout.title.text
+    assert "12 subjects as subject-groups: 6 female &amp; fake" in figure.data[0].hovertemplate
+    path = tmp_path / "predictions.parquet"
+    table.to_parquet(path)
+    argv = compare_argv(
+        AuditSettings(bootstrap=500, seed=3, group="gender,authenticity"), predictions=path,
+        first="a", second="b", definition="equal_opportunity", cls="sad",
+    )  # fmt: skip
+    assert main(["--workspace", str(tmp_path / "ws"), *argv]) == 0
+    out = capsys.readouterr().out
+    assert "subjects: 12 (resampled as subject-groups: female & fake 6, female & genuine 6," in out

@@ -4,6 +4,7 @@ stopped by a kill, resumed, cancelled; its ETA from finished steps; its page."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -14,19 +15,19 @@ from conftest import TINY_PREPROCESS, shown, wait_for_job, widget
 from fer_audit.atomic import read_json
 from fer_audit.cli.toplevel import main
 from fer_audit.fairness.predictions import read_predictions
-from fer_audit.jobs import Job, JobRegistry
+from fer_audit.jobs import VANISHED, Job, JobRegistry
 from fer_audit.progress import StepProgress
 from fer_audit.study.chain import (
     StudyExists,
     cancel_study,
     read_study,
-    resume_study,
     start_study,
     study_jobs,
     study_path,
 )
-from fer_audit.study.progress import eta_words, study_progress
+from fer_audit.study.progress import GONE, eta_words, study_progress
 from fer_audit.study.settings import Study, StudySettings
+from fer_audit.workspace import Workspace
 
 TINY = {"input_size": 32}
 REPO = Path(__file__).resolve().parents[1]
@@ -57,73 +58,88 @@ def follow(registry: JobRegistry, workspace, name: str, condition, timeout: floa
 
 @pytest.fixture(scope="module")
 def finished(tiny_workspace):
-    """Study "whole", started on the command line and followed there to its end."""
+    """Study "whole", started on the command line, its training killed while it runs
+    (SIGKILL) and the study resumed there to its end; and how it stood once killed.
+    (That a killed training goes on from its last epoch is test_jobs' to show.)"""
+    root = str(tiny_workspace.root)
     pre = ["--k", "10", "--margin", "0", "--size", "32", "--detector", "none"]
-    code = main(["--workspace", str(tiny_workspace.root), "study", "start", "--dataset", "syn",
-                 "--name", "whole", "--train-sets", "regular,female", "--epochs", "2",
-                 "--input-size", "32", "--bootstrap", "200", *pre, "--wait"])  # fmt: skip
-    assert code == 0
-    return tiny_workspace
+    assert main(["--workspace", root, "study", "start", "--dataset", "syn", "--name", "whole",
+                 "--train-sets", "female", "--epochs", "2",
+                 "--input-size", "32", "--bootstrap", "200", *pre]) == 0  # fmt: skip
+    registry = JobRegistry(tiny_workspace)
+    training = follow(registry, tiny_workspace, "whole", lambda p: p.steps[1].status == "running")
+    os.killpg(registry.get(training.steps[1].job_id).pid, signal.SIGKILL)
+    stopped = follow(registry, tiny_workspace, "whole", lambda p: not p.active)
+    time.sleep(1.0)
+    registry.refresh()  # a free slot, yet nothing after the killed step starts
+    still = [job.status for job in study_jobs(registry, stopped.record)]
+    assert main(["--workspace", root, "study", "resume", "whole", "--wait"]) == 0
+    return tiny_workspace, stopped, still
 
 
 def test_the_study_runs_as_one_chain_to_its_saved_audit_and_report(finished):
-    registry = JobRegistry(finished)
-    record = read_study(finished, "whole")
+    workspace, _, _ = finished
+    registry = JobRegistry(workspace)
+    record = read_study(workspace, "whole")
     kinds = [step["kind"] for step in record["steps"]]
-    assert kinds == ["preprocess", "train", "train", "evaluate", "audit", "report"]
+    assert kinds == ["preprocess", "train", "evaluate", "audit", "report"]
     jobs = study_jobs(registry, record)
-    assert [job.status for job in jobs] == ["done"] * 6
+    assert [job.status for job in jobs] == ["done"] * 5
     assert [job.after_id for job in jobs] == [None] + [job.id for job in jobs[:-1]]
     table, _ = read_predictions(record["outputs"]["predictions"])
     run_ids = [step["run_id"] for step in record["steps"] if step["run_id"]]
     assert sorted(table["run_id"].unique()) == sorted(run_ids)
-    assert set(table["train_set"]) == {"regular", "female"}
+    assert set(table["train_set"]) == {"female"}
     audit = read_json(Path(record["outputs"]["audit"]) / "audit.json")
     assert audit["n_boot"] == 200 and audit["synthetic"]
     assert record["synthetic"] and table["synthetic"].all()
     assert "SYNTHETIC" in Path(record["outputs"]["report"]).read_text()
     progress = study_progress(registry, record)
-    assert (progress.status, progress.done, progress.current) == ("done", 6, None)
+    assert (progress.status, progress.done, progress.current) == ("done", 5, None)
 
 
-def test_a_killed_step_stops_the_chain_resume_goes_on_and_cancel_stops_it(tiny_workspace):
-    registry = JobRegistry(tiny_workspace)
-    study = Study.of(
-        "killed",
-        StudySettings(train_sets="male"),
-        train={"dataset": "syn", "epochs": 12, "patience": 12, **TINY},
-        preprocess=TINY_PREPROCESS,
-        audit={"bootstrap": 200},
-    )
-    start_study(tiny_workspace, registry, study)
-    training = follow(
-        registry, tiny_workspace, "killed", lambda p: p.current == 1 and p.steps[1].fraction > 0
-    )
-    os.killpg(registry.get(training.steps[1].job_id).pid, signal.SIGKILL)
+def test_a_killed_step_stops_the_chain_and_resume_goes_on_from_it(finished):
+    workspace, stopped, still = finished
+    killed = stopped.steps[1]
+    assert (stopped.status, killed.status, killed.message) == ("failed", "failed", VANISHED)
+    assert [step.status for step in stopped.steps[2:]] == ["cancelled"] * 3
+    why = f"not started: job #{killed.job_id} before it in its chain failed"
+    assert {step.message for step in stopped.steps[2:]} == {why}
+    assert still == ["done", "failed", "cancelled", "cancelled", "cancelled"]
+    assert eta_words(stopped).startswith("; stopped, no estimate yet")  # none had finished
+    run = workspace.runs_dir / stopped.record["steps"][1]["run_id"]
+    assert read_json(run / "run.json")["status"] == "done"  # the resumed step went on
 
-    stopped = follow(registry, tiny_workspace, "killed", lambda p: p.status != "running")
-    assert stopped.status == "failed" and stopped.steps[1].status == "failed"
-    waiting = stopped.steps[2]
-    assert waiting.status == "waiting"
-    assert waiting.message == f"waits for job #{stopped.steps[1].job_id}, which failed"
-    time.sleep(1.0)
-    registry.refresh()  # a free slot, yet the steps after the failed one stay queued
-    assert [job.status for job in study_jobs(registry, stopped.record)[2:]] == ["queued"] * 3
 
-    assert resume_study(tiny_workspace, registry, "killed") == 1
-    run_log = tiny_workspace.runs_dir / stopped.record["steps"][1]["run_id"] / "train.log"
-    follow(registry, tiny_workspace, "killed", lambda p: p.current == 2)  # went on past it
-    assert "resuming after epoch" in run_log.read_text()
-
-    assert cancel_study(tiny_workspace, registry, "killed") >= 1
-    cancelled = follow(registry, tiny_workspace, "killed", lambda p: p.status != "running")
-    assert cancelled.status == "cancelled"
-    jobs = study_jobs(registry, cancelled.record)
-    assert [job.status for job in jobs[2:]] == ["cancelled"] * 3
+def test_cancel_stops_every_step_not_done(finished):
+    workspace, _, _ = finished
+    registry = JobRegistry(workspace)
+    start_study(workspace, registry, tiny_study("cancelled", train_sets="male"))
+    assert cancel_study(workspace, registry, "cancelled") >= 1
+    progress = follow(registry, workspace, "cancelled", lambda p: not p.active)
+    assert progress.status == "cancelled"
+    assert {step.status for step in progress.steps} <= {"done", "cancelled"}
     assert not any(job.active for job in registry.refresh())
 
 
+def test_a_registry_moved_aside_leaves_the_study_to_resume_not_to_strangers(finished, tmp_path):
+    workspace, _, _ = finished
+    copy = Workspace(tmp_path / "workspace")
+    shutil.copytree(workspace.root, copy.root, ignore=shutil.ignore_patterns("locks"))
+    copy.jobs_db.rename(copy.jobs_db.with_name("jobs.sqlite.old"))
+    for part in ("-wal", "-shm"):
+        copy.jobs_db.with_name(f"jobs.sqlite{part}").unlink(missing_ok=True)
+    registry = JobRegistry(copy)
+    stranger = registry.submit(["datasets", "list"])  # id 1 again, another command
+    wait_for_job(registry, stranger.id, lambda j: not j.active)
+    progress = study_progress(registry, read_study(copy, "whole"))
+    assert progress.status == "incomplete"
+    assert {step.status for step in progress.steps} == {"not queued"}
+    assert {step.message for step in progress.steps} == {GONE}
+
+
 def test_a_study_the_workspace_cannot_take_queues_nothing(finished):
+    finished, _, _ = finished
     registry = JobRegistry(finished)
     before = len(registry.list())
     refusals = {
@@ -174,7 +190,7 @@ def test_the_eta_comes_from_finished_steps_of_the_same_kind_per_unit():
     record = {
         "name": "s",
         "steps": [
-            {"name": n, "kind": k, "units": u, "job_id": j.id, "run_id": None}
+            {"name": n, "kind": k, "argv": ["x"], "units": u, "job_id": j.id, "run_id": None}
             for n, k, u, j in steps
         ],
     }
@@ -194,12 +210,13 @@ def test_the_eta_comes_from_finished_steps_of_the_same_kind_per_unit():
 def test_the_study_page_queues_a_study_and_shows_one_progress(finished, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
+    finished, _, _ = finished
     monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(finished.root))
     try:
         app = AppTest.from_file(str(REPO / "app_pages" / "study.py"), default_timeout=60).run()
         assert not app.exception
-        assert widget(app.selectbox, "Study").value == "whole"
-        assert any("6 of 6 steps done" in shown(p.proto.text) for p in app.get("progress"))
+        app = widget(app.selectbox, "Study").set_value("whole").run()
+        assert any("5 of 5 steps done" in shown(p.proto.text) for p in app.get("progress"))
         assert any(b.label == "Open its audit" for b in app.button)
 
         widget(app.number_input, "Epochs (at most)").set_value(2)

@@ -100,7 +100,7 @@ def cmd_audit(args: argparse.Namespace, workspace: Workspace) -> int:
 def cmd_compare(args: argparse.Namespace, workspace: Workspace) -> int:
     from fer_audit.fairness.paired import compare_runs
     from fer_audit.fairness.predictions import read_predictions
-    from fer_audit.report.side_by_side import paired_sentence
+    from fer_audit.report.side_by_side import UNADJUSTED, p_words, paired_sentence
 
     settings = AuditSettings(**option_values(AuditSettings, args, skip=NOT_FOR_COMPARISON))
     frame, _ = read_predictions(args.predictions)
@@ -122,9 +122,11 @@ def cmd_compare(args: argparse.Namespace, workspace: Workspace) -> int:
     )
     print(
         f"difference {found.difference:+.3f}, {found.confidence:.0%} interval "
-        f"[{found.ci_low:+.3f}, {found.ci_high:+.3f}], p = {found.p_value:.3f} "
-        f"({found.n_boot} resamples, seed {found.seed}, {found.boot_dropped:.0%} left out; "
-        f"{found.p_method})"
+        f"[{found.ci_low:+.3f}, {found.ci_high:+.3f}], {p_words(found)} {UNADJUSTED}"
+    )
+    print(
+        f"  ({found.n_boot} resamples, seed {found.seed}, {found.boot_dropped:.0%} left out; "
+        f"interval: {found.interval_method}; p: {found.p_method})"
     )
     for run, gap, (low, high) in (
         (found.first, found.first_gap, found.first_interval),
@@ -136,7 +138,10 @@ def cmd_compare(args: argparse.Namespace, workspace: Workspace) -> int:
             f"  {run}: gap {gap:+.3f} [{low:+.3f}, {high:+.3f}]; videos {videos}; "
             f"{found.rate_n_name} {rate_n}"
         )
-    print("subjects: " + ", ".join(f"{g} {n}" for g, n in found.subjects.items()))
+    per_group = ", ".join(f"{g} {n}" for g, n in found.subjects.items())
+    if found.subject_groups:  # a subject in several groups: cells resampled, not subjects
+        per_group = f"{found.n_subjects} (resampled as subject-groups: {per_group})"
+    print(f"subjects: {per_group}")
     print(paired_sentence(found, labels={found.first: found.first, found.second: found.second}))
     return 0
 

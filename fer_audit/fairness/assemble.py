@@ -64,7 +64,7 @@ def _metric_frame(rows, method: str) -> pd.DataFrame:
     return frame
 
 
-def _differences_counts(counts: np.ndarray) -> dict[str, np.ndarray]:
+def differences_from_counts(counts: np.ndarray) -> dict[str, np.ndarray]:
     return differences(
         rates=metrics.rates(counts=counts), overall=metrics.overall_accuracy(counts=counts)
     )
@@ -90,7 +90,7 @@ def _gap_frame(
     frame["value"], frame["ci_low"], frame["ci_high"] = value, low, high
     frame["p_value"] = p
     frame["p_adjusted"] = intervals.adjust(frame["p_value"].to_numpy(), method=correction)
-    frame["comparison"] = _comparison(group_names)
+    frame["comparison"] = comparison_name(group_names)
     frame["n"] = " | ".join(f"{g} {n}" for g, n in zip(group_names, n_videos, strict=True))
     frame["interval_method"] = interval_method
     frame["p_method"] = p_method
@@ -143,7 +143,7 @@ def degenerate_warning(*, correct: int, predicted: np.ndarray, classes: Sequence
     return ""
 
 
-def _comparison(group_names: list[str]) -> str:
+def comparison_name(group_names: list[str]) -> str:
     if len(group_names) == 2:
         return f"{group_names[0]} - {group_names[1]}"
     return f"max - min over {len(group_names)} groups"
@@ -151,7 +151,7 @@ def _comparison(group_names: list[str]) -> str:
 
 def _gap_matrix_counts(counts: np.ndarray) -> np.ndarray:
     """Every gap of `gap_keys` from one-vs-rest counts (..., G, C, 4)."""
-    return gaps_from_differences(_differences_counts(counts))
+    return gaps_from_differences(differences_from_counts(counts))
 
 
 def _settings(kind, group, group_names, scheme, n_boot, n_perm, seed, correction, source):
@@ -161,7 +161,7 @@ def _settings(kind, group, group_names, scheme, n_boot, n_perm, seed, correction
         "synthetic": bool((source or {}).get("synthetic")),
         "group": group if isinstance(group, str) else list(group),
         "groups": group_names,
-        "comparison": _comparison(group_names),
+        "comparison": comparison_name(group_names),
         "scheme": scheme,
         "n_boot": n_boot,
         "n_perm": n_perm,

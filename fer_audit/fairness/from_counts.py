@@ -20,12 +20,12 @@ from fer_audit.fairness.assemble import (
     _check_family,
     _class_label,
     _denominator,
-    _differences_counts,
     _flag_run,
     _gap_frame,
     _gap_matrix_counts,
     _metric_frame,
     _settings,
+    differences_from_counts,
 )
 from fer_audit.fairness.detectable import detectable_gaps
 from fer_audit.fairness.gaps import gaps_from_differences
@@ -144,7 +144,7 @@ def _gap_rows_counts(run_id, observed, group_names, classes, n_boot, seed, corre
         seed=seed,
         salt=f"{run_id}/null",
     )
-    null_differences = _differences_counts(null)
+    null_differences = differences_from_counts(null)
     p = intervals.resampling_p_value(value, gaps_from_differences(null_differences))
     frame = _gap_frame(
         run_id,

@@ -21,12 +21,12 @@ from fer_audit.fairness.assemble import (
     _check_family,
     _class_label,
     _denominator,
-    _differences_counts,
     _flag_run,
     _gap_frame,
     _gap_matrix_counts,
     _metric_frame,
     _settings,
+    differences_from_counts,
 )
 from fer_audit.fairness.detectable import detectable_gaps
 from fer_audit.fairness.gaps import gaps_from_differences
@@ -88,7 +88,7 @@ def audit(
     parts = {name: [] for name in ("confusion", "group_metrics", "gaps", "variation")}
     runs = []
     for run_id, run in frame.groupby("run_id", sort=True):
-        cells, cell_group, cell_rows = _cell_confusions(run, group_names, classes)
+        cells, cell_group, cell_rows = cell_confusions(run, group_names, classes)
         observed = np.stack([cells[cell_group == g].sum(axis=0) for g in range(len(group_names))])
         boot = bootstrap_confusions(cells, cell_group, len(group_names), n_boot=n_boot, seed=seed)
         perm = _permutations(
@@ -124,7 +124,7 @@ def audit(
     return _assemble(parts, runs, settings)
 
 
-def _cell_confusions(
+def cell_confusions(
     run: pd.DataFrame, group_names: list[str], classes: list[str]
 ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """Confusion matrix of every (subject, group) cell: (n_cells, C, C), its group, and
@@ -240,7 +240,7 @@ def _gap_rows_resampled(
     lost = draws_losing_a_class(observed, boot)
     boot_gaps[lost] = np.nan
     low, high = intervals.percentile_interval(boot_gaps)
-    null_differences = _differences_counts(metrics.ovr_from_confusion(perm))
+    null_differences = differences_from_counts(metrics.ovr_from_confusion(perm))
     p = intervals.resampling_p_value(value, gaps_from_differences(null_differences))
     n_videos = observed.sum(axis=(-2, -1)).astype(int)
     frame = _gap_frame(

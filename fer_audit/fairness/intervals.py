@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import warnings
+from fractions import Fraction
 
 import numpy as np
 from scipy import stats
@@ -95,6 +97,45 @@ def bootstrap_p_value(samples: np.ndarray, *, axis: int = 0) -> np.ndarray:
     kept = valid.sum(axis=axis)
     p = np.minimum(1.0, 2 * (1 + np.minimum(below, above)) / (1 + kept))
     return np.where(kept > 0, p, np.nan)
+
+
+def tail_rank(n: int, *, confidence: float = CONFIDENCE) -> int:
+    """k = ceil(n (1 - confidence) / 2), computed exactly (`confidence` read as the
+    decimal it prints as: 0.95 is 19/20, so 2000 draws give k = 50, not 51)."""
+    alpha = 1 - Fraction(repr(float(confidence)))
+    return max(1, math.ceil(n * alpha / 2))
+
+
+def sign_interval_and_p(
+    samples: np.ndarray, *, confidence: float = CONFIDENCE
+) -> tuple[float, float, float, int]:
+    """Percentile interval and two-sided p-value of "no difference" from the bootstrap
+    draws of a difference, consistent by construction: (low, high, p, B) over the B
+    finite draws d_(1) <= ... <= d_(B), with k = `tail_rank`(B) = ceil(alpha B / 2),
+    alpha = 1 - confidence:
+
+        low = d_(k), high = d_(B+1-k)     (the k-th smallest and the k-th largest draw:
+                                            numpy's `inverted_cdf` quantile at alpha/2 of
+                                            the draws, and of their negatives)
+        p   = min(1, 2 m / B), m = min(#{d <= 0}, #{d >= 0})   (no +1; 0 when no draw
+                                            reaches 0: then say p < 1/B)
+
+    Claim: the interval excludes 0 (low > 0 or high < 0) <=> p < alpha.
+    Proof. d_(k) > 0 <=> fewer than k draws are <= 0; d_(B+1-k) < 0 <=> fewer than k
+    draws are >= 0. So the interval excludes 0 <=> m < k. And for alpha <= 1,
+    p < alpha <=> 2m / B < alpha <=> m < alpha B / 2 <=> m < ceil(alpha B / 2) = k, as m
+    is an integer. (1 <= k <= ceil(B / 2), so low <= high.) Compare p with alpha as
+    the decimal it is (0.05): in floating point 1 - 0.95 is 0.05000000000000004.
+
+    (nan, nan, nan, 0) when no draw is finite."""
+    draws = np.asarray(samples, float).ravel()
+    draws = np.sort(draws[np.isfinite(draws)])
+    n = len(draws)
+    if n == 0:
+        return float("nan"), float("nan"), float("nan"), 0
+    k = tail_rank(n, confidence=confidence)
+    m = min(int((draws <= 0).sum()), int((draws >= 0).sum()))
+    return float(draws[k - 1]), float(draws[n - k]), min(1.0, 2 * m / n), n
 
 
 def _adjust_in_order(p_values: np.ndarray, step) -> np.ndarray:

@@ -6,25 +6,35 @@ compared on one gap G (a definition and a class, exactly as the audit defines it
 `gaps.gap_column` of the group differences of the `metrics` rates).
 
 The math. Let M_r,i be the confusion matrix of cell i (a subject within a group, as in
-the audit) for run r. Resample b draws, within each group g, n_g of its cells with
-replacement: cell i is drawn w_bi times (`resample.bootstrap_weights`, the audit's own
-draws for this seed). The same w_b weights both runs: M*_r,g,b = sum_{i in g} w_bi M_r,i.
-Then
+the audit; with intersectional groups such as gender x authenticity a subject is a cell,
+a "subject-group", in each of its groups) for run r. Resample b draws, within each
+group g, n_g of its cells with replacement: cell i is drawn w_bi times
+(`resample.bootstrap_weights`, the audit's own draws for this seed). The same w_b
+weights both runs: M*_r,g,b = sum_{i in g} w_bi M_r,i. Then
 
     D    = G(M_first) - G(M_second)                  (the observed difference)
     D*_b = G(M*_first,b) - G(M*_second,b)            (b = 1 .. B)
 
-The interval is the percentile interval of the D*_b; draws in which a group loses every
-positive of a class the test set has are left out (as in the audit; their share is
-`boot_dropped`). The two-sided p-value of "no difference" inverts that interval
-(`intervals.bootstrap_p_value`): p = min(1, 2 min(1 + #{D*_b <= 0}, 1 + #{D*_b >= 0}) /
-(1 + B)).
+Draws in which a group loses every positive of a class the test set has are left out
+(as in the audit; their share is `boot_dropped`), leaving B' finite D*_b (`n_used`).
+The interval of D and its two-sided p-value of "no difference" come from the same
+order statistics (`intervals.sign_interval_and_p`), with alpha = 1 - confidence and
+k = ceil(alpha B' / 2):
+
+    interval = [D*_(k), D*_(B'+1-k)]   (the k-th smallest and k-th largest D*_b)
+    p        = min(1, 2 min(#{D*_b <= 0}, #{D*_b >= 0}) / B')   (0: say p < 1/B')
+
+so that the interval excludes 0 exactly when p < alpha (the proof is in
+`sign_interval_and_p`): the words the interval gives ("the gaps differ") and p never
+disagree. p is for this one comparison: it is not adjusted for the other definitions,
+classes or pairs of runs one could compare.
 
 Why paired: a subject one model reads badly is often read badly by the other too.
 Drawing the same subjects for both lets that shared variation cancel in D*_b
 (Var(A - B) = Var A + Var B - 2 Cov(A, B)), so the interval is narrower than one from
 independent draws for each model. Each run's own gap interval from these draws is the
-audit's interval of that gap (same seed, same draws).
+audit's interval of that gap (same seed, same draws, and the audit's percentile method,
+`intervals.percentile_interval`).
 """
 
 from __future__ import annotations
@@ -37,8 +47,8 @@ import numpy as np
 import pandas as pd
 
 from fer_audit.fairness import intervals, metrics
-from fer_audit.fairness.assemble import _comparison, _differences_counts
-from fer_audit.fairness.from_predictions import _cell_confusions, draws_losing_a_class
+from fer_audit.fairness.assemble import comparison_name, differences_from_counts
+from fer_audit.fairness.from_predictions import cell_confusions, draws_losing_a_class
 from fer_audit.fairness.gaps import DEFINITIONS, RATE_OF, gap_classes, gap_column
 from fer_audit.fairness.predictions import checked_table, is_synthetic
 from fer_audit.fairness.resample import bootstrap_weights, weighted_confusions
@@ -46,8 +56,15 @@ from fer_audit.fairness.result import AuditError
 from fer_audit.fairness.settings import AuditSettings
 from fer_audit.labels import get_scheme
 
-INTERVAL_METHOD = "paired subject bootstrap (percentile)"
-P_METHOD = "paired subject bootstrap (inverted percentile interval)"
+INTERVAL_METHOD = (
+    "paired subject bootstrap (percentile interval of the difference: the k-th smallest "
+    "and k-th largest resampled difference, k = ceil(B (1 - confidence) / 2))"
+)
+P_METHOD = (
+    "paired subject bootstrap (twice the share of resampled differences on the far side "
+    "of 0: below 1 - confidence exactly when the interval excludes 0)"
+)
+P_ADJUSTMENT = "none: p for this one comparison, not adjusted for others"
 #: at most this many names in a message
 _NAMED = 8
 
@@ -60,10 +77,14 @@ class PairingError(AuditError):
 class PairedDifference:
     """gap(first) - gap(second) for one gap, with its paired interval and p-value.
 
-    `subjects`: test subjects per group (shared by both runs); `videos`: videos per group
-    of each run; `rate_n`: the n of the rate behind the gap (`rate_n_name`: positives,
-    negatives or videos) per group of each run. Intervals are percentile intervals at
-    `confidence` over `n_boot` draws (`boot_dropped`: the share left out)."""
+    `subjects`: per group, the test subjects with videos in it (shared by both runs):
+    the cells resampled, subject-groups when a subject is in several groups (then they
+    add up to more than `n_subjects`, the distinct test subjects); `videos`: videos per
+    group of each run; `rate_n`: the n of the rate behind the gap (`rate_n_name`:
+    positives, negatives or videos) per group of each run. Intervals at `confidence`
+    over `n_boot` draws (`boot_dropped`: the share left out; `n_used`: the draws kept):
+    each run's is the audit's, the difference's and its p-value those of the module
+    docstring. `p_value` is unadjusted: for this one comparison."""
 
     first: str
     second: str
@@ -80,6 +101,7 @@ class PairedDifference:
     second_gap: float
     second_interval: tuple[float, float]
     subjects: dict[str, int]
+    n_subjects: int
     videos: dict[str, dict[str, int]]
     rate_n_name: str
     rate_n: dict[str, dict[str, int]]
@@ -87,14 +109,22 @@ class PairedDifference:
     seed: int
     confidence: float
     boot_dropped: float
+    n_used: int
     synthetic: bool
     interval_method: str = INTERVAL_METHOD
     p_method: str = P_METHOD
+    p_adjustment: str = P_ADJUSTMENT
 
     @property
     def excludes_zero(self) -> bool:
         """Whether the interval lies wholly above or below zero."""
         return bool(self.ci_low > 0 or self.ci_high < 0)
+
+    @property
+    def subject_groups(self) -> bool:
+        """Whether a subject is in several groups (intersectional groups): what is
+        resampled, and counted per group, are then subject-groups, not subjects."""
+        return sum(self.subjects.values()) > self.n_subjects
 
     @property
     def half_width(self) -> float:
@@ -127,7 +157,8 @@ def paired_gap_difference(
 
     PairingError (an AuditError) when a run is not in the table, both are the same run,
     the runs differ in test subjects or videos (naming the subjects), the gap is not one
-    the audit gives, or it is undefined for a run (a group without positives)."""
+    the audit gives, it is undefined for a run (a group without positives), or no
+    resample gives both runs' gaps."""
     classes = list(get_scheme(scheme).classes)
     label = _gap_label(definition, cls, classes)
     table = _two_runs(predictions, first, second)
@@ -144,24 +175,31 @@ def paired_gap_difference(
             "group has no videos it needs (no positives of the class)"
         )
     difference = draws[first] - draws[second]
-    low, high = intervals.percentile_interval(difference, confidence=confidence)
+    low, high, p_value, n_used = intervals.sign_interval_and_p(difference, confidence=confidence)
+    if n_used == 0:
+        raise PairingError(
+            f"none of the {n_boot} resamples gives the {definition} gap of {label} for both "
+            "runs: in every one a group lost every video of a class. With so few subjects "
+            "per group the difference has no interval"
+        )
     rate = metrics.RATES[_rate_of(definition, label, classes)]
     return PairedDifference(
         first=first,
         second=second,
         definition=definition,
         cls=label,
-        comparison=_comparison(group_names),
+        comparison=comparison_name(group_names),
         groups=group_names,
         difference=values[first] - values[second],
-        ci_low=float(low),
-        ci_high=float(high),
-        p_value=float(intervals.bootstrap_p_value(difference)),
+        ci_low=low,
+        ci_high=high,
+        p_value=p_value,
         first_gap=values[first],
         first_interval=_interval(draws[first], confidence),
         second_gap=values[second],
         second_interval=_interval(draws[second], confidence),
         subjects=_per_group(rows[first].groupby("_group")["subject"].nunique(), group_names),
+        n_subjects=int(rows[first]["subject"].nunique()),
         videos={run: _per_group(observed[run].sum(axis=(-2, -1)), group_names) for run in draws},
         rate_n_name=rate.n_name,
         rate_n={
@@ -172,6 +210,7 @@ def paired_gap_difference(
         seed=seed,
         confidence=confidence,
         boot_dropped=float(np.isnan(difference).mean()),  # left out of the interval
+        n_used=n_used,
         synthetic=is_synthetic(table),
     )
 
@@ -187,9 +226,11 @@ def _resampled(
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Each run's observed group confusions (G, C, C) and its gap in each paired
     resample (n_boot,): the same `bootstrap_weights` weigh both runs' cells; a draw in
-    which a group loses every positive of a class the test set has is NaN for both."""
-    cells = {run: _cell_confusions(part, group_names, classes) for run, part in rows.items()}
-    cell_group = next(iter(cells.values()))[1]  # the same cells: `_same_test_set`
+    which a group loses every positive of a class the test set has is NaN for both.
+    PairingError unless both runs' cells are the same (subject, group) in the same order."""
+    cells = {run: cell_confusions(part, group_names, classes) for run, part in rows.items()}
+    _same_cells({run: cell_rows for run, (_, _, cell_rows) in cells.items()})
+    cell_group = next(iter(cells.values()))[1]
     n_groups = len(group_names)
     weights = bootstrap_weights(cell_group, n_groups, n_boot=n_boot, seed=seed)
     observed, draws, lost = {}, {}, np.zeros(n_boot, dtype=bool)
@@ -201,6 +242,25 @@ def _resampled(
     for run in draws:
         draws[run][lost] = np.nan
     return observed, draws
+
+
+def _same_cells(cell_rows: dict[str, pd.DataFrame]) -> None:
+    """PairingError unless both runs' cells are, in order, the same (subject, group):
+    one weight per cell weighs both runs, so cell i must be one subject-group in both."""
+    (first, one), (second, other) = cell_rows.items()
+    keys = [list(zip(p["subject"].astype(str), p["_group"], strict=True)) for p in (one, other)]
+    if keys[0] == keys[1]:
+        return
+    differ = [
+        f"only {run} has {_named(sorted(' in '.join(k) for k in set(mine) - set(theirs)))}"
+        for run, mine, theirs in ((first, *keys), (second, *keys[::-1]))
+        if set(mine) - set(theirs)
+    ]
+    raise PairingError(
+        f"runs {first} and {second} do not have the same subject-group cells in the same "
+        f"order ({'; '.join(differ) or 'the same cells, in another order'}). A paired "
+        "comparison weighs both runs' cells with one draw"
+    )
 
 
 def compare_runs(
@@ -231,7 +291,7 @@ def compare_runs(
 def _gap(definition: str, which: int | str, confusions: np.ndarray) -> np.ndarray:
     """The gap of confusion matrices (..., G, C, C), as the audit computes it."""
     return gap_column(
-        definition, which, _differences_counts(metrics.ovr_from_confusion(confusions))
+        definition, which, differences_from_counts(metrics.ovr_from_confusion(confusions))
     )
 
 

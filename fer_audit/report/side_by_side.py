@@ -40,6 +40,8 @@ from fer_audit.report.figures import (
 from fer_audit.report.sources import seed_label
 
 MIN_RUNS, MAX_RUNS = 2, 6
+#: the paired p is one test of the many (definitions x classes x pairs) the tab offers
+UNADJUSTED = "for this one comparison, not adjusted for others"
 #: one colour per run (not the groups' colours, which mean female and male elsewhere)
 RUN_COLOURS = qualitative.Dark2
 
@@ -239,7 +241,7 @@ def gap_comparison(result: AuditResult, *, run_ids: Sequence[str], definition: s
 
 def paired_figure(paired: PairedDifference, *, labels: dict[str, str]) -> go.Figure:
     """The two runs' gaps and their difference (first - second), each with its 95%
-    interval from the same paired resamples; hover gives the n."""
+    interval from the same paired resamples; hover gives the n and the difference's p."""
     first, second = labels[paired.first], labels[paired.second]
     rows = [
         (first, paired.first_gap, paired.first_interval, "#555"),
@@ -252,8 +254,9 @@ def paired_figure(paired: PairedDifference, *, labels: dict[str, str]) -> go.Fig
         ),
     ]
     n_text = _n_words(paired, labels)
+    p_text = ["", "", f"<br>{p_words(paired)}, {UNADJUSTED}"]
     fig = go.Figure()
-    for name, value, (low, high), colour in rows:
+    for (name, value, (low, high), colour), p_line in zip(rows, p_text, strict=True):
         fig.add_trace(
             go.Scatter(
                 x=[value],
@@ -270,7 +273,7 @@ def paired_figure(paired: PairedDifference, *, labels: dict[str, str]) -> go.Fig
                     "color": colour,
                 },
                 hovertemplate=f"{plain(name)}: {_number(value)}, 95% interval "
-                f"[{_number(low)}, {_number(high)}]<br>{plain(n_text)}<extra></extra>",
+                f"[{_number(low)}, {_number(high)}]{p_line}<br>{plain(n_text)}<extra></extra>",
             )
         )
     fig.add_vline(x=0, line_dash="dash", line_color="#888")
@@ -279,7 +282,7 @@ def paired_figure(paired: PairedDifference, *, labels: dict[str, str]) -> go.Fig
         title=synthetic_title(
             f"{plain(glossary.plain_name(paired.definition))} · {plain(paired.cls)} "
             f"({comparison}): two models and their difference, paired over the same "
-            f"{sum(paired.subjects.values())} subjects",
+            f"{paired.n_subjects} subjects",
             synthetic=paired.synthetic,
         ),
         xaxis_title=f"gap ({comparison}); difference: first − second",
@@ -291,9 +294,25 @@ def paired_figure(paired: PairedDifference, *, labels: dict[str, str]) -> go.Fig
 
 
 def _n_words(paired: PairedDifference, labels: dict[str, str]) -> str:
-    """The denominators in words: subjects per group, and per model the n of the rate."""
-    subjects = ", ".join(f"{n} {g}" for g, n in paired.subjects.items())
-    return f"subjects: {subjects}; {_rate_n_words(paired, labels)}"
+    """The n: subjects (or subject-groups) per group, and per model the n of the rate."""
+    per_group = ", ".join(f"{n} {g}" for g, n in paired.subjects.items())
+    what = (
+        f"{paired.n_subjects} subjects as subject-groups" if paired.subject_groups else "subjects"
+    )
+    return f"{what}: {per_group}; {_rate_n_words(paired, labels)}"
+
+
+def p_words(paired: PairedDifference) -> str:
+    """p = 0.012, with digits enough to show p on its side of 1 - confidence (as the
+    interval: `excludes_zero`); p < 1/B when no resampled difference (of B) reached 0."""
+    if paired.p_value == 0:
+        return f"p < 1/{paired.n_used}"
+    alpha = round(1 - paired.confidence, 9)
+    for digits in range(3, 9):
+        text = f"{paired.p_value:.{digits}f}"
+        if (float(text) < alpha) == paired.excludes_zero:
+            break
+    return f"p = {text}"
 
 
 def _rate_n_words(paired: PairedDifference, labels: dict[str, str]) -> str:
@@ -319,22 +338,25 @@ def _class_words(cls: str) -> str:
 
 def paired_sentence(paired: PairedDifference, *, labels: dict[str, str]) -> str:
     """The paired difference in words that follow its numbers: both gaps with their
-    intervals, the difference with its paired interval and p-value, the subjects and
-    n behind it, and what the interval says (it excludes 0: the gaps differ; it
-    includes 0: the data cannot tell them apart, and differences smaller than about
-    half its width could not have been detected)."""
+    intervals, the difference (higher or lower as shown, to two decimals) with its paired
+    interval and p (unadjusted), the distinct subjects (and the subject-groups resampled
+    when a subject is in several groups) and n behind it, and what the interval says (it
+    excludes 0, exactly when p < 1 - confidence: the gaps differ; it includes 0: the data
+    cannot tell them apart, and differences smaller than about half its width could not
+    have been detected)."""
     first, second = labels[paired.first], labels[paired.second]
     name = glossary.plain_name(paired.definition)
     absolute = glossary.is_absolute(paired.definition, paired.cls, paired.comparison)
     more, less = ("larger", "smaller") if absolute else ("higher", "lower")
-    d = paired.difference
-    how = (
-        f"{abs(d):.2f} {more if d > 0 else less} for {first} than for {second}"
-        if d != 0
-        else f"the same for {first} as for {second}"
-    )
-    subjects = sum(paired.subjects.values())
+    d, shown = paired.difference, round(paired.difference, 2)
+    if shown != 0:  # the words follow the number shown, not digits it hides
+        how = f"{abs(shown):.2f} {more if shown > 0 else less} for {first} than for {second}"
+    else:
+        exact = "" if d == 0 else " to two decimals"
+        how = f"the same{exact} for {first} as for {second}"
     per_group = ", ".join(f"{n} {g}" for g, n in paired.subjects.items())
+    if paired.subject_groups:  # intersectional groups: a subject is in several
+        per_group = f"resampled as subject-groups, each subject in several: {per_group}"
     pct = f"{paired.confidence:.0%}"
     # "the recall gap (female - male)", "the paper's EQOD (...), female - male,"
     comparison = f", {paired.comparison}," if name.endswith(")") else f" ({paired.comparison})"
@@ -343,8 +365,10 @@ def paired_sentence(paired: PairedDifference, *, labels: dict[str, str]) -> str:
         f"is {paired.first_gap:+.2f} for {first} ({pct} interval {_span(paired.first_interval)}) "
         f"and {paired.second_gap:+.2f} for {second} ({_span(paired.second_interval)}): "
         f"{how} (difference {d:+.2f}, paired {pct} interval "
-        f"{_span((paired.ci_low, paired.ci_high))}; p = {paired.p_value:.3f}), over the same "
-        f"{subjects} test subjects ({per_group}; {_rate_n_words(paired, labels)})."
+        f"{_span((paired.ci_low, paired.ci_high), paired.excludes_zero)}; "
+        f"{p_words(paired)} {UNADJUSTED}), over "
+        f"the same {paired.n_subjects} test subjects ({per_group}; "
+        f"{_rate_n_words(paired, labels)})."
     )
     if paired.ci_low == paired.ci_high == d == 0:
         text += " The two models give the same gap in every resample."
@@ -366,6 +390,10 @@ def paired_sentence(paired: PairedDifference, *, labels: dict[str, str]) -> str:
     return text
 
 
-def _span(interval: tuple[float, float]) -> str:
+def _span(interval: tuple[float, float], excludes_zero: bool = False) -> str:
+    """ "-0.12 to +0.03", with digits enough that an interval excluding 0 shows no 0.00."""
     low, high = interval
-    return f"{low:+.2f} to {high:+.2f}"
+    digits = 2
+    while excludes_zero and digits < 6 and 0 in (round(low, digits), round(high, digits)):
+        digits += 1
+    return f"{low:+.{digits}f} to {high:+.{digits}f}"

@@ -11,6 +11,7 @@ again once all are, so a study interrupted while queueing is completed by a resu
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from fer_audit.jobs import Job, JobRegistry
 from fer_audit.labels import TRAIN_SETS
 from fer_audit.study.settings import Study
 from fer_audit.version import code_version
-from fer_audit.workspace import Workspace, contained
+from fer_audit.workspace import Busy, UnsafeName, Workspace, check_name, contained
 
 STUDIES = "studies"
 KINDS = ("split", "preprocess", "train", "evaluate", "audit", "report")
@@ -32,6 +33,10 @@ KINDS = ("split", "preprocess", "train", "evaluate", "audit", "report")
 
 class StudyExists(ValueError):
     """A study, predictions table or audit of that name is already in the workspace."""
+
+
+class StudyIncomplete(ValueError):
+    """The study was recorded, but not every step could be queued (resume it)."""
 
 
 @dataclass(frozen=True)
@@ -162,7 +167,14 @@ def start_study(workspace: Workspace, registry: JobRegistry, study: Study) -> di
             "steps": [_step_record(step) for step in steps],
         }
         atomic.write_json(path, record)  # first: a resume queues what was not queued
-    resume_study(workspace, registry, study.name)
+    try:
+        resume_study(workspace, registry, study.name)
+    except (ValueError, OSError, Busy) as exc:
+        raise StudyIncomplete(
+            f"the study {study.name} is recorded, but not all its steps could be queued "
+            f"({exc}); resume it (fer-audit study resume {study.name}, or Resume on the "
+            "Study page)"
+        ) from exc
     return read_study(workspace, study.name)
 
 
@@ -177,60 +189,101 @@ def _step_record(step: StudyStep) -> dict:
     }
 
 
+#: what every study record holds, and each of its steps
+_RECORD_KEYS = {"name": str, "dataset": str, "steps": list, "outputs": dict}
+_STEP_KEYS = {"name": str, "kind": str, "argv": list}
+
+
 def read_study(workspace: Workspace, name: str) -> dict:
     """The record of study `name`; DamagedFile naming it when it cannot be read, and
     FileNotFoundError when there is none."""
     path = study_path(workspace, name)
     if not path.exists():
         raise FileNotFoundError(f"no study named {name!r} in {workspace.root / STUDIES}")
-    record = atomic.read_json(path, hint="delete it, then start the study again")
-    if not isinstance(record.get("steps"), list) or not isinstance(record.get("name"), str):
-        raise DamagedFile(path, "delete it, then start the study again", "not a study record")
+    hint = "delete it, then start the study again"
+    record = atomic.read_json(path, hint=hint)
+    wrong = [key for key, kind in _RECORD_KEYS.items() if not isinstance(record.get(key), kind)]
+    steps = record.get("steps") if isinstance(record.get("steps"), list) else []
+    if any(
+        not isinstance(step, dict)
+        or any(not isinstance(step.get(key), kind) for key, kind in _STEP_KEYS.items())
+        for step in steps
+    ):
+        wrong.append("steps")
+    if wrong:
+        raise DamagedFile(path, hint, f"not a study record: {', '.join(wrong)} missing or wrong")
     return record
 
 
 def list_studies(workspace: Workspace, *, damaged: list[DamagedFile] | None = None) -> list[dict]:
-    """Every study's record, newest first; a damaged record goes to `damaged`."""
+    """Every study's record, newest first; a damaged record goes to `damaged`. Files
+    whose names no study could have are not studies: left out."""
     folder = workspace.root / STUDIES
     paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
-    records = read_all(paths, lambda path: read_study(workspace, path.stem), damaged)
+    named = [path for path in paths if _plain(path.stem)]
+    records = read_all(named, lambda path: read_study(workspace, path.stem), damaged)
     return sorted(records, key=lambda record: record.get("created_at", ""), reverse=True)
 
 
+def _plain(name: str) -> bool:
+    try:
+        check_name(name, what="study")
+    except UnsafeName:
+        return False
+    return True
+
+
 def study_jobs(registry: JobRegistry, record: dict) -> list[Job | None]:
-    """Each step's job (None: not queued, or gone from the registry), in step order."""
+    """Each step's job, in step order: None when it was never queued, or its job is
+    gone from the registry (a registry moved aside starts its ids again: a job counts
+    only when it runs the step's own command)."""
     ids = [step["job_id"] for step in record["steps"] if step.get("job_id") is not None]
     jobs = registry.get_many(ids)
-    return [jobs.get(step.get("job_id")) for step in record["steps"]]
+    found = [jobs.get(step.get("job_id")) for step in record["steps"]]
+    return [
+        job if job is not None and job.argv == step["argv"] else None
+        for step, job in zip(record["steps"], found, strict=True)
+    ]
 
 
 def resume_study(workspace: Workspace, registry: JobRegistry, name: str) -> int:
     """Queue again every step that failed or was cancelled, and queue those never
-    queued (or gone from the registry), each after the step before it; finished and
-    active steps are left as they are. Returns how many steps were queued."""
+    queued (or gone from the registry), each after the step before it (chaining the
+    steps after a newly queued one to it); finished and active steps are left as they
+    are. The record is rewritten after each step queued anew, so an interruption
+    leaves no job it does not know. Returns how many steps were queued."""
     queued = 0
     with workspace.lock(STUDIES):
         record = read_study(workspace, name)
         before: int | None = None
         for step, job in zip(record["steps"], study_jobs(registry, record), strict=True):
-            title = f"study {name}: {step['name']}"
             if job is None:
-                job = registry.submit(step["argv"], title=title, after=before)
+                job = registry.submit(step["argv"], title=f"study {name}: {step['name']}",
+                                      after=before)  # fmt: skip
                 step["job_id"] = job.id
+                atomic.write_json(study_path(workspace, name), record)
                 queued += 1
-            elif job.status in ("failed", "cancelled"):
-                job = registry.resume(job.id)
-                queued += 1
+            elif job.status != "done":
+                if job.after_id != before:
+                    registry.wait_for(job.id, before)
+                if job.status in ("failed", "cancelled"):
+                    with suppress(ValueError):  # queued again elsewhere meanwhile
+                        registry.resume(job.id)
+                        queued += 1
             before = job.id
-        atomic.write_json(study_path(workspace, name), record)
     return queued
 
 
 def cancel_study(workspace: Workspace, registry: JobRegistry, name: str) -> int:
     """Cancel every queued or running step, the last first (so a step that ends now
-    starts no other); returns how many were cancelled."""
-    record = read_study(workspace, name)
-    active = [job for job in study_jobs(registry, record) if job is not None and job.active]
-    for job in reversed(active):
-        registry.cancel(job.id)
-    return len(active)
+    starts no other); returns how many were cancelled (a step that ended meanwhile is
+    left as it ended)."""
+    cancelled = 0
+    with workspace.lock(STUDIES):
+        record = read_study(workspace, name)
+        for job in reversed(study_jobs(registry, record)):
+            if job is not None and job.active:
+                with suppress(ValueError):
+                    registry.cancel(job.id)
+                    cancelled += 1
+    return cancelled

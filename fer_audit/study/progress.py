@@ -18,6 +18,7 @@ from fer_audit.jobs import Job, JobRegistry
 from fer_audit.progress import TRUSTED_FRACTION, StepProgress, duration, step_progress
 from fer_audit.study.chain import study_jobs
 
+GONE = "its job is gone from the registry (moved aside?): Resume queues it again"
 #: the study's state, from its steps' (first match wins)
 _STATES = (
     ("running", "running"),
@@ -52,6 +53,10 @@ class StudyProgress:
         return next((i for i, step in enumerate(self.steps) if step.status != "done"), None)
 
     @property
+    def active(self) -> bool:
+        return self.status in ("running", "queued")
+
+    @property
     def synthetic(self) -> bool:
         return bool(self.record.get("synthetic"))
 
@@ -69,15 +74,19 @@ def study_progress(
         estimate = per_unit.get(step["kind"])
         planned = {
             "name": step["name"],
-            "status": "not queued" if step.get("job_id") is None else "waiting",
-            "job_id": step.get("job_id"),
+            "status": "not queued",
+            "job_id": step.get("job_id") if job is not None else None,
             "estimate_s": (estimate or 0.0) * step.get("units", 1),
         }
         progress = step_progress(planned, job, now)
+        if job is None and step.get("job_id") is not None:
+            progress = replace(progress, message=GONE)
         if estimate is not None and progress.status == "running":
             progress = _with_peer_eta(progress)
+        if estimate is not None and progress.status in ("failed", "cancelled"):
+            progress = replace(progress, eta_s=planned["estimate_s"])  # all of it again
         if job is not None and job.status == "queued" and job.after_id is not None:
-            progress = _waiting(progress, job, jobs)
+            progress = replace(progress, status="waiting")  # behind a step of its chain
         if estimate is None and _needs_estimate(progress):
             unestimated.append(step["name"])
             progress = _without_eta(progress)
@@ -116,20 +125,11 @@ def _with_peer_eta(step: StepProgress) -> StepProgress:
 def _needs_estimate(step: StepProgress) -> bool:
     if step.status == "running":
         return step.fraction < TRUSTED_FRACTION
-    return step.status in ("waiting", "queued", "not queued")
+    return step.status != "done"
 
 
 def _without_eta(step: StepProgress) -> StepProgress:
     return replace(step, eta_s=None)
-
-
-def _waiting(step: StepProgress, job: Job, jobs: list[Job | None]) -> StepProgress:
-    """A queued step behind another step of its chain: say which, and why it waits."""
-    prior = next((j for j in jobs if j is not None and j.id == job.after_id), None)
-    if prior is None or prior.status in ("done", "queued", "running"):
-        return replace(step, status="waiting")
-    message = f"waits for job #{prior.id}, which {prior.status}"
-    return replace(step, status="waiting", message=message)
 
 
 def _status(steps: list[StepProgress]) -> str:
@@ -143,14 +143,16 @@ def _status(steps: list[StepProgress]) -> str:
 
 
 def eta_words(progress: StudyProgress) -> str:
-    """', about 12 min left', with the steps that have no estimate yet said as such."""
+    """', about 12 min left' (or '; stopped, about 12 min of work left once resumed'),
+    with the steps that have no estimate yet said as such."""
     if progress.status == "done":
         return ""
     unknown = progress.unestimated
     if len(unknown) == len(progress.steps) - progress.done:
-        return ", no estimate yet (one comes as the first step of each kind finishes)"
-    named = ", ".join(unknown) if len(unknown) <= 3 else f"{len(unknown)} steps"
-    later = f", plus {named} (no estimate until one of their kind finishes)" if unknown else ""
-    if progress.status in ("failed", "cancelled", "incomplete"):
-        return f"; stopped, about {duration(progress.eta_s)} of work left once resumed{later}"
-    return f", about {duration(progress.eta_s)} left{later}"
+        estimate = "no estimate yet (one comes as the first step of each kind finishes)"
+    else:
+        named = ", ".join(unknown) if len(unknown) <= 3 else f"{len(unknown)} steps"
+        later = f", plus {named} (no estimate until one of their kind finishes)" if unknown else ""
+        left = "left" if progress.active else "of work left once resumed"
+        estimate = f"about {duration(progress.eta_s)} {left}{later}"
+    return f", {estimate}" if progress.active else f"; stopped, {estimate}"

@@ -1,0 +1,118 @@
+"""The job table: its SQLite schema (and the columns later versions added), the `Job`
+a row reads as, and the query that picks the next job to start. `fer_audit.jobs` runs
+the registry over it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+ACTIVE = ("queued", "running")
+FINISHED = ("done", "failed", "cancelled")
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    argv TEXT NOT NULL,
+    status TEXT NOT NULL,
+    pid INTEGER,
+    pid_start TEXT,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    progress REAL NOT NULL DEFAULT 0,
+    message TEXT NOT NULL DEFAULT '',
+    log_path TEXT NOT NULL,
+    exit_code INTEGER,
+    runs TEXT NOT NULL DEFAULT '[]',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    after_id INTEGER
+)
+"""
+#: columns added after the first registries were made: (name, declaration)
+ADDED_COLUMNS = (("after_id", "INTEGER"),)
+#: the first queued job that may start: none before it, or the one before it is done
+#: (a job whose predecessor is gone from the registry may start too)
+NEXT_READY = """
+SELECT jobs.* FROM jobs LEFT JOIN jobs AS prior ON prior.id = jobs.after_id
+WHERE jobs.status = 'queued'
+  AND (jobs.after_id IS NULL OR prior.id IS NULL OR prior.status = 'done')
+ORDER BY jobs.id LIMIT 1
+"""
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    title: str
+    argv: list[str]
+    status: str
+    pid: int | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    progress: float
+    message: str
+    log_path: Path
+    exit_code: int | None
+    runs: list[str]
+    attempts: int
+    #: the job this one waits for (it starts once that one is done), if any
+    after_id: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    def log_tail(self, lines: int | None = 40) -> str:
+        """The last `lines` lines of the job's log (all with None; '' before it has
+        written any)."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:] if lines else text.splitlines())
+
+    def command(self) -> str:
+        return "fer-audit " + " ".join(self.argv)
+
+
+def job_from_row(row: sqlite3.Row) -> Job:
+    return Job(
+        id=row["id"],
+        kind=row["kind"],
+        title=row["title"],
+        argv=json.loads(row["argv"]),
+        status=row["status"],
+        pid=row["pid"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        progress=row["progress"],
+        message=row["message"],
+        log_path=Path(row["log_path"]),
+        exit_code=row["exit_code"],
+        runs=json.loads(row["runs"]),
+        attempts=row["attempts"],
+        after_id=row["after_id"],
+    )
+
+
+def add_missing_columns(db: sqlite3.Connection) -> None:
+    """Bring a registry made by an earlier version up to the current columns (two
+    processes may try at once: the second finds the column there)."""
+    present = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
+    for name, declaration in ADDED_COLUMNS:
+        if name not in present:
+            try:
+                db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {declaration}")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):
+                    raise
