@@ -7,6 +7,7 @@ import io
 import pandas as pd
 import streamlit as st
 
+from app_pages.data_roots import data_root_done, data_roots_panel
 from app_pages.data_uploads import (
     delete_form,
     show_done,
@@ -25,12 +26,34 @@ from app_pages.ui import (
 )
 from fer_audit.commands import preprocess_argv
 from fer_audit.data.index import DatasetError
-from fer_audit.data.registry import KINDS, draw_dataset_split, list_datasets, register_dataset
+from fer_audit.data.registry import (
+    KINDS,
+    draw_dataset_split,
+    list_datasets,
+    load_dataset,
+    register_dataset,
+)
 from fer_audit.data.sasefe import subject_folders
+from fer_audit.data.splits import load_split
 from fer_audit.errors import DamagedFile
-from fer_audit.overview import dataset_summary, suggested_preprocessing
+from fer_audit.overview import (
+    dataset_readiness,
+    dataset_summary,
+    length_note,
+    suggested_preprocessing,
+)
+from fer_audit.video.lengths import ClipLengths, clip_lengths
+from fer_audit.video.outcome import shortfall, too_short_hint
 from fer_audit.video.settings import DETECTORS, KS, MARGINS
 from fer_audit.workspace import Busy, OutsideDataRootsError, Workspace
+
+
+@st.cache_data(show_spinner="Reading the clips' lengths...", max_entries=16)
+def cached_lengths(name: str, fingerprint: str) -> ClipLengths | None:
+    """A sample of the dataset's clip lengths (once per registration: its fingerprint)."""
+    dataset = load_dataset(Workspace.from_env(), name)
+    return clip_lengths([dataset.video_path(path) for path in dataset.index["path"]])
+
 
 st.title("Data")
 workspace = Workspace.from_env()
@@ -41,11 +64,8 @@ except DamagedFile as exc:  # settings.json: registering waits; the rest works
     show_damaged(exc, key="data-settings")
     roots = None
 else:
-    st.caption(
-        "Folders can be chosen only inside the data roots: "
-        + ", ".join(f"`{r}`" for r in roots)
-        + " (set `FER_AUDIT_DATA_ROOTS` or `data_roots` in the workspace's settings.json)."
-    )
+    data_root_done()
+    data_roots_panel(workspace, roots)
 
 show_done()  # what the last upload or deletion did
 datasets_tab, register_tab, upload_tab = st.tabs(["Datasets", "Register a dataset", "Upload clips"])
@@ -163,15 +183,38 @@ with datasets_tab:
                 show_problems(exc)
 
     st.subheader("Preprocessing")
+    try:
+        split = load_split(workspace.dataset_dir(chosen))
+    except DamagedFile:  # named above, with what to do
+        split = None
     for report in summary.preprocessing:
         st.markdown(report.describe())
+        ready = dataset_readiness(summary.dataset, split, report)
+        for problem in ready.problems:
+            st.warning(
+                plain_markdown(problem[0].upper() + problem[1:] + "."), icon=":material/block:"
+            )
+        if ready.without_clips:
+            st.caption(
+                "Subjects without a usable clip (left out of training and the audit): "
+                + plain_markdown(", ".join(f"{s} ({g})" for s, g in ready.without_clips.items()))
+            )
+        short = shortfall(report.counts)
+        if short:
+            hint = too_short_hint(report.settings.get("k", 20)) if "too_short" in short else ""
+            st.warning(
+                f"Only {short}: training on these settings would see few of the clips. {hint}",
+                icon=":material/warning:",
+            )
         if len(report.problems):
             st.caption("Videos that failed, and why")
             st.dataframe(report.problems, hide_index=True)
     if not summary.preprocessing:
         st.caption("Not preprocessed yet.")
+    lengths = cached_lengths(chosen, meta.get("fingerprint", ""))
+    st.caption(plain_markdown(length_note(lengths)))
     with st.form("preprocess"):
-        suggested = suggested_preprocessing(summary.dataset)
+        suggested = suggested_preprocessing(summary.dataset, lengths)
         k_col, margin_col, size_col, detector_col, workers_col = st.columns(5)
         k = k_col.selectbox("Keyframes K", KS, index=KS.index(suggested.k))
         margin = margin_col.selectbox(
@@ -199,7 +242,13 @@ with datasets_tab:
             st.caption("No job list: the job registry is damaged (see above).")
             return
         jobs = [j for j in registry.refresh() if j.kind == "preprocess" and j.argv[1] == chosen]
+        active = {job.id for job in jobs if job.active}
+        key = f"_data_preprocessing_{chosen}"
+        ended = st.session_state.get(key, set()) - active
+        st.session_state[key] = active
         job_list(registry, jobs[:5])
+        if ended:  # the page above reads what the job made
+            st.rerun(scope="app")
 
     preprocessing_jobs()
 

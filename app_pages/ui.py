@@ -291,6 +291,7 @@ STATUS_ICONS = {
     "done": ":material/check_circle:",
     "failed": ":material/error:",
     "cancelled": ":material/cancel:",
+    "warned": ":material/warning:",
 }
 
 
@@ -310,7 +311,7 @@ def job_list(
         with st.container(border=True):
             head, actions = st.columns([5, 1])
             head.markdown(
-                f"**#{job.id} {plain_markdown(job.title)}** · {job.status}",
+                f"**#{job.id} {plain_markdown(job.title)}** · {job.outcome}",
                 help=plain_markdown(job.command()),
             )
             waits = job.status == "queued" and job.after_id is not None
@@ -329,7 +330,7 @@ def job_list(
                 st.rerun()
             if details:
                 details(job)
-            with st.expander("Log", icon=STATUS_ICONS[job.status]):
+            with st.expander("Log", icon=STATUS_ICONS["warned" if job.warned else job.status]):
                 # tracebacks out of the whole log first: one may be longer than the tail
                 shown = without_tracebacks(job.log_tail(None)).splitlines()[-log_lines:]
                 st.code("\n".join(shown) or "(empty)", language=None)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ACTIVE = ("queued", "running")
+#: how a command's log line, and a job done with one, begins
+WARNING = "warning:"
 FINISHED = ("done", "failed", "cancelled")
 
 
@@ -70,6 +72,16 @@ class Job:
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+    @property
+    def warned(self) -> bool:
+        """Done, but with a warning (its message): e.g. most clips were unusable."""
+        return self.status == "done" and self.message.startswith(WARNING)
+
+    @property
+    def outcome(self) -> str:
+        """The status as a reader is told it: 'done, with warnings' for a warned job."""
+        return "done, with warnings" if self.warned else self.status
 
     def log_tail(self, lines: int | None = 40) -> str:
         """The last `lines` lines of the job's log (all with None; '' before it has

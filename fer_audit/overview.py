@@ -8,13 +8,15 @@ from pathlib import Path
 import pandas as pd
 
 from fer_audit.atomic import read_json
+from fer_audit.data.readiness import Readiness, readiness
 from fer_audit.data.registry import Dataset, list_datasets, load_dataset
 from fer_audit.data.samples import samples_folder
 from fer_audit.data.splits import load_split
 from fer_audit.errors import DamagedFile, one_line, read_all
 from fer_audit.jobs import JobRegistry
 from fer_audit.safe_csv import read_saved_csv
-from fer_audit.video.settings import PreprocessSettings
+from fer_audit.video.lengths import ClipLengths, frames_needed, suggested_k
+from fer_audit.video.settings import KS, PreprocessSettings
 from fer_audit.workspace import Workspace, check_name
 
 
@@ -102,6 +104,7 @@ class Preprocessed:
     settings: dict  # the PreprocessSettings fields
     counts: dict[str, int]  # status -> videos
     problems: pd.DataFrame  # the videos that are not ok, with their reason
+    usable: frozenset[str] = frozenset()  # the ids of the videos that are ok
 
     def describe(self) -> str:
         s = self.settings
@@ -146,16 +149,30 @@ def dataset_summary(workspace: Workspace, name: str) -> DatasetSummary:
     )
 
 
-def suggested_preprocessing(dataset: Dataset) -> PreprocessSettings:
+def suggested_preprocessing(
+    dataset: Dataset, lengths: ClipLengths | None = None
+) -> PreprocessSettings:
     """Preprocessing defaults for the Data page's form: the paper's (PreprocessSettings'
     own) for recordings; for synthetic drawn faces no detector (MTCNN rarely finds
-    cartoons), no margin, and crops no larger than the generated frames."""
+    cartoons), no margin, and crops no larger than the generated frames. K is the
+    paper's 20 when the clips' `lengths` allow it, else the largest K they allow."""
     paper = PreprocessSettings()
+    k = suggested_k(lengths) or min(KS)
     if not dataset.synthetic:
-        return paper
+        return replace(paper, k=k)
     frame = dataset.meta.get("synthetic_info", {}).get("settings", {}).get("size", paper.size)
     size = max(32, min(paper.size, int(frame)))
-    return replace(paper, margin=0, size=size, detector="none")
+    return replace(paper, k=k, margin=0, size=size, detector="none")
+
+
+def length_note(lengths: ClipLengths | None) -> str:
+    """What the clips' lengths allow, in words, for the Data page."""
+    if lengths is None:
+        return "The clips' lengths could not be read from their headers."
+    k = suggested_k(lengths)
+    allowed = f"K={k} suggested" if k else "too short for any K"
+    needs = ", ".join(f"K={k} {frames_needed(k, lengths.fps)}" for k in KS)
+    return f"Clips: {lengths.describe()}: {allowed} (frames needed: {needs})."
 
 
 def preprocessing_reports(
@@ -240,7 +257,15 @@ def _read_report(path: Path, name: str) -> Preprocessed:
         settings=_read_settings(path.with_suffix(".json"), name),
         counts=table["status"].value_counts().to_dict(),
         problems=table.loc[table["status"] != "ok", list(_REPORT_COLUMNS)],
+        usable=frozenset(table.loc[table["status"] == "ok", "video_id"]),
     )
+
+
+def dataset_readiness(dataset: Dataset, split, report: Preprocessed) -> Readiness:
+    """What preprocessing `report` leaves `dataset` (with its `split`) for training and
+    the audit (fer_audit.data.readiness)."""
+    index = dataset.index
+    return readiness(dataset.subjects(), index[index["video_id"].isin(report.usable)], split)
 
 
 def _split_summary(workspace: Workspace, name: str, problems: list[DamagedFile]) -> str:
@@ -251,8 +276,11 @@ def _split_summary(workspace: Workspace, name: str, problems: list[DamagedFile])
         return "DAMAGED: draw it again"
     if split is None:
         return "not drawn"
-    sizes = " + ".join(f"{len(split.test_subjects[g])} {g}" for g in split.groups)
-    return f"{sizes} (seed {split.seed})"
+    sizes = " + ".join(
+        f"{len(split.test_subjects[g])} {g} ({', '.join(split.test_subjects[g])})"
+        for g in split.groups
+    )
+    return f"{sizes}, seed {split.seed}"
 
 
 def _readable(folder, pattern: str, problems: list[DamagedFile]) -> int:

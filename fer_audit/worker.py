@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 from fer_audit.errors import DamagedFile
+from fer_audit.job_table import WARNING
 from fer_audit.jobs import ENV_JOB_DB, ENV_JOB_ID, Job, JobRegistry
 from fer_audit.procs import TERMINATED_EXIT, set_parent_death_signal
 from fer_audit.workspace import Workspace
@@ -69,13 +70,19 @@ def run_job(job_id: int) -> int:
 def _outcome(job: Job, code: int, *, cancelled: bool) -> tuple[str, str]:
     """(status, message) of a command that exited with `code` (negative: the signal)."""
     if code == 0:
-        return "done", "finished"
+        return "done", _last_warning(job) or "finished"
     if cancelled or code in (TERMINATED_EXIT, -signal.SIGTERM):
         return "cancelled", "cancelled by the user"
     if code < 0:
         name = signal.Signals(-code).name
         return "failed", f"the command was ended by {name} (out of memory, or killed)"
     return "failed", _last_error(job) or f"exited with code {code}"
+
+
+def _last_warning(job: Job) -> str | None:
+    """The last `warning:` line of the command's log: a job done with warnings."""
+    lines = job.log_tail(200).splitlines()
+    return next((line for line in reversed(lines) if line.startswith(WARNING)), None)
 
 
 def _last_error(job: Job) -> str | None:

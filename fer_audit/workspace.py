@@ -33,6 +33,11 @@ from fer_audit.errors import DamagedFile
 
 ENV_WORKSPACE = "FER_AUDIT_WORKSPACE"
 ENV_DATA_ROOTS = "FER_AUDIT_DATA_ROOTS"
+#: the workspace's own folders: what fer-audit writes, never offered as data
+OWN_FOLDERS = (
+    "audits", "cache", "checkpoints", "datasets", "jobs", "locks", "predictions", "runs",
+    "studies", "uploads",
+)  # fmt: skip
 ENV_CHECKPOINTS = "FER_AUDIT_CHECKPOINTS"
 
 
@@ -239,9 +244,9 @@ class Workspace:
         )
 
     def browse_data_roots(self, *, max_depth: int = 3, limit: int = 500) -> list[Path]:
-        """Folders and CSV files inside the data roots (hidden ones and symlinks that
-        leave the roots skipped), breadth first, at most `limit`: what the dashboard
-        offers to register."""
+        """Folders and CSV files inside the data roots (hidden ones, the workspace's own
+        folders and symlinks that leave the roots skipped), breadth first, at most
+        `limit`: what the dashboard offers to register."""
         found: list[Path] = []
         level = [(root, 0) for root in self.data_roots() if root.is_dir()]
         found += [root for root, _ in level]
@@ -253,7 +258,11 @@ class Workspace:
                 except OSError:
                     continue
                 for entry in entries:
-                    if entry.name.startswith(".") or not self._inside_roots(entry):
+                    if (
+                        entry.name.startswith(".")
+                        or self._own_folder(entry)
+                        or not self._inside_roots(entry)
+                    ):
                         continue
                     if entry.is_dir() and depth + 1 <= max_depth:
                         found.append(entry)
@@ -262,6 +271,12 @@ class Workspace:
                         found.append(entry)
             level = following
         return found[:limit]
+
+    def _own_folder(self, path: Path) -> bool:
+        """One of the workspace's own folders (or inside one): never data."""
+        own = [self.root.resolve() / name for name in OWN_FOLDERS]
+        resolved = path.resolve()
+        return any(resolved == folder or folder in resolved.parents for folder in own)
 
     def _inside_roots(self, path: Path) -> bool:
         try:

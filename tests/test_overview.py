@@ -1,6 +1,6 @@
 from conftest import make_sasefe, touch
 from fer_audit.data.registry import load_dataset, register_dataset
-from fer_audit.data.splits import draw_test_split, save_split
+from fer_audit.data.splits import draw_test_split, load_split, save_split
 from fer_audit.overview import suggested_preprocessing, workspace_overview
 from fer_audit.video.settings import PreprocessSettings
 
@@ -25,7 +25,10 @@ def test_datasets_splits_and_runs_are_counted(workspace, tmp_path, sasefe_gender
     overview = workspace_overview(workspace)
     rows = overview.datasets.set_index("name")
     assert rows.loc["sase", "subjects per gender"] == "8 female, 12 male"
-    assert rows.loc["sase", "test split"] == "5 female + 5 male (seed 4)"
+    split = load_split(workspace.dataset_dir("sase"))
+    ids = {g: ", ".join(split.test_subjects[g]) for g in split.groups}
+    said = f"5 female ({ids['female']}) + 5 male ({ids['male']}), seed 4"
+    assert rows.loc["sase", "test split"] == said  # the subjects themselves, not counts
     assert rows.loc["syn", "test split"] == "not drawn"
     assert overview.synthetic_datasets == ["syn"]
     assert overview.runs == 1

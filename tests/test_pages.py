@@ -212,9 +212,13 @@ def test_data_page_summarises_and_preprocesses_in_the_background(env, tmp_path):
     job = registry.list()[0]
     assert job.kind == "preprocess" and job.argv[1] == "sase"
     done = wait_for_job(registry, job.id, lambda j: not j.active)
-    assert done.status == "done", done.log_tail()
+    # every clip failed: the job says so, never "done"
+    assert done.status == "failed", done.log_tail()
+    assert done.message.startswith("error: no video is usable: 0 of 24 videos usable")
     app = page("data").run()
     assert any("24 unreadable" in m.value for m in app.markdown)  # the files are empty
+    warned = " ".join(shown(w.value) for w in app.warning)
+    assert "Only 0 of 24 videos usable (24 unreadable)" in warned
     failures = app.dataframe[-1].value
     assert set(failures["status"]) == {"unreadable"} and len(failures) == 24
 

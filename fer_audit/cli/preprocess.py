@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from fer_audit.options import add_options, bounded, option_values
+from fer_audit.video.outcome import shortfall, too_short_hint
 from fer_audit.video.settings import PreprocessSettings
 from fer_audit.worker import report_progress
 from fer_audit.workspace import Workspace
@@ -69,4 +71,12 @@ def cmd_preprocess(args: argparse.Namespace, workspace: Workspace) -> int:
         )
     print(f"settings {settings.key()}, shard {shard.index}/{shard.count}")
     print("\n".join(summary.lines()))
+    short = shortfall(summary.statuses)
+    if short is None:
+        return 0
+    hint = f"; {too_short_hint(settings.k)}" if summary.statuses.get("too_short") else ""
+    if summary.statuses.get("ok", 0) == 0:
+        print(f"error: no video is usable: {short}{hint}", file=sys.stderr)
+        return 1
+    print(f"warning: only {short}{hint}")
     return 0

@@ -1,0 +1,71 @@
+"""Readiness of a dataset for training and audit under one preprocessing: which subjects
+have no usable clip (every video failed: no face, unreadable, too short), and what that
+leaves each training set and each test group, with what to change. Read before a job
+would fail on it ("no usable clip for subjects ...", "too few training subjects to hold
+one out for validation", "found only female")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from fer_audit.data.splits import REGULAR, HeldOutSplit
+
+#: training subjects a training set needs: one is held out for validation
+MIN_TRAINING_SUBJECTS = 2
+FIX_PREPROCESSING = "change the preprocessing (a smaller K for short clips, another detector)"
+
+
+@dataclass(frozen=True)
+class Readiness:
+    #: subject -> gender, for subjects none of whose videos came out usable
+    without_clips: dict[str, str]
+    #: training set -> its training subjects (not held out) that have a usable clip
+    training_subjects: dict[str, int]
+    #: what stops training or the audit, each with what to change
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return not self.problems
+
+
+def readiness(
+    subjects: pd.DataFrame, usable_videos: pd.DataFrame, split: HeldOutSplit | None
+) -> Readiness:
+    """`subjects` (subject, gender), `usable_videos` (subject of each usable video),
+    `split` the held-out test subjects (None: not drawn yet)."""
+    usable = set(usable_videos["subject"])
+    gender = dict(zip(subjects["subject"], subjects["gender"], strict=True))
+    without = {s: gender[s] for s in sorted(gender) if s not in usable}
+    problems: list[str] = []
+    if split is None:
+        return Readiness(without, {}, ["no test split yet: draw one (Data page, Test split)"])
+    held_out = set(split.all_test_subjects())
+    for group in split.groups:
+        lost = [s for s in split.test_subjects[group] if s not in usable]
+        if lost and len(lost) == len(split.test_subjects[group]):
+            problems.append(
+                f"no {group} test subject has a usable clip ({', '.join(lost)}): the audit "
+                f"would find no {group} videos; redraw the test split or {FIX_PREPROCESSING}"
+            )
+        elif lost:
+            problems.append(
+                f"{group} test subject(s) {', '.join(lost)} have no usable clip: the audit "
+                f"compares fewer {group} subjects than the split holds; redraw the test "
+                f"split or {FIX_PREPROCESSING}"
+            )
+    counts = {}
+    for train_set in (REGULAR, *split.groups):
+        pool = [s for s in gender if s not in held_out and s in usable]
+        if train_set != REGULAR:
+            pool = [s for s in pool if gender[s] == train_set]
+        counts[train_set] = len(pool)
+        if len(pool) < MIN_TRAINING_SUBJECTS:
+            problems.append(
+                f"training set {train_set} has {len(pool)} training subject(s) with a usable "
+                f"clip; it needs at least {MIN_TRAINING_SUBJECTS} (one is held out for "
+                f"validation): {FIX_PREPROCESSING}, or hold out fewer test subjects"
+            )
+    return Readiness(without, counts, problems)

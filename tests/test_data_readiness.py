@@ -1,0 +1,165 @@
+"""From a folder of clips to training without dead ends: data roots managed from the
+Data page, K suggested from the clips' lengths, a preprocessing that leaves most clips
+unusable said as such, and what a preprocessing leaves each training set and test group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import shown, widget
+from fer_audit.data.readiness import readiness
+from fer_audit.data.roots import RootRefused, add_data_root, remove_data_root
+from fer_audit.data.splits import HeldOutSplit
+from fer_audit.data.synthetic import write_video
+from fer_audit.job_table import Job
+from fer_audit.video.lengths import clip_lengths, frames_needed, suggested_k
+from fer_audit.video.outcome import shortfall
+from fer_audit.worker import _outcome
+from fer_audit.workspace import ENV_DATA_ROOTS, Workspace
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+# ------------------------------------------------------------------ data roots
+
+
+@pytest.fixture
+def space(tmp_path, monkeypatch) -> Workspace:
+    monkeypatch.delenv(ENV_DATA_ROOTS, raising=False)
+    workspace = Workspace(tmp_path / "workspace")
+    (workspace.root / "runs" / "r1").mkdir(parents=True)
+    (workspace.root / "clips" / "S1").mkdir(parents=True)
+    return workspace
+
+
+@pytest.mark.parametrize(
+    "folder, why",
+    [
+        ("/", "the file system's root"),
+        ("/etc", "a system folder"),
+        ("/usr/share", "a system folder (/usr)"),
+        ("nosuch", "not an existing folder"),
+        ("workspace/cache", "not an existing folder"),
+        ("workspace/runs", "the workspace's own folders"),
+    ],
+)
+def test_a_folder_that_cannot_hold_data_is_refused_and_nothing_changes(
+    space, tmp_path, folder, why
+):
+    target = folder if folder.startswith("/") else str(tmp_path / folder)
+    with pytest.raises(RootRefused, match=why.replace("(", r"\(").replace(")", r"\)")):
+        add_data_root(space, target)
+    assert not space.settings_path.exists()
+
+
+def test_roots_set_by_the_environment_are_not_changed_here(space, tmp_path, monkeypatch):
+    monkeypatch.setenv(ENV_DATA_ROOTS, str(tmp_path))
+    with pytest.raises(RootRefused, match=ENV_DATA_ROOTS):
+        add_data_root(space, tmp_path / "workspace" / "clips")
+    assert not space.settings_path.exists()
+
+
+def test_a_root_added_then_removed_and_the_workspace_stays_one(space, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    assert add_data_root(space, data) == data.resolve()
+    assert space.data_roots() == [space.root.resolve(), data.resolve()]
+    remove_data_root(space, str(data.resolve()))
+    assert space.data_roots() == [space.root.resolve()]
+    with pytest.raises(RootRefused, match="not a data root"):
+        remove_data_root(space, str(data.resolve()))
+
+
+def test_the_workspace_own_folders_are_never_offered_as_data(space):
+    offered = {path.name for path in space.browse_data_roots()}
+    assert "clips" in offered and "S1" in offered
+    assert "runs" not in offered and "r1" not in offered
+
+
+def test_the_data_page_adds_a_root_only_once_confirmed(space, tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(space.root))
+    data = tmp_path / "data"
+    data.mkdir()
+    app = AppTest.from_file(str(REPO / "app_pages" / "data.py"), default_timeout=60).run()
+    field = widget(app.text_input, "Folder to add (a full path on the server)")
+    app = field.set_value(str(data)).run()
+    app = widget(app.button, "Add this folder").click().run()
+    assert any("Add" in shown(w.value) and str(data) in shown(w.value) for w in app.warning)
+    assert not space.settings_path.exists()  # asked, not done
+    app = widget(app.button, "Yes, add it").click().run()
+    assert not app.exception
+    assert data.resolve() in space.data_roots()
+    assert any(f"Added {data.resolve()}" in shown(s.value) for s in app.success)
+
+
+# ------------------------------------------------------------------ lengths and K
+
+
+def test_k_is_suggested_from_the_clips_lengths(tmp_path):
+    frames = np.zeros((12, 32, 32, 3), np.uint8)
+    paths = []
+    for number in range(3):
+        paths.append(tmp_path / f"c{number}.mp4")
+        write_video(paths[-1], frames, fps=10)
+    lengths = clip_lengths(paths)
+    assert (lengths.shortest_frames, lengths.fps, lengths.sampled) == (12, 10.0, 3)
+    assert suggested_k(lengths) == 10  # K=20 needs 10 + 20 frames at 10 fps
+    assert frames_needed(20, 10.0) == 30 and frames_needed(50, 10.0) == 60
+    long = type(lengths)(3, 72, 3.0, 3.0, 24.0)
+    assert suggested_k(long) == 20  # the paper's, when it fits
+    short = type(lengths)(3, 8, 0.8, 0.8, 10.0)
+    assert suggested_k(short) is None
+    assert clip_lengths([tmp_path / "nosuch.mp4"]) is None
+
+
+# ------------------------------------------------------------------ outcome
+
+
+def test_a_preprocessing_that_leaves_most_clips_unusable_is_said_so():
+    assert shortfall({"ok": 5, "too_short": 5}) is None
+    assert shortfall({"ok": 4, "too_short": 5, "no_face": 1}) == (
+        "4 of 10 videos usable (1 no_face, 5 too_short)"
+    )
+    assert shortfall({}) is None
+
+
+def _job(log: Path) -> Job:
+    return Job(1, "preprocess", "t", ["preprocess"], "running", None, 0.0, 0.0, None, 0.0, "",
+               log, None, [], 1)  # fmt: skip
+
+
+def test_a_job_whose_command_warned_is_done_with_warnings(tmp_path):
+    log = tmp_path / "1.log"
+    log.write_text("12 processed\nwarning: only 4 of 10 videos usable (6 too_short)\n")
+    status, message = _outcome(_job(log), 0, cancelled=False)
+    assert (status, message) == ("done", "warning: only 4 of 10 videos usable (6 too_short)")
+    done = Job(**{**_job(log).__dict__, "status": status, "message": message})
+    assert done.warned and done.outcome == "done, with warnings"
+    log.write_text("12 processed\n")
+    assert _outcome(_job(log), 0, cancelled=False) == ("done", "finished")
+
+
+# ------------------------------------------------------------------ readiness
+
+
+def test_readiness_names_the_subjects_and_sets_left_without_usable_clips():
+    subjects = pd.DataFrame(
+        {"subject": ["f1", "f2", "f3", "m1", "m2", "m3"], "gender": ["female"] * 3 + ["male"] * 3}
+    )
+    split = HeldOutSplit("d", 0, 1, ("female", "male"), {"female": ["f1"], "male": ["m1"]})
+    usable = pd.DataFrame({"subject": ["f1", "f2", "f3", "m2"]})  # m1 (test) and m3 none
+    ready = readiness(subjects, usable, split)
+    assert ready.without_clips == {"m1": "male", "m3": "male"}
+    assert ready.training_subjects == {"regular": 3, "female": 2, "male": 1}
+    assert not ready.ready
+    assert any(p.startswith("no male test subject has a usable clip (m1)") for p in ready.problems)
+    assert any(p.startswith("training set male has 1 training subject(s)") for p in ready.problems)
+    assert readiness(subjects, subjects, split).ready
+    assert readiness(subjects, subjects, None).problems == [
+        "no test split yet: draw one (Data page, Test split)"
+    ]
