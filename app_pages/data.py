@@ -86,7 +86,7 @@ with register_tab:
     wanted = [p for p in paths if (p.suffix.lower() == ".csv") == (kind == "manifest")]
     path = st.selectbox("Folder (or manifest CSV) inside the data roots", wanted)
     name = st.text_input("Name in the workspace", value=path.name if path else "")
-    rows = None
+    rows, rows_source = None, "filled in on the page"
     if kind == "sasefe" and path is not None:
         table_source = st.radio(
             "Subject table (subject, gender)",
@@ -100,6 +100,7 @@ with register_tab:
                     frame = pd.read_csv(io.BytesIO(upload.getvalue()), dtype=str)
                     frame.columns = [str(c).strip().lower() for c in frame.columns]
                     rows = list(zip(frame["subject"], frame["gender"], strict=True))
+                    rows_source = f"{upload.name} (uploaded)"
                 except (ValueError, KeyError) as exc:
                     st.error(f"{upload.name} is not a CSV with subject and gender columns: {exc}")
                     rows = []
@@ -118,7 +119,13 @@ with register_tab:
         try:
             folder = workspace.resolve_data_path(path)
             dataset, result = register_dataset(
-                workspace, name.strip(), folder, kind=kind, replace=replace, subject_rows=rows
+                workspace,
+                name.strip(),
+                folder,
+                kind=kind,
+                replace=replace,
+                subject_rows=rows,
+                subject_source=rows_source,
             )
         except (DatasetError, OutsideDataRootsError, OSError, Busy) as exc:
             show_problems(exc)

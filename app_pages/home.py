@@ -6,6 +6,7 @@ from app_pages.ui import show_damaged, show_damaged_list
 from app_pages.ui_build import demo_build_view
 from fer_audit.data.index import SYNTHETIC_NOTE
 from fer_audit.demo import demo_record, includes_zero, planted_gap_table, unplanted_gaps
+from fer_audit.demo.findings import PLANTED_COLUMNS
 from fer_audit.errors import DamagedFile
 from fer_audit.fairness import AuditResult
 from fer_audit.overview import workspace_overview
@@ -91,7 +92,7 @@ if demo:
             "gender may also read the other gender's faces differently in other classes: "
             "such gaps were not planted, but learned."
         )
-        st.dataframe(planted, hide_index=True)
+        st.dataframe(planted.rename(columns=PLANTED_COLUMNS), hide_index=True)
 
 st.subheader("Where to start")
 st.page_link(

@@ -153,7 +153,9 @@ def test_a_bad_subject_table_shows_its_problems_and_registers_nothing(env, tmp_p
     ).run()
     widget(app.button, "Register").click().run()
     assert not app.exception
-    assert "1 problem" in app.error[0].value and "S2" in app.error[0].value
+    said = shown(app.error[0].value)
+    assert said.startswith("subject table subjects.csv (uploaded) has 1 problem")  # its name
+    assert "S2" in said
     assert list_datasets(env) == []
 
     app.get("file_uploader")[0].set_value(
@@ -183,7 +185,10 @@ def test_the_table_can_be_filled_in_on_the_page(env, tmp_path):
     editor = app.data_editor[0]
     assert list(editor.value["subject"]) == ["S1", "S2"]
     widget(app.button, "Register").click().run()  # genders left empty
-    assert "has no gender" in app.error[0].value
+    said = shown(app.error[0].value)
+    assert said.startswith("subject table filled in on the page has 2 problem") and (
+        "has no gender" in said
+    )
     assert list_datasets(env) == []
     app.session_state[editor.key] = {
         "edited_rows": {0: {"gender": "Woman"}, 1: {"gender": "M"}},

@@ -109,12 +109,14 @@ def register_dataset(
     allowed_genders: Collection[str] | None = None,
     replace: bool = False,
     subject_rows: Iterable[tuple[object, object]] | None = None,
+    subject_source: str = "filled in on the page",
     extra: dict | None = None,
 ) -> tuple[Dataset, AdapterResult]:
     """Read `path` with the adapter of `kind` and record it in the workspace as `name`.
 
     The subject table is a file (`subjects`) or, from the dashboard, (subject, gender)
-    rows (`subject_rows`), validated and kept as the dataset's `subjects.csv`.
+    rows (`subject_rows`, from `subject_source`: the file the user gave, as messages
+    name it), validated and kept as the dataset's `subjects.csv`.
     `extra` fields are added to dataset.json (an upload records itself there).
     Nothing is written when reading fails (DatasetError) or `name` exists and
     `replace` is false.
@@ -131,6 +133,7 @@ def register_dataset(
             subjects=subjects,
             allowed_genders=allowed_genders,
             subject_rows=subject_rows,
+            subject_source=subject_source,
             extra=extra or {},
         )
 
@@ -144,6 +147,7 @@ def _register(
     subjects: str | Path | None,
     allowed_genders: Collection[str] | None,
     subject_rows: Iterable[tuple[object, object]] | None,
+    subject_source: str,
     extra: dict,
 ) -> tuple[Dataset, AdapterResult]:
     folder = workspace.dataset_dir(name)
@@ -152,7 +156,7 @@ def _register(
         if subject_rows is not None:
             if subjects is not None:
                 raise DatasetError("give a subject table file or subject rows, not both")
-            table = table_from_pairs(subject_rows, source="the subject table given")
+            table = table_from_pairs(subject_rows, source=subject_source)
             text = io.StringIO()
             csv.writer(text).writerows([("subject", "gender"), *table.items()])
             table_bytes = text.getvalue().encode()

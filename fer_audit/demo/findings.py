@@ -12,13 +12,25 @@ from fer_audit.labels import get_scheme
 PLANTED_CLASS = get_scheme("paper4").class_of(DEFAULT_BIAS.emotion)
 
 
+#: the planted-gap table's columns as a reader is shown them
+PLANTED_COLUMNS = {
+    "run_id": "run",
+    "train_set": "training set",
+    "seed": "seed",
+    "value": "sadness TPR gap (female - male)",
+    "ci_low": "95% interval, low",
+    "ci_high": "95% interval, high",
+    "p_adjusted": "adjusted p",
+    "n": "videos (n)",
+}
+
+
 def planted_gap_table(result) -> pd.DataFrame:
     """Per run: the planted gap, sadness TPR female - male (equal opportunity), with
     its interval and adjusted p-value."""
     gaps = result.gaps
     rows = gaps[(gaps["definition"] == "equal_opportunity") & (gaps["class"] == PLANTED_CLASS)]
-    columns = ["run_id", "train_set", "seed", "value", "ci_low", "ci_high", "p_adjusted", "n"]
-    return rows[columns].sort_values(["train_set", "seed"]).reset_index(drop=True)
+    return rows[list(PLANTED_COLUMNS)].sort_values(["train_set", "seed"]).reset_index(drop=True)
 
 
 def unplanted_gaps(result) -> pd.DataFrame:
