@@ -44,7 +44,8 @@ from fer_audit.overview import (
 )
 from fer_audit.video.lengths import ClipLengths, clip_lengths
 from fer_audit.video.outcome import shortfall, too_short_hint
-from fer_audit.video.settings import DETECTORS, KS, MARGINS
+from fer_audit.video.preview import crop_strips
+from fer_audit.video.settings import DETECTORS, KS, MARGINS, PreprocessSettings
 from fer_audit.workspace import Busy, OutsideDataRootsError, Workspace
 
 
@@ -53,6 +54,35 @@ def cached_lengths(name: str, fingerprint: str) -> ClipLengths | None:
     """A sample of the dataset's clip lengths (once per registration: its fingerprint)."""
     dataset = load_dataset(Workspace.from_env(), name)
     return clip_lengths([dataset.video_path(path) for path in dataset.index["path"]])
+
+
+@st.cache_data(show_spinner="Reading the face crops...", max_entries=8)
+def cached_strips(name: str, fingerprint: str, settings: dict, usable: frozenset) -> list:
+    """`crop_strips` once per dataset registration, preprocessing and outcome."""
+    dataset = load_dataset(Workspace.from_env(), name)
+    return crop_strips(Workspace.from_env(), dataset, PreprocessSettings(**settings), usable)
+
+
+def crop_preview(meta: dict, report) -> None:
+    """The cached crops of a few usable videos per subject, one strip per video."""
+    if not report.settings:
+        st.caption("Unknown settings: no preview.")
+        return
+    strips = cached_strips(
+        meta["name"], meta.get("fingerprint", ""), report.settings, report.usable
+    )
+    if not strips:
+        st.caption("No usable video to show.")
+    detector = report.settings.get("detector") != "none"
+    for strip in strips:
+        faces = (
+            f"a face found in {strip.faces_found} of them"
+            if detector
+            else "no detector: each is the whole frame"
+        )
+        video = f"{strip.subject} ({strip.gender}) · {strip.video_id}"
+        caption = f"{video}: {strip.keyframes} keyframes, {faces}"
+        st.image(strip.strip, caption=plain_markdown(caption))
 
 
 st.title("Data")
@@ -201,6 +231,8 @@ with datasets_tab:
             st.warning(
                 plain_markdown(problem[0].upper() + problem[1:] + "."), icon=":material/block:"
             )
+        with st.expander("Face crops: a few videos per subject", icon=":material/face:"):
+            crop_preview(meta, report)
         if ready.without_clips:
             st.caption(
                 "Subjects without a usable clip (left out of training and the audit): "

@@ -163,3 +163,22 @@ def test_readiness_names_the_subjects_and_sets_left_without_usable_clips():
     assert readiness(subjects, subjects, None).problems == [
         "no test split yet: draw one (Data page, Test split)"
     ]
+
+
+# ------------------------------------------------------------------ crop preview
+
+
+def test_the_crop_preview_shows_a_few_usable_videos_per_subject(tiny_workspace):
+    from conftest import TINY_PREPROCESS
+    from fer_audit.data.registry import load_dataset
+    from fer_audit.overview import preprocessing_reports
+    from fer_audit.video.preview import crop_strips
+
+    dataset = load_dataset(tiny_workspace, "syn")
+    (report,) = preprocessing_reports(tiny_workspace, "syn")
+    strips = crop_strips(tiny_workspace, dataset, TINY_PREPROCESS, report.usable, max_subjects=3)
+    first = sorted(dataset.index["subject"].unique())[:3]
+    assert [s.subject for s in strips] == [subject for subject in first for _ in range(2)]
+    size, k = TINY_PREPROCESS.size, TINY_PREPROCESS.k
+    assert all(s.strip.shape == (size, k * size, 3) and s.keyframes == k for s in strips)
+    assert crop_strips(tiny_workspace, dataset, TINY_PREPROCESS, frozenset()) == []
