@@ -182,3 +182,37 @@ def test_the_crop_preview_shows_a_few_usable_videos_per_subject(tiny_workspace):
     size, k = TINY_PREPROCESS.size, TINY_PREPROCESS.k
     assert all(s.strip.shape == (size, k * size, 3) and s.keyframes == k for s in strips)
     assert crop_strips(tiny_workspace, dataset, TINY_PREPROCESS, frozenset()) == []
+
+
+def test_a_study_whose_training_set_has_no_usable_clip_is_refused(tiny_workspace, tmp_path):
+    import shutil
+
+    from conftest import TINY_PREPROCESS
+    from fer_audit.data.registry import load_dataset
+    from fer_audit.data.splits import load_split
+    from fer_audit.jobs import JobRegistry
+    from fer_audit.study.chain import start_study
+    from fer_audit.study.settings import Study, StudySettings
+
+    workspace = Workspace(tmp_path / "workspace")
+    shutil.copytree(tiny_workspace.root, workspace.root, ignore=shutil.ignore_patterns("locks"))
+    dataset = load_dataset(workspace, "syn")
+    held_out = set(load_split(workspace.dataset_dir("syn")).all_test_subjects())
+    men = dataset.index[
+        (dataset.index["gender"] == "male") & ~dataset.index["subject"].isin(held_out)
+    ]
+    report = workspace.cache_dir / "reports" / "syn" / f"{TINY_PREPROCESS.key()}.csv"
+    table = pd.read_csv(report, dtype=str, keep_default_na=False)
+    table.loc[table["video_id"].isin(men["video_id"]), "status"] = "too_short"
+    table.to_csv(report, index=False)
+    study = Study.of(
+        "short",
+        StudySettings(train_sets="regular,male"),
+        train={"dataset": "syn", "epochs": 1, "input_size": 32},
+        preprocess=TINY_PREPROCESS,
+        audit={},
+    )
+    registry = JobRegistry(workspace)
+    with pytest.raises(ValueError, match="training set male has 0 training subject"):
+        start_study(workspace, registry, study)
+    assert registry.list() == [] and not (workspace.root / "studies").exists()

@@ -23,12 +23,25 @@ class Readiness:
     without_clips: dict[str, str]
     #: training set -> its training subjects (not held out) that have a usable clip
     training_subjects: dict[str, int]
-    #: what stops training or the audit, each with what to change
-    problems: list[str] = field(default_factory=list)
+    #: what stops the audit (the test split), each with what to change
+    test_problems: list[str] = field(default_factory=list)
+    #: training set -> what stops training it, with what to change
+    train_problems: dict[str, str] = field(default_factory=dict)
+    #: what weakens the audit without stopping it (test subjects lost from a group)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        return [*self.test_problems, *self.train_problems.values(), *self.notes]
 
     @property
     def ready(self) -> bool:
         return not self.problems
+
+    def blocking(self, train_sets: list[str]) -> list[str]:
+        """What stops a study of `train_sets`: the test split's problems and theirs."""
+        return [*self.test_problems, *(self.train_problems[t] for t in train_sets
+                                       if t in self.train_problems)]  # fmt: skip
 
 
 def readiness(
@@ -42,6 +55,8 @@ def readiness(
     problems: list[str] = []
     if split is None:
         return Readiness(without, {}, ["no test split yet: draw one (Data page, Test split)"])
+    train_problems: dict[str, str] = {}
+    notes: list[str] = []
     held_out = set(split.all_test_subjects())
     for group in split.groups:
         lost = [s for s in split.test_subjects[group] if s not in usable]
@@ -51,7 +66,7 @@ def readiness(
                 f"would find no {group} videos; redraw the test split or {FIX_PREPROCESSING}"
             )
         elif lost:
-            problems.append(
+            notes.append(
                 f"{group} test subject(s) {', '.join(lost)} have no usable clip: the audit "
                 f"compares fewer {group} subjects than the split holds; redraw the test "
                 f"split or {FIX_PREPROCESSING}"
@@ -63,9 +78,9 @@ def readiness(
             pool = [s for s in pool if gender[s] == train_set]
         counts[train_set] = len(pool)
         if len(pool) < MIN_TRAINING_SUBJECTS:
-            problems.append(
+            train_problems[train_set] = (
                 f"training set {train_set} has {len(pool)} training subject(s) with a usable "
                 f"clip; it needs at least {MIN_TRAINING_SUBJECTS} (one is held out for "
                 f"validation): {FIX_PREPROCESSING}, or hold out fewer test subjects"
             )
-    return Readiness(without, counts, problems)
+    return Readiness(without, counts, problems, train_problems, notes)

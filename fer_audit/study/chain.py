@@ -18,7 +18,7 @@ from pathlib import Path
 
 from fer_audit import atomic
 from fer_audit.commands import audit_argv, evaluate_argv, preprocess_argv, train_argv
-from fer_audit.data.registry import list_datasets
+from fer_audit.data.registry import list_datasets, load_dataset
 from fer_audit.data.splits import load_split
 from fer_audit.errors import DamagedFile, read_all
 from fer_audit.jobs import Job, JobRegistry
@@ -158,6 +158,12 @@ def start_study(workspace: Workspace, registry: JobRegistry, study: Study) -> di
                 "choose another name"
             )
         steps = study_steps(workspace, study)
+        blocking = _not_ready(workspace, study)
+        if blocking:
+            raise ValueError(
+                f"{study.dataset} is not ready for this study under these preprocessing "
+                "settings: " + "; ".join(blocking)
+            )
         record = {
             **study.record(),
             "synthetic": bool(datasets[study.dataset].get("synthetic")),
@@ -176,6 +182,24 @@ def start_study(workspace: Workspace, registry: JobRegistry, study: Study) -> di
             "Study page)"
         ) from exc
     return read_study(workspace, study.name)
+
+
+def _not_ready(workspace: Workspace, study: Study) -> list[str]:
+    """What stops the study when its preprocessing has run already (and its split is
+    drawn): test groups or training sets left without usable clips. [] when it has
+    not run yet: its own step will."""
+    from fer_audit.overview import dataset_readiness, preprocessing_reports
+
+    split = load_split(workspace.dataset_dir(study.dataset))
+    key = study.preprocess.key()
+    report = next(
+        (r for r in preprocessing_reports(workspace, study.dataset) if r.key == key), None
+    )
+    if split is None or report is None:
+        return []
+    dataset = load_dataset(workspace, study.dataset)
+    ready = dataset_readiness(dataset, split, report)
+    return ready.blocking(study.settings.train_set_list())
 
 
 def _step_record(step: StudyStep) -> dict:
