@@ -240,6 +240,11 @@ def test_every_page_loads_in_a_browser_without_errors(served, browser_page, tmp_
         assert browser_page.locator("[data-testid='stException']").count() == 0, link
         assert "Traceback" not in browser_page.inner_text("body"), link
     assert not errors, errors
+    browser_page.goto(f"{served.url}/study")  # a deep link: Streamlit's own probes only
+    browser_page.get_by_role("heading", name="Study", exact=True).wait_for(timeout=60_000)
+    probes = {f"404 {served.url}/study/_stcore/{end}" for end in ("health", "host-config")}
+    failed_load = "Failed to load resource: the server responded with a status of 404"
+    assert {e for e in errors if not e.startswith(failed_load)} <= probes, errors
 
 
 @pytest.mark.browser
