@@ -29,13 +29,14 @@ registry = job_registry(workspace)  # None (and the message) when jobs.sqlite is
 open_finished(workspace)
 show_deleted()
 selection = audit_selection(workspace, not_audited=offer_audit(workspace, registry))
-if selection is None:
+if selection is None:  # a table not audited yet, or a source that cannot be read
+    deletion_panel(workspace, st.session_state["audit_source"])
     st.stop()
 result, chosen = selection
 with st.expander("New audit: a predictions table or the published results, other settings"):
     new_audit_form(workspace, registry)
 audit_jobs(registry)
-deletion_panel(workspace, st.session_state["audit_source"], result.settings)
+deletion_panel(workspace, st.session_state["audit_source"])
 set_options = train_set_order(r["train_set"] for r in chosen.settings["runs"])
 
 st.subheader("Summary")

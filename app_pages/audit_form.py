@@ -8,7 +8,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.housekeeping import deletion_panel
 from app_pages.ui import job_list, page_guard, plain_markdown
 from fer_audit.commands import audit_argv
 from fer_audit.fairness.settings import (
@@ -164,12 +163,11 @@ def open_finished(workspace: Workspace) -> None:
 
 def offer_audit(workspace: Workspace, registry: JobRegistry | None):
     """What the source selector calls for a predictions table without a saved audit:
-    the form to audit it, its jobs, and its deletion."""
+    the form to audit it, and its jobs."""
 
     def offer(source: AuditSource) -> None:
         assert source.kind == PREDICTIONS
         new_audit_form(workspace, registry, table=Path(source.path))
         audit_jobs(registry)
-        deletion_panel(workspace, source)
 
     return offer

@@ -20,7 +20,7 @@ from fer_audit.report.housekeeping import (
     own_table,
     table_removal,
 )
-from fer_audit.report.sources import PREDICTIONS, SAVED, AuditSource, SavedAudit
+from fer_audit.report.sources import PREDICTIONS, SAVED, AuditSource
 from fer_audit.workspace import Busy, Workspace
 
 #: errors whose message is written for people (DeletionRefused is a ValueError)
@@ -35,12 +35,12 @@ def show_deleted() -> None:
         st.success(message, icon=":material/delete:")
 
 
-def deletion_panel(workspace: Workspace, source: AuditSource, settings: dict | None = None) -> None:
-    """For a saved audit (`settings`, its audit.json): delete it, or the predictions
-    table it was made from while that is there in the workspace; for a predictions table not audited
-    yet: delete it. Nothing for the published results."""
+def deletion_panel(workspace: Workspace, source: AuditSource) -> None:
+    """For a saved audit: delete it, or the predictions table it was made from while
+    that is there in the workspace; for a predictions table not audited yet: delete it
+    (also when either cannot be read). Nothing for the published results."""
     if source.kind == SAVED:
-        table = own_table(workspace, SavedAudit(Path(source.path), settings or {}))
+        table = own_table(workspace, Path(source.path))
         title = "Delete this saved audit" + (" or its predictions table" if table else "")
         with st.expander(title, icon=":material/delete:"):
             _confirmed_deletion(workspace, source.path, audit_removal, delete_audit, what=AUDIT)

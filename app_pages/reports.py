@@ -24,14 +24,14 @@ def not_audited(source) -> None:
     st.page_link(
         "app_pages/audit.py", label="Audit it on the Audit page", icon=":material/analytics:"
     )
-    deletion_panel(workspace, source)
 
 
 show_deleted()
 selection = audit_selection(workspace, not_audited=not_audited)
-if selection is None:
+if selection is None:  # a table not audited yet, or a source that cannot be read
+    deletion_panel(workspace, st.session_state["audit_source"])
     st.stop()
-result, chosen = selection
+_, chosen = selection
 runs = chosen.settings["runs"]
 st.caption(
     f"{len(runs)} run(s): "
@@ -94,4 +94,4 @@ for name in TABLES:
         disabled=table.empty,
     )
 
-deletion_panel(workspace, st.session_state["audit_source"], result.settings)
+deletion_panel(workspace, st.session_state["audit_source"])

@@ -54,6 +54,7 @@ def audited(workspace):
     outputs = {"predictions": str(table), "audit": str(folder), "report": str(folder / "x")}
     record = {"name": "study1", "dataset": "syn", "steps": [], "outputs": outputs}
     atomic.write_json(workspace.root / STUDIES / "study1.json", record)
+    atomic.write_json(workspace.root / "demo.json", {"status": "done", "audit": str(folder)})
     return workspace
 
 
@@ -70,6 +71,8 @@ def test_deleting_a_saved_audit_removes_its_folder_only(audited):
     assert planned.kept == [
         f"its predictions table {table.resolve()} (the Audit page offers it for a new audit)",
         "1 study record(s) naming it as their audit: study1",
+        "the demo's record demo.json, which names it as its audit (make demo-reset builds "
+        "the demo again)",
     ]
     before = tree(audited.root)
     assert delete_audit(audited, "mine") == planned
@@ -204,6 +207,8 @@ def test_the_delete_commands_say_what_they_remove_and_keep(capsys, audited, monk
         f"  removed its folder {folder} (9 file(s): the audit's tables and settings, its "
         "HTML report report.html)",
         "  kept: 1 study record(s) naming it as their audit: study1",
+        "  kept: the demo's record demo.json, which names it as its audit (make demo-reset "
+        "builds the demo again)",
     ]
     code, out, err = run(capsys, audited, "audits", "delete", "../datasets", "--yes")
     assert (code, out) == (2, "") and err.startswith("error: ../datasets is not in")
@@ -252,6 +257,7 @@ def test_the_audit_page_deletes_a_saved_audit_and_its_table(env):
     assert "Deleted the saved audit mine." in shown(app.success[0].value)
     source = widget(app.selectbox, key="audit_source")
     assert source.value.label.startswith("Published results")
+    assert source.proto.set_value  # sent to the browser, which would show the old one
     assert source.options == [source.value.label]  # nothing left of it
     app.run()
     assert not app.success  # said once
@@ -276,5 +282,22 @@ def test_the_reports_page_deletes_a_table_not_audited_unless_a_job_uses_it(env):
     assert not app.exception and not other.exists()
     assert "Deleted the predictions table other.parquet." in shown(app.success[0].value)
     source = widget(app.selectbox, key="audit_source")
-    assert source.value.label.startswith("Published results")
+    assert source.value.label.startswith("Published results") and source.proto.set_value
     assert [o.split(":")[0] for o in source.options] == ["Published results", "Saved audit"]
+
+
+def test_a_table_that_cannot_be_read_can_still_be_deleted(env):
+    from fer_audit.report.sources import AuditSource
+
+    broken = env.predictions_dir / "broken.parquet"
+    broken.write_bytes(b"PAR1" + b"\x00" * 100)
+    app = page("audit")
+    app.session_state["audit_source"] = AuditSource(
+        "Predictions not audited yet: broken.parquet", PREDICTIONS, str(broken)
+    )
+    app.run()
+    assert "not a readable table" in shown(app.error[0].value)
+    widget(app.checkbox, "Delete this predictions table").check().run()
+    widget(app.button, "Delete broken.parquet now").click().run()
+    assert not app.exception and not broken.exists()
+    assert "Deleted the predictions table broken.parquet." in shown(app.success[0].value)

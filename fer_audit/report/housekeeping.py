@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fer_audit import atomic
 from fer_audit.data.deletion import discard
 from fer_audit.data.index import DatasetError
 from fer_audit.errors import DamagedFile
@@ -89,10 +90,14 @@ def table_file(workspace: Workspace, name: str | os.PathLike) -> Path:
     return path
 
 
-def own_table(workspace: Workspace, audit: SavedAudit) -> Path | None:
-    """The predictions table `audit` was made from when it is one of the workspace's own
-    and still there (what can be deleted with it in view), else None."""
-    table = audit.table
+def own_table(workspace: Workspace, folder: Path) -> Path | None:
+    """The predictions table the saved audit in `folder` was made from when it is one of
+    the workspace's own and still there (what can be deleted with the audit in view);
+    None otherwise, and when its audit.json cannot be read."""
+    try:
+        table = SavedAudit(folder, atomic.read_json(folder / "audit.json")).table
+    except (DamagedFile, OSError, AttributeError):  # AttributeError: not a JSON object
+        return None
     own = table is not None and table.parent.resolve() == workspace.predictions_dir.resolve()
     return table if own and table.is_file() else None
 
@@ -133,11 +138,7 @@ def audit_removal(workspace: Workspace, name: str | os.PathLike) -> Removal:
             f"its folder {folder} ({files} file(s): the audit's tables and settings{report})"
         ]
         kept += _table_kept(workspace, folder, unchecked)
-        studies = _studies_naming(workspace, "audit", folder, unchecked)
-        if studies:
-            kept.append(
-                f"{len(studies)} study record(s) naming it as their audit: {', '.join(studies)}"
-            )
+        kept += _records_naming(workspace, "audit", folder, unchecked)
     jobs = _active_jobs_on(workspace, folder, unchecked)
     return Removal(AUDIT, folder.name, folder, removes, kept, jobs, unchecked)
 
@@ -181,12 +182,7 @@ def _table_dependents(workspace: Workspace, path: Path, unchecked: list[str]) ->
             f"{len(audits)} saved audit(s) made from it: {', '.join(audits)} (they open as "
             "saved, and say their predictions table is gone)"
         )
-    studies = _studies_naming(workspace, "predictions", path, unchecked)
-    if studies:
-        kept.append(
-            f"{len(studies)} study record(s) naming it as their predictions: {', '.join(studies)}"
-        )
-    return kept
+    return kept + _records_naming(workspace, "predictions", path, unchecked)
 
 
 def _audits_of(workspace: Workspace, table: Path, unchecked: list[str]) -> list[str]:
@@ -210,22 +206,36 @@ def _audit_name(audit: SavedAudit) -> str:
     return audit.folder.name + (" [SYNTHETIC]" if audit.settings.get("synthetic") else "")
 
 
-def _studies_naming(
+def _records_naming(
     workspace: Workspace, output: str, path: Path, unchecked: list[str]
 ) -> list[str]:
-    """The studies whose record names `path` as their `output` ("audit", "predictions")."""
+    """A line for the study records, and one for the demo's record, that name `path` as
+    their `output` ("audit", "predictions")."""
+    from fer_audit.demo.build import MARKER, demo_record
     from fer_audit.study.chain import list_studies
 
     damaged: list[DamagedFile] = []
-    records = list_studies(workspace, damaged=damaged)
+    studies = list_studies(workspace, damaged=damaged)
     unchecked += [str(exc.path) for exc in damaged]
     target = path.resolve()
-    return [
-        str(record["name"])
-        for record in records
-        if isinstance(record["outputs"].get(output), str)
-        and _same(Path(record["outputs"][output]), target)
-    ]
+    named = [str(s["name"]) for s in studies if _names(s["outputs"].get(output), target)]
+    lines = [f"{len(named)} study record(s) naming it as their {output}: {', '.join(named)}"]
+    try:
+        demo = demo_record(workspace) or {}
+    except DamagedFile as exc:
+        unchecked.append(str(exc.path))
+        demo = {}
+    if isinstance(demo, dict) and _names(demo.get(output), target):
+        lines.append(
+            f"the demo's record {MARKER}, which names it as its {output} (make demo-reset "
+            "builds the demo again)"
+        )
+    return lines if named else lines[1:]
+
+
+def _names(recorded: object, target: Path) -> bool:
+    """Whether a record's path `recorded` is `target` (resolved)."""
+    return isinstance(recorded, str) and _same(Path(recorded), target)
 
 
 def _active_jobs_on(workspace: Workspace, path: Path, unchecked: list[str]) -> list[str]:
