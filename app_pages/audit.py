@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.audit_form import audit_jobs, new_audit_form, offer_audit, open_finished
+from app_pages.housekeeping import deletion_panel, show_deleted
 from app_pages.side_by_side import side_by_side_tab
 from app_pages.ui import audit_selection, job_registry, plain_markdown, plain_markdown_list
 from fer_audit.fairness.gaps import CAVEAT, PAPER_DEFINITIONS, STANDARD_DEFINITIONS
@@ -26,13 +27,16 @@ st.title("Audit")
 workspace = Workspace.from_env()
 registry = job_registry(workspace)  # None (and the message) when jobs.sqlite is damaged
 open_finished(workspace)
+show_deleted()
 selection = audit_selection(workspace, not_audited=offer_audit(workspace, registry))
-if selection is None:
+if selection is None:  # a table not audited yet, or a source that cannot be read
+    deletion_panel(workspace, st.session_state["audit_source"])
     st.stop()
 result, chosen = selection
 with st.expander("New audit: a predictions table or the published results, other settings"):
     new_audit_form(workspace, registry)
 audit_jobs(registry)
+deletion_panel(workspace, st.session_state["audit_source"])
 set_options = train_set_order(r["train_set"] for r in chosen.settings["runs"])
 
 st.subheader("Summary")

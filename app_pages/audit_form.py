@@ -162,7 +162,8 @@ def open_finished(workspace: Workspace) -> None:
 
 
 def offer_audit(workspace: Workspace, registry: JobRegistry | None):
-    """What the source selector calls for a predictions table without a saved audit."""
+    """What the source selector calls for a predictions table without a saved audit:
+    the form to audit it, and its jobs."""
 
     def offer(source: AuditSource) -> None:
         assert source.kind == PREDICTIONS

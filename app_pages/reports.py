@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from app_pages.housekeeping import deletion_panel, show_deleted
 from app_pages.ui import audit_selection
 from fer_audit.fairness.result import TABLES
 from fer_audit.report.export import export_name, export_zip
@@ -16,14 +17,19 @@ st.write(
 )
 
 
+workspace = Workspace.from_env()
+
+
 def not_audited(source) -> None:
     st.page_link(
         "app_pages/audit.py", label="Audit it on the Audit page", icon=":material/analytics:"
     )
 
 
-selection = audit_selection(Workspace.from_env(), not_audited=not_audited)
-if selection is None:
+show_deleted()
+selection = audit_selection(workspace, not_audited=not_audited)
+if selection is None:  # a table not audited yet, or a source that cannot be read
+    deletion_panel(workspace, st.session_state["audit_source"])
     st.stop()
 _, chosen = selection
 runs = chosen.settings["runs"]
@@ -87,3 +93,5 @@ for name in TABLES:
         key=f"csv-{name}",
         disabled=table.empty,
     )
+
+deletion_panel(workspace, st.session_state["audit_source"])

@@ -190,8 +190,9 @@ def audit_selection(
     damaged: list[DamagedFile] = []
     sources = list_sources(workspace, damaged=damaged)
     show_damaged_list(damaged, key="audit-saved")
-    if st.session_state.get("audit_source") not in sources:
-        st.session_state.pop("audit_source", None)
+    if st.session_state.get("audit_source") not in sources:  # none yet, or deleted
+        # set, not dropped: a browser keeps showing a keyed widget's old choice otherwise
+        st.session_state["audit_source"] = sources[0]
     source = st.selectbox("Source", sources, format_func=lambda s: s.label, key="audit_source")
     if source.kind == PREDICTIONS:
         problem = table_problem(source.path)

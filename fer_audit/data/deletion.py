@@ -175,7 +175,7 @@ def delete_dataset(workspace: Workspace, name: str) -> Deletion:
         removed = []
         for folder, what in ((registration, "registration"), (stored, "stored copy")):
             if folder.exists():
-                _discard(workspace, folder)
+                discard(workspace, folder)
                 removed.append(f"its {what} {folder}")
     kept = []
     if source and source != stored.resolve():
@@ -193,7 +193,7 @@ def _registered_folder(registration: Path) -> Path | None:
     return Path(root).resolve() if isinstance(root, str) else None
 
 
-def _discard(workspace: Workspace, folder: Path) -> None:
+def discard(workspace: Workspace, folder: Path) -> None:
     """Move `folder` into the workspace's trash at once, then remove it there."""
     trash = workspace.root / TRASH
     trash.mkdir(exist_ok=True)
