@@ -145,8 +145,9 @@ else:
         "Sample clip", list(samples.VIDEOS), format_func=lambda n: f"{n}: {samples.VIDEOS[n]}"
     )
     clip_bytes, clip_name = (folder / name).read_bytes(), name
+preview = st.columns(2)[0].empty()  # the clip, served from memory as it is kept
 if clip_bytes is not None:
-    st.columns(2)[0].video(clip_bytes)  # served from memory, as the clip is kept
+    preview.video(clip_bytes)
 
 recall("demo_show_unfinished")  # the choices stay when another page ran meanwhile
 show_unfinished = st.checkbox(
@@ -182,7 +183,8 @@ result = st.session_state["demo_result"]
 
 runs = result["runs"]
 problem = clip_problem(result, clip_name)
-if problem:  # one message for the clip, not one per model
+if problem:  # one message for the clip, not one per model; no player for it
+    preview.empty()
     st.error(plain_markdown(problem), icon=":material/videocam_off:")
     st.stop()
 

@@ -146,9 +146,10 @@ def face_warning(faces: dict | None, entry: dict) -> str | None:
         return None
     keyframes, with_face = faces["keyframes"], faces["with_face"]
     head = (
-        f"No face found in this clip (none in its {keyframes} keyframes)"
+        f"No face found in this clip (none in the {keyframes} keyframes searched)"
         if with_face == 0
-        else f"Hardly a face in this clip (a face in only {with_face} of {keyframes} keyframes)"
+        else f"Hardly a face in this clip (one in only {with_face} of the {keyframes} "
+        "keyframes searched)"
     )
     if entry["status"] == "no_face":
         return f"{head}: this model reads face crops, so it gives no reading of this clip."

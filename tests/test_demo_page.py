@@ -166,7 +166,7 @@ def test_no_face_warns_every_model_in_words_that_follow_the_count():
     crops = {"status": "no_face", "whole_frame": False}
     none = {"keyframes": 10, "with_face": 0, "face": False}
     assert face_warning(none, whole) == (
-        "No face found in this clip (none in its 10 keyframes): this model reads whole "
+        "No face found in this clip (none in the 10 keyframes searched): this model reads whole "
         "frames, so these probabilities are its reading of frames without a face, not of "
         "a facial expression."
     )
@@ -174,7 +174,7 @@ def test_no_face_warns_every_model_in_words_that_follow_the_count():
         "reads face crops, so it gives no reading of this clip."
     )
     few = face_warning({"keyframes": 10, "with_face": 3, "face": False}, whole)
-    assert few.startswith("Hardly a face in this clip (a face in only 3 of 10 keyframes)")
+    assert few.startswith("Hardly a face in this clip (one in only 3 of the 10 keyframes searched)")
     assert face_warning({"keyframes": 10, "with_face": 5, "face": True}, whole) is None
     assert face_warning(None, whole) is None  # the clip could not be read at all
 
@@ -265,5 +265,6 @@ def test_an_upload_is_previewed_warned_without_a_face_and_named_when_unreadable(
         ("holiday.mp4", b"this is not a video" * 50, "video/mp4")
     ).run()
     (error,) = [shown(e.value) for e in page.error]
+    assert not page.get("video")  # no player for a clip that cannot be read
     assert error.startswith("holiday.mp4 cannot be read: not a readable video")
     assert "3dcnn" not in error and "/" not in error  # no run id, no temporary path
