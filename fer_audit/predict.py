@@ -9,82 +9,27 @@ class probabilities.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from fer_audit.errors import DamagedFile, read_all
-from fer_audit.labels import SCHEMES, ModelClasses, train_set_order
-from fer_audit.models import REGISTRY
-from fer_audit.models.importer import imported_folders
+from fer_audit.labels import SCHEMES, ModelClasses
+from fer_audit.model_choices import ModelChoice as ModelChoice  # re-exported
+from fer_audit.model_choices import available_models as available_models  # re-exported
+from fer_audit.model_choices import model_path
 from fer_audit.train.inference import load_any_run
 from fer_audit.train.runs import read_run_json
-from fer_audit.video.clip import process_clip
+from fer_audit.video.clip import MIN_FACE_SHARE, ClipResult, process_clip
 from fer_audit.video.decode import MAX_CLIP_FRAMES, MAX_CLIP_SECONDS, Source
-from fer_audit.video.faces import resolve_device
+from fer_audit.video.faces import FaceDetector, resolve_device
 from fer_audit.video.settings import PreprocessSettings
-from fer_audit.workspace import checkpoints_dir
 
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """A model the live demo and `predict` can run: a finished run or an imported one."""
-
-    ref: str  # run id, or run folder for imported models
-    label: str
-    arch: str
-    train_set: str
-    seed: int | None
-    synthetic: bool
-    imported: bool
-
-
-def available_models(
-    workspace, *, imported: Path | None = None, damaged: list[DamagedFile] | None = None
-) -> list[ModelChoice]:
-    """Imported models (run folders under `imported`, default `checkpoints_dir()`: the
-    FER2013 model checkpoints/fermini, models imported as ONNX or TorchScript), then
-    the workspace's runs that have a model, by architecture, training set and seed. A
-    run.json that cannot be read is added to `damaged` when a list is given (the other
-    models are listed), else raised (DamagedFile)."""
-    imported = imported or checkpoints_dir()
-    folders = imported_folders(imported)
-    choices = read_all(folders, lambda f: _model_choice(f, str(f.resolve()), "imported"), damaged)
-    folders = sorted(p.parent for p in workspace.runs_dir.glob("*/model.pt"))
-    runs = read_all(folders, lambda f: _model_choice(f, f.name, None), damaged)
-    order = {t: i for i, t in enumerate(train_set_order(str(c.train_set) for c in runs))}
-    runs.sort(key=lambda c: (c.arch, order[str(c.train_set)], c.seed or 0, c.ref))
-    return choices + runs
-
-
-def _model_choice(folder: Path, ref: str, status: str | None) -> ModelChoice | None:
-    """The choice of a run folder whose model file is there (None without a run.json or
-    a model); `status` None takes the run's own."""
-    meta = read_run_json(folder, required=("arch",))
-    if meta is None or not _model_path(folder, meta).exists():
-        return None
-    return _choice(meta, ref, status or meta.get("status", "?"), imported=status == "imported")
-
-
-def _choice(meta: dict, ref: str, status: str, *, imported: bool) -> ModelChoice:
-    arch, train_set, seed = meta["arch"], meta.get("train_set", ""), meta.get("seed")
-    synthetic = bool(meta.get("synthetic"))
-    name = meta.get("run_id", "")
-    # an imported model is named by its folder (unique there) unless that is its arch
-    label = f"{name} · " if imported and name and name != arch else ""
-    label += f"{arch} · {train_set}"
-    label += f" · seed {seed}" if seed is not None else ""
-    label += " · SYNTHETIC-trained" if synthetic else ""
-    label += "" if status in ("done", "imported") else f" · {status}"
-    return ModelChoice(ref, label, arch, train_set, seed, synthetic, imported)
-
-
-def _model_path(folder: Path, meta: dict) -> Path:
-    spec = REGISTRY.get(meta.get("arch")) if isinstance(meta.get("arch"), str) else None
-    return folder / (spec.model_file if spec else "model.pt")
+#: statuses that one model's reading of a clip may have and another's not
+_PER_MODEL = ("ok", "no_face")
+#: what a clip that no model can read is, by status
+_CLIP_PROBLEMS = {"too_long": "is too long", "too_short": "is too short"}
 
 
 def model_file(workspace, ref: str | Path) -> Path:
@@ -92,7 +37,7 @@ def model_file(workspace, ref: str | Path) -> Path:
     folder = Path(ref)
     if not (folder / "run.json").exists():
         return workspace.run_dir(str(ref)) / "model.pt"
-    return _model_path(folder, read_run_json(folder, required=()) or {})
+    return model_path(folder, read_run_json(folder, required=()) or {})
 
 
 def unmapped_classes(meta: dict) -> dict[str, list[str]]:
@@ -117,10 +62,12 @@ def predict_clip(
     max_frames: int = MAX_CLIP_FRAMES,
 ) -> dict:
     """{"runs": {run: {status, reason, classes, video_probabilities, keyframe_probabilities,
-    frame_numbers, times, prediction, unmapped}}} (unmapped: per label scheme, the
-    classes of an imported model that have no class there); a clip that cannot be read
-    gets its status, one longer than `max_seconds` or `max_frames` (default 10 minutes,
-    36,000 frames) is `too_long`.
+    frame_numbers, times, prediction, unmapped, whole_frame, warning}}, "faces": ...}
+    (unmapped: per label scheme, the classes of an imported model that have no class
+    there; whole_frame: the model reads whole frames, not face crops; warning: what its
+    numbers mean when the clip shows no face, else None; faces: `face_check`'s verdict);
+    a clip that cannot be read gets its status, one longer than `max_seconds` or
+    `max_frames` (default 10 minutes, 36,000 frames) is `too_long`.
 
     `load(workspace, ref)` gives (run.json, model, settings) (pass a cached loader to
     reuse models); with `keep_clips`, "clips" maps each run to its ClipResult."""
@@ -139,7 +86,8 @@ def predict_clip(
                 clips[settings] = process_clip(
                     source,
                     settings,
-                    previews=keep_clips,
+                    # a whole-frame reading's keyframes are checked for a face
+                    previews=keep_clips or settings.detector == "none",
                     max_seconds=max_seconds,
                     max_frames=max_frames,
                 )
@@ -150,15 +98,79 @@ def predict_clip(
             "arch": meta["arch"],
             "synthetic": bool(meta.get("synthetic")),
             "unmapped": unmapped_classes(meta),
+            "whole_frame": settings.detector == "none",
         }
         if clip.ok:
             entry |= _probabilities(model.to(device), clip, meta, device)
         run = meta.get("run_id", str(ref))
         out["runs"][run] = entry
         kept[run] = clip
+    out["faces"] = face_check(clips, device)
+    for entry in out["runs"].values():
+        entry["warning"] = face_warning(out["faces"], entry)
     if keep_clips:
         out["clips"] = kept
     return out
+
+
+def face_check(clips: dict[PreprocessSettings, ClipResult], device: str = "auto") -> dict | None:
+    """Whether the clip shows a face, as {"keyframes", "with_face", "face"}: the
+    face-found flags of the first reading made with a face detector, else MTCNN run on
+    the keyframes of a whole-frame reading (its previews); "face" is False below
+    MIN_FACE_SHARE of keyframes with a face. None when no reading has keyframes (the
+    clip could not be read)."""
+    for settings, clip in clips.items():
+        if settings.detector != "none" and clip.status in _PER_MODEL and len(clip.face_found):
+            return _face_verdict(clip.face_found)
+    for clip in clips.values():
+        if clip.previews:
+            detections = FaceDetector(device, detect_width=None).detect(clip.previews)
+            return _face_verdict(np.array([d.box is not None for d in detections]))
+    return None
+
+
+def _face_verdict(found: np.ndarray) -> dict:
+    keyframes, with_face = len(found), int(np.sum(found))
+    return {
+        "keyframes": keyframes,
+        "with_face": with_face,
+        "face": with_face >= MIN_FACE_SHARE * keyframes,
+    }
+
+
+def face_warning(faces: dict | None, entry: dict) -> str | None:
+    """What a model's result means on a clip where no face was found (`face_check`):
+    a face-crop model gives none; any other reading is of frames without a face. None
+    when a face was found, or the model could not read the clip at all."""
+    if faces is None or faces["face"] or entry["status"] not in _PER_MODEL:
+        return None
+    keyframes, with_face = faces["keyframes"], faces["with_face"]
+    head = (
+        f"No face found in this clip (none in the {keyframes} keyframes searched)"
+        if with_face == 0
+        else f"Hardly a face in this clip (one in only {with_face} of the {keyframes} "
+        "keyframes searched)"
+    )
+    if entry["status"] == "no_face":
+        return f"{head}: this model reads face crops, so it gives no reading of this clip."
+    reads = "whole frames" if entry.get("whole_frame") else "crops without a face"
+    return (
+        f"{head}: this model reads {reads}, so these probabilities are its reading of "
+        "frames without a face, not of a facial expression."
+    )
+
+
+def clip_problem(result: dict, clip_name: str) -> str | None:
+    """One message naming the clip when every model failed to read it for the same
+    reason (unreadable, too long, too short): None when any model read it, or when
+    they failed each for its own reason (their results say why)."""
+    failures = {(e["status"], e["reason"]) for e in result["runs"].values()}
+    if len(failures) != 1:
+        return None
+    status, reason = failures.pop()
+    if status in _PER_MODEL:
+        return None
+    return f"{clip_name} {_CLIP_PROBLEMS.get(status, 'cannot be read')}: {reason}"
 
 
 def boxed_keyframes(clip) -> list[np.ndarray]:

@@ -263,7 +263,8 @@ def test_live_demo_in_a_browser_reads_an_uploaded_clip(served, browser_page, sam
     browser_page.get_by_role("heading", name="Keyframes and faces").wait_for()
     browser_page.wait_for_timeout(1500)
     text = browser_page.inner_text("body")
-    assert "fermini · FER2013" in text and "3dcnn · regular · seed 1" in text  # the demo's run
+    # the FER2013 model and the demo's run, labelled with its dataset
+    assert "fermini · FER2013" in text and "3dcnn · regular · demo-synthetic · seed 1" in text
     # a video-level chart per model, and the FER2013 model's per keyframe (a 3D model has none)
     assert browser_page.locator(".js-plotly-plot").count() == 3
     assert browser_page.locator("[data-testid='stException']").count() == 0

@@ -11,7 +11,52 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from fer_audit.labels import UnknownEmotionError, normalize_emotion
 from fer_audit.report.figure_common import _colour, _plain_all, plain
+
+#: one colour per emotion, and for the paper's Upset (Tableau 10, a qualitative
+#: palette): a class keeps its colour in both charts and in every model ("happy" of
+#: paper4 and of the FER2013 model alike), and no two classes of a model share one
+CLASS_COLOURS = {
+    "sadness": "#4e79a7",
+    "happiness": "#f28e2b",
+    "anger": "#e15759",
+    "surprise": "#76b7b2",
+    "disgust": "#59a14f",
+    "calm": "#edc948",
+    "contempt": "#b07aa1",
+    "fear": "#ff9da7",
+    "upset": "#9c755f",
+    "neutral": "#bab0ac",
+}
+#: for the classes of an imported model that name no emotion, in their order
+OTHER_CLASS_COLOURS = (
+    "#1f3a93", "#c0392b", "#16a085", "#8e44ad", "#d35400", "#2c3e50",
+    "#7f8c00", "#e84393", "#00a8ff", "#6d4c41",
+)  # fmt: skip
+
+
+def class_colours(classes: Sequence[str]) -> dict[str, str]:
+    """{class: colour}: its emotion's colour (CLASS_COLOURS, spellings such as happy or
+    angry read as their emotion), else the next colour of OTHER_CLASS_COLOURS (none of
+    them an emotion's; also for a second spelling of one emotion; repeating only past
+    10 such classes)."""
+    colours: dict[str, str] = {}
+    others = 0
+    for cls in classes:
+        colour = CLASS_COLOURS.get(_emotion(cls))
+        if colour is None or colour in colours.values():  # two spellings of one emotion
+            colour = OTHER_CLASS_COLOURS[others % len(OTHER_CLASS_COLOURS)]
+            others += 1
+        colours[cls] = colour
+    return colours
+
+
+def _emotion(cls: str) -> str:
+    try:
+        return normalize_emotion(cls)
+    except UnknownEmotionError:
+        return str(cls).strip().lower()
 
 
 def _demo_title(entry: dict, label: str) -> str:
@@ -25,6 +70,7 @@ def keyframe_probabilities(entry: dict, *, label: str = "") -> go.Figure:
     per_frame = entry.get("keyframe_probabilities")
     if per_frame is not None:
         values = np.asarray(per_frame)
+        colours = class_colours(entry["classes"])
         for j, cls in enumerate(entry["classes"]):
             figure.add_trace(
                 go.Scatter(
@@ -32,7 +78,7 @@ def keyframe_probabilities(entry: dict, *, label: str = "") -> go.Figure:
                     y=values[:, j],
                     mode="lines+markers",
                     name=plain(cls),
-                    line={"color": _colour(j)},
+                    line={"color": colours[cls]},
                     hovertemplate=f"{plain(cls)}: %{{y:.2f}} at %{{x:.2f}} s<extra></extra>",
                 )
             )
@@ -55,7 +101,7 @@ def video_probabilities(entry: dict, *, label: str = "") -> go.Figure:
             x=values,
             y=_plain_all(classes),
             orientation="h",
-            marker_color=[_colour(j) for j in range(len(classes))],
+            marker_color=[class_colours(classes)[c] for c in classes],
             text=[f"{v:.2f}" for v in values],
             textposition="auto",
         )

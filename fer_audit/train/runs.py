@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fer_audit import atomic
 from fer_audit.errors import DamagedFile, one_line, read_all
+from fer_audit.jobs import Job, JobRegistry
 
 
 def run_folder(workspace, run_id: str) -> Path:
@@ -108,3 +109,55 @@ def finished_runs(
         and isinstance(meta.get("run_id"), str)
         and (workspace.run_dir(meta["run_id"]) / "model.pt").is_file()
     ]
+
+
+#: statuses of a run whose model is final: trained to its end, or imported
+FINISHED_STATUSES = ("done", "imported")
+#: a run's status when run.json says "running" but no job here runs it (trained by a
+#: command that stopped, or runs elsewhere), or the job list cannot be read
+STOPPED, UNKNOWN = "stopped", "unknown"
+#: what each unfinished status means, for a label
+UNFINISHED_WORDS = {
+    STOPPED: "stopped, no job here is running it",
+    UNKNOWN: "the job list cannot be read",
+}
+
+
+def run_jobs(workspace) -> dict[str, Job] | None:
+    """{run id: the newest job that trained it} from the workspace's job registry, after
+    the jobs whose process is gone are marked failed (so a killed job's run reads
+    failed); {} when there is no registry, None when it cannot be read."""
+    if not workspace.jobs_db.exists():
+        return {}
+    try:
+        registry = JobRegistry(workspace)
+        registry.mark_vanished()
+        jobs = registry.list()  # newest first
+    except DamagedFile:
+        return None
+    latest: dict[str, Job] = {}
+    for job in jobs:
+        for run_id in job.runs:
+            latest.setdefault(run_id, job)
+    return latest
+
+
+def run_status(meta: dict, jobs: dict[str, Job] | None) -> str:
+    """A run's status as it stands: run.json's own unless it says "running", which a
+    cancelled or killed job leaves behind; then the status of the newest job that
+    trained it (queued, running, cancelled or failed), STOPPED when no job runs it, or
+    UNKNOWN when the job list (`jobs`, from `run_jobs`) cannot be read."""
+    status = str(meta.get("status", UNKNOWN))
+    if status != "running":
+        return status
+    if jobs is None:
+        return UNKNOWN
+    job = jobs.get(str(meta.get("run_id")))
+    if job is None or job.status == "done":  # a done job that left it running: stopped
+        return STOPPED
+    return job.status
+
+
+def unfinished_words(status: str) -> str:
+    """ "(not finished: ...)" for a run of this status."""
+    return f"(not finished: {UNFINISHED_WORDS.get(status, status)})"
