@@ -8,7 +8,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from fer_audit.cli import audit, datasets, demo, models, preprocess, study, synth, train
+from fer_audit.cli import audit, datasets, demo, models, preprocess, runs, study, synth, train
 from fer_audit.data.index import DatasetError
 from fer_audit.fetch import WheelUnavailable
 from fer_audit.procs import TERMINATED_EXIT, Terminated, sigterm_unwinds
@@ -44,6 +44,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--workspace", help="workspace folder (default $FER_AUDIT_WORKSPACE or ./workspace)"
     )
     commands = parser.add_subparsers(title="commands")
-    for group in (datasets, preprocess, models, train, study, audit, demo, synth):
+    for group in (datasets, preprocess, models, train, runs, study, audit, demo, synth):
         group.add_parser(commands)
     return parser
