@@ -18,7 +18,7 @@ from streamlit.errors import FragmentHandledException
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
 from fer_audit.data.index import SYNTHETIC_NOTE
-from fer_audit.errors import DamagedFile, one_line, without_tracebacks
+from fer_audit.errors import DamagedFile, one_line
 from fer_audit.fairness import AuditResult
 from fer_audit.jobs import Job, JobRegistry, move_registry_aside
 from fer_audit.labels import train_set_order
@@ -307,55 +307,14 @@ def remembered_default(key: str, **default) -> dict:
     return {} if key in st.session_state else default
 
 
-STATUS_ICONS = {
-    "queued": ":material/schedule:",
-    "running": ":material/progress_activity:",
-    "done": ":material/check_circle:",
-    "failed": ":material/error:",
-    "cancelled": ":material/cancel:",
-    "warned": ":material/warning:",
-}
+def job_list(registry: JobRegistry, jobs: list[Job], **options) -> None:
+    """The jobs, running and queued first, then finished ones, newest first, in pages
+    of ten; each active one whole (status, progress, message, cancel, `details(job)`,
+    log), each finished one in one line that opens (resume, delete where `deletable`).
+    Options: see `ui_jobs.paged_job_list`."""
+    from app_pages.ui_jobs import paged_job_list  # it builds on this module
 
-
-def job_list(
-    registry: JobRegistry,
-    jobs: list[Job],
-    *,
-    log_lines: int = 30,
-    details: Callable[[Job], None] | None = None,
-) -> None:
-    """Each job: status, progress, message, command, log tail, `details(job)` if given;
-    cancel or rerun."""
-    if not jobs:
-        st.caption("No jobs yet.")
-        return
-    for job in jobs:
-        with st.container(border=True):
-            head, actions = st.columns([5, 1])
-            head.markdown(
-                f"**#{job.id} {plain_markdown(job.title)}** · {job.outcome}",
-                help=plain_markdown(job.command()),
-            )
-            waits = job.status == "queued" and job.after_id is not None
-            note = f"starts once job #{job.after_id} is done" if waits else ""
-            head.caption(plain_markdown(job.message or note))
-            if job.status == "running":
-                head.progress(job.progress, text=f"{job.progress:.0%}")
-            if job.active:
-                if actions.button("Cancel", key=f"cancel-{job.id}", icon=":material/stop:"):
-                    registry.cancel(job.id)
-                    st.rerun()
-            elif job.status != "done" and actions.button(
-                "Resume", key=f"resume-{job.id}", icon=":material/replay:"
-            ):
-                registry.resume(job.id)
-                st.rerun()
-            if details:
-                details(job)
-            with st.expander("Log", icon=STATUS_ICONS["warned" if job.warned else job.status]):
-                # tracebacks out of the whole log first: one may be longer than the tail
-                shown = without_tracebacks(job.log_tail(None)).splitlines()[-log_lines:]
-                st.code("\n".join(shown) or "(empty)", language=None)
+    paged_job_list(registry, jobs, **options)
 
 
 def run_curves(workspace: Workspace, run_id: str, *, key: str) -> None:

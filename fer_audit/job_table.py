@@ -95,6 +95,58 @@ class Job:
     def command(self) -> str:
         return "fer-audit " + " ".join(self.argv)
 
+    def seconds(self, now: float) -> float | None:
+        """How long the job's last attempt ran: to its end, or to `now` while it runs;
+        None when it never started."""
+        if self.started_at is None:
+            return None
+        end = self.finished_at if self.finished_at is not None else now
+        return max(end - self.started_at, 0.0)
+
+
+def deletion_refusals(job_ids: list[int], jobs: list[Job]) -> dict[int, str]:
+    """Why each job of `job_ids` may not be deleted, by id, among all the registry's
+    `jobs`: unknown, queued or running, or waited for by a queued job (which would
+    otherwise start as if it had finished). Finished jobs not waited for are absent."""
+    by_id = {job.id: job for job in jobs}
+    waited = {
+        job.after_id: job.id for job in jobs if job.status == "queued" and job.after_id is not None
+    }
+    refused = {}
+    for job_id in job_ids:
+        job = by_id.get(job_id)
+        if job is None:
+            refused[job_id] = f"there is no job #{job_id}"
+        elif job.active:
+            refused[job_id] = f"job #{job_id} is {job.status}: cancel it first"
+        elif job_id in waited:
+            refused[job_id] = (
+                f"job #{job_id} is waited for by queued job #{waited[job_id]}: cancel that "
+                "one first, or delete this one once it has started"
+            )
+    return refused
+
+
+#: the order a job list shows: running, then queued, then finished jobs
+_LIST_ORDER = {"running": 0, "queued": 1}
+
+
+def listing_order(jobs: list[Job]) -> list[Job]:
+    """`jobs` as a list shows them: running ones first, then queued ones, then the
+    finished ones; newest first within each."""
+    return sorted(jobs, key=lambda job: (_LIST_ORDER.get(job.status, 2), -job.id))
+
+
+def page_count(total: int, size: int) -> int:
+    """How many pages of `size` items `total` items fill (at least one)."""
+    return max((total + size - 1) // size, 1)
+
+
+def page_label(page: int, total: int, size: int) -> str:
+    """Page `page` (from 0) of a list of `total` jobs in words: "Jobs 11-20 of 37"."""
+    first = page * size + 1
+    return f"Jobs {first}-{min(first + size - 1, total)} of {total}"
+
 
 def job_from_row(row: sqlite3.Row) -> Job:
     return Job(

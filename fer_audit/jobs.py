@@ -37,6 +37,7 @@ from fer_audit.job_table import (
     SCHEMA,
     Job,
     add_missing_columns,
+    deletion_refusals,
     job_from_row,
 )
 from fer_audit.procs import alive, process_start
@@ -196,6 +197,19 @@ class JobRegistry:
             raise ValueError(f"job {job_id} is still {self.get(job_id).status}")
         self.refresh()
         return self.get(job_id)
+
+    def delete(self, job_ids: Sequence[int]) -> tuple[list[Job], dict[int, str]]:
+        """Remove finished jobs from the registry in one transaction (their log files
+        are left to the caller, `job_deletion`). Returns the jobs removed, and by id why
+        each other one was kept (`deletion_refusals`). Ids are never given again."""
+        ids = sorted(set(job_ids))
+        with self._checked(), closing(self._connect()) as db, db:
+            db.execute("BEGIN IMMEDIATE")  # no job starts or changes meanwhile
+            jobs = [job_from_row(row) for row in db.execute("SELECT * FROM jobs").fetchall()]
+            refused = deletion_refusals(ids, jobs)
+            removed = [job for job in jobs if job.id in ids and job.id not in refused]
+            db.executemany("DELETE FROM jobs WHERE id = ?", [(job.id,) for job in removed])
+        return removed, refused
 
     def wait_for(self, job_id: int, after: int | None) -> None:
         """Chain job `job_id` (not running) after job `after` (None: after none)."""

@@ -10,7 +10,8 @@ Layout (created on demand)::
       runs/<run_id>/    run.json, model.pt, metrics.jsonl, train.log
       predictions/      predictions tables (Parquet)
       audits/           audit results and reports
-      jobs.sqlite       background job registry
+      jobs.sqlite       background job registry (jobs/<id>.log: their logs)
+      forms/            the Train form's last submitted values
 
 The workspace is `./workspace` unless `FER_AUDIT_WORKSPACE` names another folder.
 """

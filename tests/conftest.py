@@ -495,3 +495,53 @@ def save_audit(table, workspace, name: str, **settings) -> Path:
     folder = workspace.audit_dir(name)
     run_audit(AuditSettings(**settings), predictions=path).save(folder)
     return folder
+
+
+def fake_job(
+    registry,
+    status: str,
+    *,
+    argv: tuple[str, ...] = ("datasets", "list"),
+    title: str | None = None,
+    after: int | None = None,
+    runs: tuple[str, ...] = (),
+    seconds: float = 90.0,
+    log: str = "a line of its log\n",
+):
+    """A job written straight into `registry`, no process started: a finished one with
+    its times and a log in jobs/; a "running" one is this test process (alive, so no
+    refresh marks it failed; it holds the one slot, so queued jobs stay queued). Never
+    cancel a running fake job: the signal would reach the tests themselves."""
+    import sqlite3
+    from contextlib import closing
+
+    from fer_audit.procs import process_start
+
+    now = time.time()
+    running = status == "running"
+    with closing(sqlite3.connect(registry.path)) as db, db:
+        job_id = db.execute(
+            "INSERT INTO jobs (kind, title, argv, status, pid, pid_start, created_at, "
+            "started_at, finished_at, progress, message, log_path, runs, after_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?)",
+            (
+                argv[0],
+                title or " ".join(argv),
+                json.dumps(list(argv)),
+                status,
+                os.getpid() if running else None,
+                process_start(os.getpid()) if running else None,
+                now - seconds,
+                None if status == "queued" else now - seconds,
+                now if status in ("done", "failed", "cancelled") else None,
+                0.5 if running else 0.0,
+                f"{status} (fake)",
+                json.dumps(list(runs)),
+                after,
+            ),
+        ).lastrowid
+        log_path = registry.workspace.root / "jobs" / f"{job_id}.log"
+        db.execute("UPDATE jobs SET log_path = ? WHERE id = ?", (str(log_path), job_id))
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.write_text(log)
+    return registry.get(job_id)

@@ -296,7 +296,10 @@ def test_train_page_queues_a_job_that_outlives_the_page(monkeypatch, tiny_worksp
     assert done.status == "done", done.log_tail()
     assert done.runs and (tiny_workspace.runs_dir / done.runs[0] / "model.pt").exists()
     app = page("train").run()
-    assert any(f"#{job.id} " in m.value and "done" in m.value for m in app.markdown)
+    assert any(
+        shown(e.label).startswith(f"#{job.id} ") and " · done · " in shown(e.label)
+        for e in app.expander
+    )  # a finished job: one line that opens
     assert len(app.get("plotly_chart")) >= 1  # its loss and accuracy curves
 
 
@@ -310,7 +313,7 @@ def test_the_train_page_offers_every_preprocessing_by_its_settings(monkeypatch, 
     app = page("train").run()
     choice = widget(app.selectbox, "Preprocessed clips")
     assert len(choice.options) == 2 and any("paper mode" in o for o in choice.options)
-    choice.set_value(next(i for i, o in enumerate(choice.options) if "paper" in o))
+    choice.set_value(paper.key())  # the options are the preprocessings' keys
     widget(app.button, "Queue training").click().run()
     job = JobRegistry(tiny_workspace).list()[0]
     assert job.argv[job.argv.index("--preprocess") + 1] == paper.key()
@@ -332,7 +335,10 @@ def test_a_killed_job_shows_as_failed_on_the_page(monkeypatch, tiny_workspace):
     os.kill(running.pid, signal.SIGKILL)
     time.sleep(0.5)
     app = page("train").run()
-    assert any(f"#{job.id} " in m.value and "failed" in m.value for m in app.markdown)
+    assert any(
+        shown(e.label).startswith(f"#{job.id} ") and " · failed · " in shown(e.label)
+        for e in app.expander
+    )  # a finished job: one line that opens
     assert VANISHED in [shown(c.value) for c in app.caption]
 
 

@@ -15,6 +15,7 @@ from fer_audit.cli import (
     housekeeping,
     models,
     preprocess,
+    runs,
     study,
     synth,
     train,
@@ -54,6 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--workspace", help="workspace folder (default $FER_AUDIT_WORKSPACE or ./workspace)"
     )
     commands = parser.add_subparsers(title="commands")
-    for group in (datasets, preprocess, models, train, study, audit, housekeeping, demo, synth):
+    for group in (
+        datasets,
+        preprocess,
+        models,
+        train,
+        runs,
+        study,
+        audit,
+        housekeeping,
+        demo,
+        synth,
+    ):
         group.add_parser(commands)
     return parser

@@ -5,9 +5,6 @@ dataset's own folder is left as it is.
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,10 +12,8 @@ from fer_audit import atomic
 from fer_audit.data.index import DatasetError
 from fer_audit.data.registry import list_datasets
 from fer_audit.errors import DamagedFile
+from fer_audit.trash import discard
 from fer_audit.workspace import UnsafeName, Workspace
-
-#: where deleted folders go before they are removed (so each disappears at once)
-TRASH = ".deleting"
 
 
 @dataclass(frozen=True)
@@ -51,8 +46,8 @@ def dataset_dependents(workspace: Workspace, name: str) -> Dependents:
     reports = workspace.cache_dir / "reports" / workspace.dataset_dir(name).name  # name checked
     unchecked: list[str] = []
     runs = _runs_on(workspace, name, unchecked)
-    predictions = _predictions_of(workspace, name, set(runs), unchecked)
-    audits = _audits_of(workspace, name, predictions, unchecked)
+    predictions = predictions_of(workspace, name, set(runs), unchecked)
+    audits = audits_of(workspace, name, predictions, unchecked)
     preprocessing = sorted(p.stem for p in reports.glob("*.csv")) if reports.is_dir() else []
     return Dependents(
         runs=runs,
@@ -73,10 +68,11 @@ def _runs_on(workspace: Workspace, name: str, unchecked: list[str]) -> list[str]
     return runs
 
 
-def _predictions_of(
-    workspace: Workspace, name: str, runs: set[str], unchecked: list[str]
+def predictions_of(
+    workspace: Workspace, name: str | None, runs: set[str], unchecked: list[str]
 ) -> list[str]:
-    """The workspace's predictions tables with a row of dataset `name` or of its runs."""
+    """The workspace's predictions tables (resolved paths) with a row of dataset `name`
+    or of one of `runs`; a table that cannot be read goes to `unchecked`."""
     import pyarrow.parquet as pq
 
     found = []
@@ -94,8 +90,8 @@ def _predictions_of(
     return found
 
 
-def _audits_of(
-    workspace: Workspace, name: str, predictions: list[str], unchecked: list[str]
+def audits_of(
+    workspace: Workspace, name: str | None, predictions: list[str], unchecked: list[str]
 ) -> list[str]:
     """The workspace's saved audits of dataset `name` or of one of `predictions`."""
     found = []
@@ -191,14 +187,3 @@ def _registered_folder(registration: Path) -> Path | None:
     except (DamagedFile, OSError):
         return None
     return Path(root).resolve() if isinstance(root, str) else None
-
-
-def discard(workspace: Workspace, folder: Path) -> None:
-    """Move `folder` into the workspace's trash at once, then remove it there."""
-    trash = workspace.root / TRASH
-    trash.mkdir(exist_ok=True)
-    moved = trash / f"{folder.parent.name}-{folder.name}-{uuid.uuid4().hex[:8]}"
-    folder.rename(moved)
-    shutil.rmtree(moved)
-    with contextlib.suppress(OSError):
-        trash.rmdir()

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fer_audit import atomic
-from fer_audit.data.deletion import discard
 from fer_audit.data.index import DatasetError
 from fer_audit.errors import DamagedFile
 from fer_audit.report.sources import SavedAudit, file_sha256, saved_audits
+from fer_audit.trash import discard
 from fer_audit.workspace import MAX_ID, UnsafeName, Workspace, contained
 
 AUDIT, TABLE = "saved audit", "predictions table"

@@ -1,15 +1,19 @@
 """Run folders: where a run lives, and its run.json and metrics.jsonl read back (a
-damaged one named, with what to do). Light (no torch), for pages that list runs.
+damaged one named, with what to do), and a training's ETA from the epochs it has done.
+Light (no torch), for pages that list runs.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from fer_audit import atomic
 from fer_audit.errors import DamagedFile, one_line, read_all
 from fer_audit.jobs import Job, JobRegistry
+from fer_audit.progress import duration
+from fer_audit.workspace import MAX_ID, UnsafeName, check_name
 
 
 def run_folder(workspace, run_id: str) -> Path:
@@ -95,6 +99,22 @@ def list_runs(workspace, *, damaged: list[DamagedFile] | None = None) -> list[di
     return read_all(folders, read_run_json, damaged)
 
 
+def run_ids(workspace) -> list[str]:
+    """The names of the workspace's run folders, whatever their run.json holds (a
+    damaged one included: it can still be deleted), by name; names no run could have
+    are left out."""
+    folders = workspace.runs_dir.glob("*") if workspace.runs_dir.is_dir() else []
+    return sorted(p.name for p in folders if p.is_dir() and _plain_id(p.name))
+
+
+def _plain_id(name: str) -> bool:
+    try:
+        check_name(name, what="run", max_length=MAX_ID)
+    except UnsafeName:
+        return False
+    return True
+
+
 def finished_runs(
     workspace, dataset: str, *, damaged: list[DamagedFile] | None = None
 ) -> list[str]:
@@ -161,3 +181,75 @@ def run_status(meta: dict, jobs: dict[str, Job] | None) -> str:
 def unfinished_words(status: str) -> str:
     """ "(not finished: ...)" for a run of this status."""
     return f"(not finished: {UNFINISHED_WORDS.get(status, status)})"
+
+
+@dataclass(frozen=True)
+class TrainingEta:
+    """How long a training run still takes, from the epochs it has done: seconds per
+    epoch so far times the epochs left. An upper bound: early stopping may end it
+    sooner, as soon as `patience` epochs pass without a better validation result."""
+
+    run_id: str
+    epochs_done: int
+    epochs: int  # at most (the run's configured epochs)
+    seconds_per_epoch: float
+    #: epochs left if early stopping strikes at its first chance (None: no patience known)
+    earliest_epochs_left: int | None
+
+    @property
+    def epochs_left(self) -> int:
+        return max(self.epochs - self.epochs_done, 0)
+
+    @property
+    def seconds_left(self) -> float:
+        return self.seconds_per_epoch * self.epochs_left
+
+    def words(self) -> str:
+        """The estimate in words that follow its numbers."""
+        done = (
+            f"{self.epochs_done} of at most {self.epochs} epochs done, "
+            f"{duration(self.seconds_per_epoch)} each so far"
+        )
+        if not self.epochs_left:
+            return f"{done}: finishing"
+        earliest = self.earliest_epochs_left
+        if earliest is None or earliest >= self.epochs_left:
+            return f"{done}: about {duration(self.seconds_left)} left"
+        return (
+            f"{done}: at most about {duration(self.seconds_left)} left; early stopping may "
+            f"end it sooner, after {earliest} more epoch(s) (about "
+            f"{duration(self.seconds_per_epoch * earliest)}) if validation does not improve"
+        )
+
+
+def read_eta(workspace, run_id: str) -> TrainingEta | None:
+    """Run `run_id`'s ETA as its files say now; None when they cannot tell (a damaged
+    file included: the run's curves name it)."""
+    try:
+        return training_eta(*read_run(workspace, run_id))
+    except DamagedFile:
+        return None
+
+
+def training_eta(meta: dict, records: list[dict]) -> TrainingEta | None:
+    """The ETA of a run from its run.json (`meta`: its configured epochs and patience,
+    best epoch) and its epoch records (each epoch's `seconds`); None before an epoch
+    with its time is recorded, or when the configured epochs are unknown."""
+    timed = [r["seconds"] for r in records if isinstance(r.get("seconds"), int | float)]
+    settings = meta.get("hyperparameters")
+    epochs = settings.get("epochs") if isinstance(settings, dict) else None
+    if not timed or not isinstance(epochs, int):
+        return None
+    done = max(int(r["epoch"]) for r in records)
+    patience = settings.get("patience")
+    best = meta.get("best_epoch")
+    earliest = None
+    if isinstance(patience, int) and isinstance(best, int):
+        earliest = max(min(epochs, best + patience) - done, 0)
+    return TrainingEta(
+        run_id=str(meta.get("run_id", "")),
+        epochs_done=done,
+        epochs=epochs,
+        seconds_per_epoch=sum(timed) / len(timed),
+        earliest_epochs_left=earliest,
+    )
