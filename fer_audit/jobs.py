@@ -63,6 +63,19 @@ def damaged_registry(path: Path, detail: str) -> DamagedFile:
     return DamagedFile(path, MOVE_ASIDE, f"the job registry cannot be read: {detail}")
 
 
+def jobs_or_unchecked(workspace: Workspace, unchecked: list[str]) -> list[Job]:
+    """Every job of the workspace, newest first ([] without a registry); a registry
+    that cannot be read adds its path to `unchecked` (what a deletion could not check)
+    and gives []."""
+    if not workspace.jobs_db.exists():
+        return []
+    try:
+        return JobRegistry(workspace).list()
+    except DamagedFile as exc:
+        unchecked.append(str(exc.path))
+        return []
+
+
 def move_registry_aside(workspace: Workspace) -> Path | None:
     """Rename a damaged jobs.sqlite (with its -wal and -shm files) to
     `jobs.sqlite.damaged-<time>`; returns the new name, or None when the registry

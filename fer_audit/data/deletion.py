@@ -112,15 +112,9 @@ def audits_of(
 def _active_jobs_on(workspace: Workspace, name: str, unchecked: list[str]) -> list[str]:
     """Queued or running jobs whose command names dataset `name` (preprocess NAME,
     train --dataset NAME)."""
-    if not workspace.jobs_db.exists():
-        return []
-    from fer_audit.jobs import JobRegistry
+    from fer_audit.jobs import jobs_or_unchecked
 
-    try:
-        jobs = JobRegistry(workspace).list()
-    except DamagedFile as exc:
-        unchecked.append(str(exc.path))
-        return []
+    jobs = jobs_or_unchecked(workspace, unchecked)
     return [
         f"#{job.id} {job.title}" for job in jobs if job.active and _names_dataset(job.argv, name)
     ]

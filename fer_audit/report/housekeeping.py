@@ -242,15 +242,9 @@ def _active_jobs_on(workspace: Workspace, path: Path, unchecked: list[str]) -> l
     """Queued or running jobs whose command names `path` or a file inside it (an audit
     job's `--out FOLDER`, an evaluation's `--out TABLE`, an audit of TABLE, a report of
     FOLDER)."""
-    if not workspace.jobs_db.exists():
-        return []
-    from fer_audit.jobs import JobRegistry
+    from fer_audit.jobs import jobs_or_unchecked
 
-    try:
-        jobs = JobRegistry(workspace).list()
-    except DamagedFile as exc:
-        unchecked.append(str(exc.path))
-        return []
+    jobs = jobs_or_unchecked(workspace, unchecked)
     target = path.resolve()
     return [
         f"#{job.id} {job.title}"

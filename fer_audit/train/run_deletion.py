@@ -118,15 +118,9 @@ def _studies_naming(workspace: Workspace, run_id: str, unchecked: list[str]) -> 
 def _jobs_using(workspace: Workspace, run_id: str, meta: dict, unchecked: list[str]) -> list[str]:
     """Queued or running jobs that train run `run_id` (reported it, or may train it) or
     name it (an evaluation)."""
-    if not workspace.jobs_db.exists():
-        return []
-    from fer_audit.jobs import JobRegistry
+    from fer_audit.jobs import jobs_or_unchecked
 
-    try:
-        jobs = JobRegistry(workspace).list()
-    except DamagedFile as exc:
-        unchecked.append(str(exc.path))
-        return []
+    jobs = jobs_or_unchecked(workspace, unchecked)
     return [
         f"#{job.id} {job.title}"
         for job in jobs
