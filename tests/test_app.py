@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import make_sasefe, save_audit, shown, widget
+from conftest import idle, make_sasefe, save_audit, shown, widget
 from fer_audit.data.registry import register_dataset
 from fer_audit.data.synthetic import SyntheticSettings, generate
 from fer_audit.fairness import AuditResult
@@ -253,7 +253,9 @@ def test_live_demo_in_a_browser_reads_an_uploaded_clip(served, browser_page, sam
     browser_page.goto(served.url)
     browser_page.get_by_role("link", name="Live demo", exact=True).click()
     browser_page.get_by_role("heading", name="Live demo").wait_for(timeout=60_000)
+    idle(browser_page)  # a click while the page still runs would interrupt its first run
     browser_page.get_by_text("upload a clip").click()
+    idle(browser_page)
     clip_uploader = browser_page.get_by_test_id("stFileUploader").filter(has_text="Video file")
     clip_uploader.locator("input[type='file']").set_input_files(
         str(sample_set.video("single_face.mp4"))
