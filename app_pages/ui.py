@@ -182,6 +182,8 @@ def recall(key: str, options: list | None = None) -> None:
     value = st.session_state[_REMEMBERED + key]
     if options is not None and isinstance(value, list):
         value = [v for v in value if v in options]
+        if not value:  # an empty choice is not kept: a run cut short by a click can
+            return  # leave one behind, and the widget's default then never came back
     st.session_state[key] = value
 
 

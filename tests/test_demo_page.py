@@ -268,3 +268,14 @@ def test_an_upload_is_previewed_warned_without_a_face_and_named_when_unreadable(
     assert not page.get("video")  # no player for a clip that cannot be read
     assert error.startswith("holiday.mp4 cannot be read: not a readable video")
     assert "3dcnn" not in error and "/" not in error  # no run id, no temporary path
+
+
+def test_an_empty_choice_left_by_a_cut_short_run_gives_the_defaults_back(page, demo_space):
+    # a click while the page's first run is still going can leave an empty choice
+    # remembered (reproduced in Chromium, 1 in 3 fast clicks): it must not stick
+    models = widget(page.multiselect, "Models")
+    models.set_value([]).run()
+    page.switch_page("app_pages/study.py").run()
+    page.switch_page("app_pages/demo.py").run()
+    widget(page.radio, "Clip").set_value("upload a clip").run()
+    assert widget(page.multiselect, "Models").value == [demo_space["regular"], demo_space["female"]]
