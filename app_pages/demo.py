@@ -159,7 +159,6 @@ hidden = [m for m in models if not (m.finished or show_unfinished)]
 if hidden:
     st.caption(plain_markdown(hidden_words(hidden)))
 by_ref = {m.ref: m for m in offered}
-recall("demo_models", options=list(by_ref))
 chosen = st.multiselect(
     "Models",
     list(by_ref),
@@ -167,7 +166,6 @@ chosen = st.multiselect(
     key="demo_models",
     **remembered_default("demo_models", default=default_models(offered)),
 )
-remember("demo_models", chosen)
 if clip_bytes is None or not chosen:
     st.info("Choose a clip and at least one model.")
     st.stop()

@@ -341,10 +341,10 @@ class JobRegistry:
 
     def _finish(self, job_id: int, status: str, exit_code: int, message: str) -> None:
         done = ", progress = 1" if status == "done" else ""
-        self._execute(
+        cursor = self._execute(
             f"UPDATE jobs SET status = ?, exit_code = ?, finished_at = ?, message = ?{done} "
             "WHERE id = ? AND status = 'running'",
             (status, exit_code, time.time(), message, job_id),
         )
-        if status != "done":
+        if status != "done" and cursor.rowcount:  # a cancel halted its chain already
             self.halt_chain(job_id)

@@ -95,9 +95,11 @@ def _flow(page, url: str, tmp_path: Path) -> None:
         page.get_by_role("tab", name="Upload clips").click()
         uploader = page.get_by_test_id("stFileUploader").filter(has_text="Zip of videos")
         uploader.locator("input[type='file']").set_input_files(str(tmp_path / "clips.zip"))
-        idle(page)  # the name field is drawn again with the zip's name as its value
-        expect(page.get_by_label("Dataset name")).to_have_value("clips")
-        page.get_by_role("button", name="Upload and register").click()
+        register = page.get_by_role("button", name="Upload and register")
+        # enabled by the run that also draws the name field with the zip's name, "clips"
+        expect(register).to_be_enabled(timeout=60_000)
+        idle(page)
+        register.click()
         page.get_by_text("Registered clips: 48 videos of 8 subjects (SYNTHETIC data)").wait_for(
             timeout=60_000
         )

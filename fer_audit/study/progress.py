@@ -34,8 +34,6 @@ class StudyProgress:
     record: dict
     status: str  # done | running | queued | failed | cancelled | incomplete
     steps: list[StepProgress]
-    kinds: list[str]
-    run_ids: list[str | None]
     unestimated: list[str] = field(default_factory=list)
 
     @property
@@ -51,6 +49,14 @@ class StudyProgress:
     def current(self) -> int | None:
         """The index of the first step not done (None when all are)."""
         return next((i for i, step in enumerate(self.steps) if step.status != "done"), None)
+
+    @property
+    def kinds(self) -> list[str]:
+        return [step["kind"] for step in self.record["steps"]]
+
+    @property
+    def run_ids(self) -> list[str | None]:
+        return [step.get("run_id") for step in self.record["steps"]]
 
     @property
     def active(self) -> bool:
@@ -96,8 +102,6 @@ def study_progress(
         record=record,
         status=_status(steps),
         steps=steps,
-        kinds=[step["kind"] for step in plan],
-        run_ids=[step.get("run_id") for step in plan],
         unestimated=unestimated,
     )
 

@@ -56,7 +56,7 @@ def suggested_k(lengths: ClipLengths | None) -> int | None:
 
 def clip_lengths(paths: Sequence[Path], *, sample: int = 24) -> ClipLengths | None:
     """The lengths of up to `sample` of `paths` (spread evenly over them), read from
-    their headers; None when none can be read."""
+    their headers; None when none can be read (or none says its frame rate)."""
     from fer_audit.video.decode import VideoError, open_video
 
     step = max(1, len(paths) // sample)
@@ -64,10 +64,11 @@ def clip_lengths(paths: Sequence[Path], *, sample: int = 24) -> ClipLengths | No
     for path in list(paths)[::step][:sample]:
         try:
             with open_video(path) as container:
-                measured.append(_length(container.streams.video[0], container))
+                length = _length(container.streams.video[0], container)
         except VideoError:
             continue
-    measured = [m for m in measured if m[0] > 0]
+        if length is not None:
+            measured.append(length)
     if not measured:
         return None
     frames, seconds, fps = min(measured)
@@ -80,11 +81,15 @@ def clip_lengths(paths: Sequence[Path], *, sample: int = 24) -> ClipLengths | No
     )
 
 
-def _length(stream, container) -> tuple[int, float, float]:
-    fps = float(stream.average_rate or 0) or 25.0
+def _length(stream, container) -> tuple[int, float, float] | None:
+    """(frames, seconds, fps) from the header; None when it gives no frame rate or no
+    length (such a clip is left out of the sample, never given a guessed rate)."""
+    fps = float(stream.average_rate or 0)
     if stream.duration is not None and stream.time_base is not None:
         seconds = float(stream.duration * stream.time_base)
     else:
         seconds = (container.duration or 0) / 1_000_000
-    frames = stream.frames or round(seconds * fps)
-    return int(frames), seconds or frames / fps, fps
+    frames = int(stream.frames or round(seconds * fps))
+    if fps <= 0 or frames <= 0:
+        return None
+    return frames, seconds or frames / fps, fps
