@@ -13,7 +13,6 @@ from app_pages.ui import (
     plain_markdown_list,
     recall,
     remember,
-    remembered_default,
     show_damaged_list,
 )
 from fer_audit.data import samples
@@ -164,7 +163,9 @@ chosen = st.multiselect(
     list(by_ref),
     format_func=lambda r: by_ref[r].label,
     key="demo_models",
-    **remembered_default("demo_models", default=default_models(offered)),
+    # the default always given: a key that the state holds without the widget's value
+    # (a first run cut short by a click) otherwise left the choice empty
+    default=default_models(offered),
 )
 if clip_bytes is None or not chosen:
     st.info("Choose a clip and at least one model.")

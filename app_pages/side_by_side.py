@@ -10,7 +10,7 @@ import shlex
 
 import streamlit as st
 
-from app_pages.ui import plain_markdown, remembered_default
+from app_pages.ui import plain_markdown
 from fer_audit.commands import compare_argv
 from fer_audit.fairness import AuditResult
 from fer_audit.fairness.gaps import DEFINITIONS, STANDARD_DEFINITIONS, gap_classes
@@ -56,7 +56,7 @@ def side_by_side_tab(result: AuditResult, chosen: AuditResult) -> None:
         format_func=labels.get,
         max_selections=side_by_side.MAX_RUNS,
         key=key,
-        **remembered_default(key, default=side_by_side.default_runs(runs)),
+        default=side_by_side.default_runs(runs),
     )
     if len(picked) < side_by_side.MIN_RUNS:
         st.info("Choose at least two models.")

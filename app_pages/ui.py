@@ -173,18 +173,12 @@ def keep(*keys: str) -> None:
 _REMEMBERED = "_remembered:"
 
 
-def recall(key: str, options: list | None = None) -> None:
+def recall(key: str) -> None:
     """Before the keyed widget `key` on a page only it uses: its value as `remember`
-    kept it, when another page ran meanwhile (Streamlit then drops a widget's state);
-    for a list, only the values that are still among `options`."""
+    kept it, when another page ran meanwhile (Streamlit then drops a widget's state)."""
     if key in st.session_state or _REMEMBERED + key not in st.session_state:
         return
-    value = st.session_state[_REMEMBERED + key]
-    if options is not None and isinstance(value, list):
-        value = [v for v in value if v in options]
-        if not value:  # an empty choice is not kept: a run cut short by a click can
-            return  # leave one behind, and the widget's default then never came back
-    st.session_state[key] = value
+    st.session_state[key] = st.session_state[_REMEMBERED + key]
 
 
 def remember(key: str, value) -> None:
@@ -289,7 +283,7 @@ def _filtered(result: AuditResult, source: AuditSource) -> AuditResult | None:
             labels[name],
             options[name],
             key=keys[name],
-            **remembered_default(keys[name], default=options[name]),
+            default=options[name],
         )
     if not all(chosen.values()):
         st.info("Choose at least one architecture, training set and seed.")
@@ -301,12 +295,6 @@ def _filtered(result: AuditResult, source: AuditSource) -> AuditResult | None:
 
 def _seed_order(label: str) -> tuple[int, str]:
     return (0, f"{int(label):012d}") if label.isdigit() else (1, label)
-
-
-def remembered_default(key: str, **default) -> dict:
-    """The default argument of a keyed widget, left out once the state holds its value
-    (Streamlit warns when both set it)."""
-    return {} if key in st.session_state else default
 
 
 def job_list(registry: JobRegistry, jobs: list[Job], **options) -> None:
