@@ -17,7 +17,14 @@ from fer_audit.fairness.planner import (
     plan,
 )
 from fer_audit.labels import train_set_order
-from fer_audit.report import comparison_figures, figures, glossary, live_figures, side_by_side
+from fer_audit.report import (
+    comparison_figures,
+    figures,
+    glossary,
+    live_figures,
+    plain_tables,
+    side_by_side,
+)
 from fer_audit.report.summary import plan_sentence, run_warnings, summary_sentences
 from fer_audit.workspace import Workspace
 
@@ -67,7 +74,8 @@ with st.expander("Glossary: what each gap and column means"):
     )
 
 per_run, beside, compare, ranking, aggregated, tables, planner = st.tabs(
-    ["Per model", "Side by side", "Training sets", "Rankings", "Aggregated", "Tables", "Planner"]
+    ["Per model", "Side by side", "Training sets", "Rankings", "Aggregated", "Tables", "Planner"],
+    key="audit_tabs",  # the tab stays chosen when a warning above comes or goes
 )
 
 with per_run:
@@ -119,8 +127,12 @@ with compare:
 
 with ranking:
     table = chosen.rankings
-    definition = st.selectbox("Definition", sorted(table["definition"].unique()))
-    st.dataframe(table[table["definition"] == definition], hide_index=True)
+    definition = st.selectbox(
+        "Definition", sorted(table["definition"].unique()), format_func=glossary.plain_name
+    )
+    st.dataframe(
+        plain_tables.plain_rankings(table[table["definition"] == definition]), hide_index=True
+    )
 
 with aggregated:
     for train_set in set_options:
@@ -128,8 +140,13 @@ with aggregated:
         st.plotly_chart(comparison_figures.emotion_gender_comparison(chosen, train_set=train_set))
 
 with tables:
-    st.dataframe(chosen.gaps, hide_index=True)
-    st.dataframe(chosen.group_metrics, hide_index=True)
+    st.caption(
+        "Every gap, with its interval and adjusted p (the glossary above says what each "
+        "means); the saved audit's CSV files hold them under their code names."
+    )
+    st.dataframe(plain_tables.plain_gaps(chosen.gaps), hide_index=True)
+    st.markdown("**Each group's rates**")
+    st.dataframe(plain_tables.plain_rates(chosen.group_metrics), hide_index=True)
 
 with planner:
     st.markdown(

@@ -26,6 +26,7 @@ from app_pages.ui import (
 )
 from fer_audit.commands import preprocess_argv
 from fer_audit.data.index import DatasetError
+from fer_audit.data.readiness import sentence
 from fer_audit.data.registry import (
     KINDS,
     draw_dataset_split,
@@ -98,7 +99,10 @@ else:
     data_roots_panel(workspace, roots)
 
 show_done()  # what the last upload or deletion did
-datasets_tab, register_tab, upload_tab = st.tabs(["Datasets", "Register a dataset", "Upload clips"])
+# keyed: a message above that comes and goes (a root added) would otherwise reset the tabs
+datasets_tab, register_tab, upload_tab = st.tabs(
+    ["Datasets", "Register a dataset", "Upload clips"], key="data_tabs"
+)
 
 with upload_tab:
     upload_form(workspace)
@@ -228,9 +232,7 @@ with datasets_tab:
         st.markdown(report.describe())
         ready = dataset_readiness(summary.dataset, split, report)
         for problem in ready.problems:
-            st.warning(
-                plain_markdown(problem[0].upper() + problem[1:] + "."), icon=":material/block:"
-            )
+            st.warning(plain_markdown(sentence(problem)), icon=":material/block:")
         with st.expander("Face crops: a few videos per subject", icon=":material/face:"):
             crop_preview(meta, report)
         if ready.without_clips:
@@ -247,7 +249,12 @@ with datasets_tab:
             )
         if len(report.problems):
             st.caption("Videos that failed, and why")
-            st.dataframe(report.problems, hide_index=True)
+            st.dataframe(
+                report.problems.rename(
+                    columns={"video_id": "video", "status": "outcome", "reason": "why"}
+                ),
+                hide_index=True,
+            )
     if not summary.preprocessing:
         st.caption("Not preprocessed yet.")
     lengths = cached_lengths(chosen, meta.get("fingerprint", ""))

@@ -104,17 +104,26 @@ def _actions(workspace: Workspace, registry: JobRegistry, progress: StudyProgres
 
 def _stopped(registry: JobRegistry, progress: StudyProgress, index: int) -> None:
     step = progress.steps[index]
+    job = registry.get(step.job_id) if step.job_id is not None else None
     how = "failed" if step.status == "failed" else "was cancelled"
-    why = f": {plain_markdown(step.message)}" if step.message else ""
+    message = job.headline if job else step.message
+    why = f": {plain_markdown(message)}" if message else ""
+    fix = job.fix if job else None
+    again = (
+        "Resume would only repeat it: fix the data first, then Resume runs it again"
+        if fix
+        else "Resume runs it again"
+    )
     st.error(
         f"The study stopped at step {index + 1} ({plain_markdown(step.name)}), which {how}"
-        f"{why}. The steps after it were not started; Resume runs it again and goes on "
+        f"{why}. The steps after it were not started; {again} and goes on "
         "(a training goes on from its last epoch).",
         icon=":material/error:",
     )
-    if step.job_id is not None:
+    if fix:
+        st.info(f"To fix: {plain_markdown(fix)}.", icon=":material/build:")
+    if job is not None:
         with st.expander(f"Log of job #{step.job_id}"):
-            job = registry.get(step.job_id)
             st.code(without_tracebacks(job.log_tail(30)) or "(empty)", language=None)
 
 

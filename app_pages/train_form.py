@@ -9,11 +9,12 @@ import streamlit as st
 
 from app_pages.ui import keep, plain_markdown
 from fer_audit.commands import train_argv
+from fer_audit.data.readiness import Readiness, sentence
 from fer_audit.errors import DamagedFile
 from fer_audit.jobs import JobRegistry
 from fer_audit.labels import TRAIN_SETS
 from fer_audit.models import MODELS
-from fer_audit.overview import Preprocessed
+from fer_audit.overview import Preprocessed, readiness_of
 from fer_audit.seeding import parse_seeds
 from fer_audit.train.config import LR_SCHEDULES, TrainConfig
 from fer_audit.train.form import (
@@ -74,6 +75,7 @@ def train_form(
     """The form; on submit its values are remembered and the jobs queued (or, when
     something is wrong, nothing is queued and the page says why)."""
     reports = {report.key: report for report in usable}
+    ready = readiness_list(workspace, dataset, usable)
     with st.form("train"):
         preprocessing = st.selectbox(
             "Preprocessed clips",
@@ -120,7 +122,34 @@ def train_form(
         )
         if st.form_submit_button("Queue training", type="primary"):
             _remember(workspace, values)
-            _queue(workspace, registry, values, reports[preprocessing])
+            _queue(workspace, registry, values, reports[preprocessing], ready.get(preprocessing))
+
+
+def readiness_list(
+    workspace: Workspace, dataset: str, usable: list[Preprocessed]
+) -> dict[str, Readiness]:
+    """Above the form, for each preprocessing: the training subjects with a usable clip
+    each training set keeps, and what stops training or the audit, with what to
+    change. {preprocessing key: readiness} ({} when the dataset cannot be read)."""
+    try:
+        ready = readiness_of(workspace, dataset, usable)
+    except DamagedFile as exc:  # the Data page names it with what to do
+        st.error(plain_markdown(exc), icon=":material/broken_image:")
+        return {}
+    for report in usable:
+        state = ready[report.key]
+        where = f"{report.describe()}: " if len(usable) > 1 else ""
+        if state.training_subjects:
+            counts = ", ".join(f"{t} {n}" for t, n in state.training_subjects.items())
+            st.caption(
+                plain_markdown(
+                    f"{where}training subjects with a usable clip per training set: {counts} "
+                    "(at least one of each set is held out for validation)."
+                )
+            )
+        for problem in state.problems:
+            st.warning(plain_markdown(where + sentence(problem)), icon=":material/block:")
+    return ready
 
 
 def _remember(workspace: Workspace, values: TrainFormValues) -> None:
@@ -136,8 +165,10 @@ def _queue(
     registry: JobRegistry | None,
     values: TrainFormValues,
     report: Preprocessed,
+    ready: Readiness | None,
 ) -> None:
-    """One training job per architecture and training set, or none and why."""
+    """One training job per architecture and training set, or none and why (a
+    training set or split the preprocessing leaves unready: `ready`)."""
     problems, weights_path, seeds = [], None, []
     try:
         if values.weights.strip():
@@ -150,6 +181,8 @@ def _queue(
         problems.append(f"Seeds: {exc}.")
     if not values.archs or not values.train_sets:
         problems.append("Choose at least one architecture and one training set.")
+    if ready is not None:
+        problems += map(sentence, ready.training_blockers(values.train_sets))
     if registry is None:
         problems.append("The job registry is damaged (see above).")
     if problems:

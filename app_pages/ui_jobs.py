@@ -112,8 +112,13 @@ def _finished_job(
 ) -> None:
     """A finished job collapsed to one line; open: message, resume, delete, details, log."""
     with st.expander(plain_markdown(finished_line(job)), icon=_icon(job)):
-        st.caption(plain_markdown(job.message), help=plain_markdown(job.command()))
-        if job.status != "done" and st.button(
+        st.caption(plain_markdown(job.headline), help=plain_markdown(job.command()))
+        if job.fix:  # a data problem: resuming would repeat it
+            st.info(
+                f"To fix: {plain_markdown(job.fix)}; then start it again from its form.",
+                icon=":material/build:",
+            )
+        elif job.status != "done" and st.button(
             "Resume", key=f"resume-{job.id}", icon=":material/replay:"
         ):
             registry.resume(job.id)

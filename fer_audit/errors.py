@@ -33,6 +33,22 @@ class DamagedFile(ValueError):
         super().__init__(f"{self.path} is damaged{found}: {what_to_do}")
 
 
+#: how the line that gives a DataProblem's fix begins, in a command's output and a job's
+#: message
+FIX_LINE = "fix: "
+
+
+class DataProblem(ValueError):
+    """What the data cannot give a job (no usable clip, too few subjects, one group
+    only): running the job again repeats it. `fix` says what to change; the command
+    line prints it as `fix: ...` under its error, and a failed job shows it instead
+    of offering to resume."""
+
+    def __init__(self, message: str, *, fix: str) -> None:
+        super().__init__(message)
+        self.fix = fix
+
+
 def one_line(exc: BaseException, limit: int = 200) -> str:
     """An exception's message on one line, shortened to `limit` characters."""
     text = " ".join(str(exc).split()) or type(exc).__name__

@@ -10,6 +10,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from fer_audit.errors import FIX_LINE
+
 ACTIVE = ("queued", "running")
 #: how a command's log line, and a job done with one, begins
 WARNING = "warning:"
@@ -77,6 +79,18 @@ class Job:
     def warned(self) -> bool:
         """Done, but with a warning (its message): e.g. most clips were unusable."""
         return self.status == "done" and self.message.startswith(WARNING)
+
+    @property
+    def fix(self) -> str | None:
+        """What to change, for a job that failed on a data problem (running it again
+        would repeat the failure): its message's fix line."""
+        _, found, fix = self.message.partition("\n" + FIX_LINE)
+        return fix.strip() or None if found and self.status == "failed" else None
+
+    @property
+    def headline(self) -> str:
+        """Its message without the fix line."""
+        return self.message.partition("\n" + FIX_LINE)[0]
 
     @property
     def outcome(self) -> str:

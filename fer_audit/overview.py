@@ -268,6 +268,14 @@ def dataset_readiness(dataset: Dataset, split, report: Preprocessed) -> Readines
     return readiness(dataset.subjects(), index[index["video_id"].isin(report.usable)], split)
 
 
+def readiness_of(workspace: Workspace, name: str, reports: list[Preprocessed]) -> dict:
+    """{preprocessing key: its Readiness} for the registered dataset `name` with its
+    current test split (DamagedFile when its index or split cannot be read)."""
+    dataset = load_dataset(workspace, name)
+    split = load_split(workspace.dataset_dir(name))
+    return {report.key: dataset_readiness(dataset, split, report) for report in reports}
+
+
 def _split_summary(workspace: Workspace, name: str, problems: list[DamagedFile]) -> str:
     try:
         split = load_split(workspace.dataset_dir(name))

@@ -24,7 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fer_audit.errors import DamagedFile
+from fer_audit.errors import FIX_LINE, DamagedFile
 from fer_audit.job_table import WARNING
 from fer_audit.jobs import ENV_JOB_DB, ENV_JOB_ID, Job, JobRegistry
 from fer_audit.procs import TERMINATED_EXIT, set_parent_death_signal
@@ -76,7 +76,9 @@ def _outcome(job: Job, code: int, *, cancelled: bool) -> tuple[str, str]:
     if code < 0:
         name = signal.Signals(-code).name
         return "failed", f"the command was ended by {name} (out of memory, or killed)"
-    return "failed", _last_error(job) or f"exited with code {code}"
+    error = _last_error(job) or f"exited with code {code}"
+    fix = _fix_after(job, error)
+    return "failed", f"{error}\n{fix}" if fix else error
 
 
 def _last_warning(job: Job) -> str | None:
@@ -98,6 +100,15 @@ def _last_error(job: Job) -> str | None:
         return errors[-1]
     if any(line.startswith("Traceback (most recent call last)") for line in lines):
         return next((line for line in reversed(lines) if line.strip()), None)
+    return None
+
+
+def _fix_after(job: Job, error: str) -> str | None:
+    """The `fix:` line right after the error line (a DataProblem's), if any."""
+    lines = job.log_tail(200).splitlines()
+    for line, following in zip(lines, lines[1:], strict=False):
+        if line == error and following.startswith(FIX_LINE):
+            return following
     return None
 
 

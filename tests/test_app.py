@@ -189,6 +189,12 @@ def test_audit_page_reads_workspace_predictions(monkeypatch, workspace):
     assert "x trained on regular, sad: the true positive rate (recall) is" in summary
     assert "lower for female than for male subjects" in summary
     assert "positives: female 12 | male 12" in summary
+    headers = [list(frame.value.columns) for frame in app.dataframe]  # every tab's tables
+    codes = {"ci_low", "ci_high", "p_adjusted", "value", "definition", "class", "train_set"}
+    assert all(not codes & set(columns) for columns in headers), headers
+    assert ["architecture", "training set", "seed", "gap", "emotion"] in [c[:5] for c in headers]
+    rates = next(frame.value for frame in app.dataframe if "n counts" in frame.value.columns)
+    assert set(rates["n counts"]) == {"positives", "negatives", "videos"}
 
 
 def test_audit_page_plans_from_the_audits_own_test_set(monkeypatch, workspace):

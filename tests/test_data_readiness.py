@@ -184,15 +184,14 @@ def test_the_crop_preview_shows_a_few_usable_videos_per_subject(tiny_workspace):
     assert crop_strips(tiny_workspace, dataset, TINY_PREPROCESS, frozenset()) == []
 
 
-def test_a_study_whose_training_set_has_no_usable_clip_is_refused(tiny_workspace, tmp_path):
+def without_male_training_clips(tiny_workspace: Workspace, tmp_path: Path) -> Workspace:
+    """A copy of the tiny workspace whose preprocessing left no male training subject
+    (not held out) a usable clip: their videos marked too_short in its report."""
     import shutil
 
     from conftest import TINY_PREPROCESS
     from fer_audit.data.registry import load_dataset
     from fer_audit.data.splits import load_split
-    from fer_audit.jobs import JobRegistry
-    from fer_audit.study.chain import start_study
-    from fer_audit.study.settings import Study, StudySettings
 
     workspace = Workspace(tmp_path / "workspace")
     shutil.copytree(tiny_workspace.root, workspace.root, ignore=shutil.ignore_patterns("locks"))
@@ -205,6 +204,40 @@ def test_a_study_whose_training_set_has_no_usable_clip_is_refused(tiny_workspace
     table = pd.read_csv(report, dtype=str, keep_default_na=False)
     table.loc[table["video_id"].isin(men["video_id"]), "status"] = "too_short"
     table.to_csv(report, index=False)
+    return workspace
+
+
+def test_the_train_form_lists_readiness_and_queues_nothing_for_a_set_left_short(
+    tiny_workspace, tmp_path, monkeypatch
+):
+    from fer_audit.jobs import JobRegistry
+
+    workspace = without_male_training_clips(tiny_workspace, tmp_path)
+    monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(workspace.root))
+    app = AppTest.from_file(str(REPO / "app_pages" / "train.py"), default_timeout=120).run()
+    assert not app.exception
+    said = " ".join(shown(c.value) for c in app.caption)
+    assert (
+        "training subjects with a usable clip per training set: regular 2, female 2, male 0" in said
+    )
+    warnings = [shown(w.value) for w in app.warning]
+    assert any(w.startswith("Training set male has 0 training subject(s)") for w in warnings)
+    widget(app.multiselect, key="train_archs").set_value(["3dcnn"])
+    widget(app.multiselect, key="train_sets").set_value(["regular", "male"])
+    widget(app.button, "Queue training").click().run()
+    refused = shown(app.error[0].value)
+    assert refused.startswith("Nothing was queued. Training set male has 0 training subject(s)")
+    assert "change the preprocessing" in refused
+    assert JobRegistry(workspace).list() == []
+
+
+def test_a_study_whose_training_set_has_no_usable_clip_is_refused(tiny_workspace, tmp_path):
+    from conftest import TINY_PREPROCESS
+    from fer_audit.jobs import JobRegistry
+    from fer_audit.study.chain import start_study
+    from fer_audit.study.settings import Study, StudySettings
+
+    workspace = without_male_training_clips(tiny_workspace, tmp_path)
     study = Study.of(
         "short",
         StudySettings(train_sets="regular,male"),
@@ -216,3 +249,42 @@ def test_a_study_whose_training_set_has_no_usable_clip_is_refused(tiny_workspace
     with pytest.raises(ValueError, match="training set male has 0 training subject"):
         start_study(workspace, registry, study)
     assert registry.list() == [] and not (workspace.root / "studies").exists()
+
+
+def test_a_job_that_failed_on_a_data_problem_shows_the_fix_instead_of_resume(
+    workspace, tmp_path, monkeypatch
+):
+    from test_fairness import simulated
+
+    from conftest import wait_for_job
+    from fer_audit.jobs import JobRegistry
+
+    one_gender = tmp_path / "female-only.csv"  # as an evaluation leaves it when every
+    table = simulated(3, female_sad_tpr=0.5, seed=0)  # male test subject lost his clips
+    table[table["gender"] == "female"].assign(run_id="r1").to_csv(one_gender, index=False)
+    registry = JobRegistry(workspace)
+    job = registry.submit(["audit", str(one_gender), "--out", str(tmp_path / "audit")])
+    failed = wait_for_job(registry, job.id, lambda j: not j.active)
+    assert failed.status == "failed"
+    assert failed.headline.startswith("error: a fairness audit compares at least two groups")
+    assert failed.fix.startswith("every gender compared needs test videos")
+    assert "redraw the test split" in failed.fix and "change the preprocessing" in failed.fix
+
+    monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(workspace.root))
+    app = AppTest.from_file(str(REPO / "app_pages" / "train.py"), default_timeout=120).run()
+    assert not app.exception
+    assert any(shown(i.value).startswith(f"To fix: {failed.fix}") for i in app.info)
+    assert not [b for b in app.button if b.key == f"resume-{job.id}"]  # it would repeat it
+    assert "fix:" not in " ".join(shown(c.value) for c in app.caption)  # said once, as a fix
+
+
+def test_only_a_fix_line_right_after_the_error_is_the_jobs_fix(tmp_path):
+    log = tmp_path / "1.log"
+    log.write_text("error: no usable clip for subjects S04\nfix: redraw the test split\n")
+    assert _outcome(_job(log), 2, cancelled=False) == (
+        "failed", "error: no usable clip for subjects S04\nfix: redraw the test split"
+    )  # fmt: skip
+    log.write_text("fix: an earlier one\nerror: the GPU fell off the bus\n")
+    status, message = _outcome(_job(log), 1, cancelled=False)
+    failed = Job(**{**_job(log).__dict__, "status": status, "message": message})
+    assert failed.fix is None and failed.headline == "error: the GPU fell off the bus"

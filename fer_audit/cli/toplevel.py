@@ -21,6 +21,7 @@ from fer_audit.cli import (
     train,
 )
 from fer_audit.data.index import DatasetError
+from fer_audit.errors import FIX_LINE, DataProblem
 from fer_audit.fetch import WheelUnavailable
 from fer_audit.procs import TERMINATED_EXIT, Terminated, sigterm_unwinds
 from fer_audit.version import code_version
@@ -39,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.handler(args, workspace) or 0
     except (DatasetError, ValueError, OSError, WheelUnavailable, Busy) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        if isinstance(exc, DataProblem):
+            print(f"{FIX_LINE}{exc.fix}", file=sys.stderr)
         return 2
     except Terminated:
         print("cancelled (SIGTERM)", flush=True)

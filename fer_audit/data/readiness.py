@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from fer_audit.data.fixes import FIX_PREPROCESSING
 from fer_audit.data.splits import REGULAR, HeldOutSplit
 
 #: training subjects a training set needs: one is held out for validation
 MIN_TRAINING_SUBJECTS = 2
-FIX_PREPROCESSING = "change the preprocessing (a smaller K for short clips, another detector)"
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,22 @@ class Readiness:
     def ready(self) -> bool:
         return not self.problems
 
+    def training_blockers(self, train_sets: list[str]) -> list[str]:
+        """What stops training `train_sets`: no test split yet (training leaves its
+        subjects out), or a set left without enough training subjects."""
+        if not self.training_subjects:  # no split drawn: readiness counted nothing
+            return list(self.test_problems)
+        return [self.train_problems[t] for t in train_sets if t in self.train_problems]
+
     def blocking(self, train_sets: list[str]) -> list[str]:
         """What stops a study of `train_sets`: the test split's problems and theirs."""
         return [*self.test_problems, *(self.train_problems[t] for t in train_sets
                                        if t in self.train_problems)]  # fmt: skip
+
+
+def sentence(problem: str) -> str:
+    """A readiness problem as a sentence of its own: capitalised, with a full stop."""
+    return f"{problem[:1].upper()}{problem[1:]}."
 
 
 def readiness(

@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 
 from fer_audit import atomic
+from fer_audit.data.fixes import FIX_PREPROCESSING, FIX_SPLIT
 from fer_audit.data.index import DatasetError
 from fer_audit.data.subjects import normalize_gender
-from fer_audit.errors import DamagedFile, one_line
+from fer_audit.errors import DamagedFile, DataProblem, one_line
 from fer_audit.seeding import seeded_rng
 
 REGULAR = "regular"
@@ -143,7 +144,10 @@ def draw_validation(
         if len(members) < 2:
             members = sorted(pool["subject"])
         if len(members) < 2:
-            raise DatasetError("too few training subjects to hold one out for validation")
+            raise DataProblem(
+                "too few training subjects to hold one out for validation",
+                fix=f"hold out fewer test subjects per gender: {FIX_SPLIT}; or {FIX_PREPROCESSING}",
+            )
         chosen = [str(rng.choice(members))]
     return sorted(chosen)
 

@@ -19,8 +19,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from fer_audit.data.fixes import FIX_PREPROCESSING, FIX_SPLIT, WHERE_LISTED
 from fer_audit.data.subjects import normalize_gender
-from fer_audit.fairness.result import AuditError, UnreadableTable
+from fer_audit.fairness.result import AuditError, GroupsMissing, UnreadableTable
+
+#: what to change when a group has no videos in a table an evaluation wrote
+GROUP_FIX = (
+    "every gender compared needs test videos: when an evaluation wrote the table, "
+    f"{FIX_SPLIT} or {FIX_PREPROCESSING}; {WHERE_LISTED}"
+)
 
 ID_COLUMNS = ("run_id", "video_id", "subject", "arch", "train_set")
 GROUP_JOIN = " & "
@@ -181,12 +188,14 @@ def _validated(
     chosen = list(groups) if groups else present
     absent = [g for g in chosen if g not in present]
     if absent:
-        raise AuditError(
-            f"no videos of group(s) {', '.join(absent)}; present: {', '.join(present)}"
+        raise GroupsMissing(
+            f"no videos of group(s) {', '.join(absent)}; present: {', '.join(present)}",
+            fix=GROUP_FIX,
         )
     if len(chosen) < 2:
-        raise AuditError(
-            f"a fairness audit compares at least two groups; found only {', '.join(chosen)}"
+        raise GroupsMissing(
+            f"a fairness audit compares at least two groups; found only {', '.join(chosen)}",
+            fix=GROUP_FIX,
         )
     frame = frame[frame["_group"].isin(chosen)]
     per_run = frame.groupby("run_id")["_group"].unique()

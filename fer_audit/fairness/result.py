@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from fer_audit import atomic
-from fer_audit.errors import DamagedFile
+from fer_audit.errors import DamagedFile, DataProblem
 from fer_audit.safe_csv import read_saved_csv, to_people_csv
 
 POOLED = "all"
@@ -47,6 +47,11 @@ _TEXT_COLUMNS = {
 
 class AuditError(ValueError):
     """Input the audit cannot use; the message says what is wrong."""
+
+
+class GroupsMissing(AuditError, DataProblem):
+    """A table without videos of a group the audit compares: for a table an evaluation
+    wrote, the test split or the preprocessing left the group no usable clip."""
 
 
 class UnreadableTable(AuditError):

@@ -15,7 +15,9 @@ import pandas as pd
 import torch
 
 from fer_audit.commands import preprocess_argv
+from fer_audit.data.fixes import FIX_PREPROCESSING, FIX_SPLIT, WHERE_LISTED
 from fer_audit.data.registry import Dataset
+from fer_audit.errors import DataProblem
 from fer_audit.labels import LabelScheme, apply_scheme
 from fer_audit.video.augment import Augment
 from fer_audit.video.batch import HashMemo
@@ -23,7 +25,7 @@ from fer_audit.video.cache import ClipCache
 from fer_audit.video.settings import PreprocessSettings
 
 
-class NotPreprocessed(ValueError):
+class NotPreprocessed(DataProblem):
     """The clip cache lacks the videos a run needs."""
 
 
@@ -82,10 +84,15 @@ def load_clips(
     if pending:
         raise NotPreprocessed(
             f"{pending} video(s) of {dataset.name} are not preprocessed with these settings; "
-            f"run: fer-audit {' '.join(preprocess_argv(dataset.name, settings))}"
+            f"run: fer-audit {' '.join(preprocess_argv(dataset.name, settings))}",
+            fix="preprocess the dataset with these settings (Data page, Preprocessing), "
+            "then start this again",
         )
     if not clips:
-        raise NotPreprocessed(f"no usable clip for subjects {', '.join(subjects[:5])}")
+        raise NotPreprocessed(
+            f"no usable clip for subjects {', '.join(subjects[:5])}",
+            fix=f"{FIX_PREPROCESSING}, or {FIX_SPLIT}; {WHERE_LISTED}",
+        )
     hashes.save()
     return ClipSet(
         np.stack(clips), np.asarray(labels), rows.loc[kept].reset_index(drop=True), excluded
