@@ -149,10 +149,10 @@ def test_audit_page_on_the_published_reference(monkeypatch, workspace):
     assert any("largest per-emotion gaps" in m.value for m in app.markdown)
     assert widget(app.selectbox, "Model (run)").value.startswith("regular/")  # Regular first
     ranking = ranking_table(app)
-    assert set(ranking["train_set"]) == {"regular", "female", "male"}
+    assert set(ranking["training set"]) == {"regular", "female", "male"}
     widget(app.multiselect, "Training sets").set_value(["female"]).run()
     assert not app.exception
-    assert set(ranking_table(app)["train_set"]) == {"female"}  # the filter applies
+    assert set(ranking_table(app)["training set"]) == {"female"}  # the filter applies
     glossary = app.dataframe[0].value
     assert "Recall gap" in set(glossary["plain name"])
     assert widget(app.radio, "Start from").options == ["numbers typed in"]  # counts only

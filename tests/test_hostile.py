@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import spawned
 
-from conftest import REPO, TINY_PREPROCESS, choose_option, make_sasefe, save_audit
+from conftest import REPO, TINY_PREPROCESS, choose_option, idle, make_sasefe, save_audit
 from fer_audit.cli import main
 from fer_audit.data.index import DatasetError
 from fer_audit.data.registry import load_dataset, register_dataset
@@ -369,10 +369,12 @@ def refuse_escaping_names(url: str, page, tmp_path: Path) -> None:
         page.get_by_role("button", name="Queue training").click()
         page.get_by_text(refusal).first.wait_for(timeout=60_000)
         field.fill("1" if label.startswith("Seeds") else "")
+    idle(page)  # a click while the page reruns can be lost
     page.get_by_text("Evaluate finished runs").click()
     out = page.get_by_label("Predictions file name")
     out.fill("../../escaped.parquet")
     out.press("Enter")
+    idle(page)
     page.get_by_role("button", name="Evaluate in the background").click()
     page.get_by_text("is not allowed").first.wait_for(timeout=60_000)
 

@@ -225,7 +225,7 @@ def test_data_page_summarises_and_preprocesses_in_the_background(env, tmp_path):
     warned = " ".join(shown(w.value) for w in app.warning)
     assert "Only 0 of 24 videos usable (24 unreadable)" in warned
     failures = app.dataframe[-1].value
-    assert set(failures["status"]) == {"unreadable"} and len(failures) == 24
+    assert set(failures["outcome"]) == {"unreadable"} and len(failures) == 24
 
 
 def test_registering_outside_the_data_roots_is_refused(env, tmp_path):

@@ -171,6 +171,7 @@ def _flow(page, url: str, tmp_path: Path, folder: Path) -> None:
         page.get_by_text("K=10, margin 0, 48 px, detector none: 48 ok").wait_for(timeout=120_000)
         assert page.get_by_text("Not preprocessed yet").count() == 0
         assert page.get_by_text("no usable clip").count() == 0
+        page.screenshot(path=str(tmp_path / "data.png"), full_page=True)
 
     with timed("ready on the Train page"):
         page.get_by_role("link", name="Train", exact=True).click()
@@ -179,6 +180,7 @@ def _flow(page, url: str, tmp_path: Path, folder: Path) -> None:
         page.get_by_text(
             "training subjects with a usable clip per training set: regular 4, female 2, male 2"
         ).wait_for(timeout=30_000)
+        page.screenshot(path=str(tmp_path / "train.png"), full_page=True)
 
     with timed("study (form to done)"):
         page.get_by_role("link", name="Study", exact=True).click()
@@ -197,6 +199,7 @@ def _flow(page, url: str, tmp_path: Path, folder: Path) -> None:
         page.get_by_role("button", name="Start the study").click()
         page.get_by_text(f"Queued the study {STUDY}: 6 steps").wait_for(timeout=60_000)
         page.get_by_text("6 of 6 steps done").wait_for(timeout=300_000)
+        page.screenshot(path=str(tmp_path / "study.png"), full_page=True)
 
     with timed("open the saved audit"):
         page.get_by_role("button", name="Open its audit").click()

@@ -22,9 +22,9 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
+from statistics import NormalDist
 
 import numpy as np
-from scipy import stats
 
 from fer_audit.fairness import metrics
 from fer_audit.fairness.gaps import (
@@ -233,7 +233,7 @@ def independent_videos_floor(
     [0, 1]). NaN without videos."""
     if min(n_first, n_second) <= 0 or not np.isfinite(rate):
         return float("nan")
-    z_alpha, z_power = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(power)
+    z_alpha, z_power = NormalDist().inv_cdf(1 - alpha / 2), NormalDist().inv_cdf(power)
     null_sd = np.sqrt(rate * (1 - rate) * (1 / n_first + 1 / n_second))
 
     def needed(gap: float) -> float:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import math
 import warnings
 from fractions import Fraction
+from statistics import NormalDist
 
 import numpy as np
-from scipy import stats
 
 CONFIDENCE = 0.95
 
 
 def _z(confidence: float) -> float:
-    return float(stats.norm.ppf(0.5 + confidence / 2))
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
 
 
 def wilson(
@@ -59,6 +59,8 @@ def fisher_exact_p(k1: int, n1: int, k2: int, n2: int) -> float:
     """Two-sided Fisher exact test of the 2x2 table [[k1, n1-k1], [k2, n2-k2]]."""
     if min(n1, n2) <= 0:
         return float("nan")
+    from scipy import stats  # here: scipy.stats takes half a second to import
+
     table = [[int(k1), int(n1 - k1)], [int(k2), int(n2 - k2)]]
     return float(stats.fisher_exact(table).pvalue)
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from fer_audit.fairness import metrics
 from fer_audit.seeding import seeded_rng
@@ -98,6 +97,8 @@ def _subject_rates(mean: float, sd: float, uniforms: np.ndarray) -> np.ndarray:
     that mean cannot reach it."""
     if sd <= 0 or mean <= 0 or mean >= 1:
         return np.full(uniforms.shape, mean)
+    from scipy import stats  # here: scipy.stats takes half a second to import
+
     variance = min(sd**2, 0.95 * mean * (1 - mean))
     concentration = mean * (1 - mean) / variance - 1
     return stats.beta.ppf(uniforms, mean * concentration, (1 - mean) * concentration)
@@ -128,6 +129,8 @@ def simulated_power(
     so power rises smoothly with both."""
     if subjects < 2:
         return 0.0
+    from scipy import stats  # here: scipy.stats takes half a second to import
+
     rng = seeded_rng(seed, "planner")
     # subject index outermost: a larger study draws the same first subjects
     u_rate, u_videos, u_binom = np.moveaxis(rng.random((subjects, 3, n_sim, 2)), 1, 0)
