@@ -132,7 +132,7 @@ def audit_jobs(registry: JobRegistry | None) -> None:
     page runs again when they end (`open_finished` then opens this session's audit)."""
     if registry is None:
         return
-    jobs = [job for job in registry.refresh() if job.kind == "audit"][:5]
+    jobs = [job for job in registry.refresh() if job.kind == "audit"]
     if not jobs:
         return
     active = any(job.active for job in jobs)
@@ -140,8 +140,8 @@ def audit_jobs(registry: JobRegistry | None) -> None:
     @st.fragment(run_every=2 if active else None)
     @page_guard()
     def panel() -> None:
-        current = [job for job in registry.refresh() if job.kind == "audit"][:5]
-        job_list(registry, current, log_lines=12)
+        current = [job for job in registry.refresh() if job.kind == "audit"]
+        job_list(registry, current, log_lines=12, key="audit-jobs")  # in pages of ten
         if active and not any(job.active for job in current):
             st.rerun(scope="app")
 

@@ -292,7 +292,7 @@ with datasets_tab:
         key = f"_data_preprocessing_{chosen}"
         ended = st.session_state.get(key, set()) - active
         st.session_state[key] = active
-        job_list(registry, jobs[:5])
+        job_list(registry, jobs, key=f"preprocess-jobs-{chosen}")  # in pages of ten
         if ended:  # the page above reads what the job made
             st.rerun(scope="app")
 

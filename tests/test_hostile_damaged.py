@@ -508,3 +508,20 @@ def test_the_dashboard_guards_every_page(space):
     assert not app.exception
     assert any("Something went wrong on this page" in e.value for e in app.error)
     assert "Traceback" not in rendered(app)
+
+
+def test_a_metrics_line_without_a_curve_is_named_and_one_without_n_says_so(tmp_path):
+    from fer_audit.errors import DamagedFile
+    from fer_audit.report.live_figures import training_curves
+    from fer_audit.train.runs import read_metrics
+
+    path = tmp_path / "metrics.jsonl"
+    old = {"epoch": 1, "train_loss": 1.2, "train_accuracy": 0.4, "val_loss": 1.3,
+           "val_accuracy": 0.3}  # fmt: skip
+    path.write_text(json.dumps(old) + "\n")  # written before the n were recorded
+    figure = training_curves(read_metrics(path), title="r1")
+    names = {trace.name for trace in figure.data}
+    assert names == {"train (n not recorded)", "val (n not recorded)"}
+    path.write_text(json.dumps(old) + "\n" + json.dumps({"epoch": 2, "train_loss": 1.0}) + "\n")
+    with pytest.raises(DamagedFile, match="line 2 lacks train_accuracy, val_loss, val_accuracy"):
+        read_metrics(path)

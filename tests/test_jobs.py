@@ -1,5 +1,6 @@
 """The job registry: real processes, SQLite state, SIGKILL seen as failure, resume, cancel."""
 
+import json
 import os
 import signal
 import sqlite3
@@ -71,6 +72,8 @@ def test_a_killed_training_job_is_failed_then_resumes_and_cancels(tiny_workspace
         time.sleep(0.2)
     assert not _running(pid)
     assert registry.get(job.id).status == "cancelled"
+    meta = json.loads((tiny_workspace.runs_dir / training.runs[0] / "run.json").read_text())
+    assert meta["status"] == "cancelled"  # the run says so itself, not "running"
     with pytest.raises(ValueError, match="cancelled"):
         registry.cancel(job.id)
 

@@ -126,13 +126,13 @@ def training_curves(records: Sequence[dict], *, title: str, synthetic: bool = Fa
     epochs = [r["epoch"] for r in records]
     for col, metric in enumerate(("loss", "accuracy"), start=1):
         for j, side in enumerate(("train", "val")):
-            n = records[-1][f"n_{side}"] if records else 0
+            n = records[-1].get(f"n_{side}") if records else 0
             figure.add_trace(
                 go.Scatter(
                     x=epochs,
                     y=[r[f"{side}_{metric}"] for r in records],
                     mode="lines+markers",
-                    name=f"{side} (n={n})",
+                    name=f"{side} (n={n})" if n is not None else f"{side} (n not recorded)",
                     legendgroup=side,
                     showlegend=col == 1,
                     line={"color": _colour(j)},

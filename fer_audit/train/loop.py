@@ -18,7 +18,6 @@ import pickle
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +37,7 @@ from fer_audit.train.config import TrainConfig
 from fer_audit.train.data import ClipSet, load_clips
 from fer_audit.train.features import HeadOnly, compute_features
 from fer_audit.train.inference import predict_probabilities
+from fer_audit.train.run_writer import RunWriter
 from fer_audit.train.runs import read_metrics, read_run_json, run_folder
 from fer_audit.version import code_version
 from fer_audit.video.augment import Augment
@@ -101,7 +101,7 @@ def train(
     state, damaged_checkpoint = _resume(folder, model, optimiser)
     meta = _run_meta(config, dataset, split, sides, train_set, val_set, device)
     meta["world_size"] = context.world
-    writer = _RunWriter(folder, meta, log, enabled=context.main)
+    writer = RunWriter(folder, meta, log, enabled=context.main)
     if damaged_checkpoint:
         writer.log(f"{damaged_checkpoint}; starting the run again from epoch 1")
     if state["done"]:
@@ -115,45 +115,46 @@ def train(
         )
         writer.repair(state)
         return folder
-    writer.start(state)
     scaler = torch.amp.GradScaler("cuda", enabled=device == "cuda")
     augment = Augment() if config.augment and not config.frozen_backbone else None
-    for epoch in range(state["epoch"] + 1, config.epochs + 1):
-        started = time.perf_counter()
-        for group in optimiser.param_groups:
-            group["lr"] = config.epoch_lr(epoch)
-        train_loss, train_acc = _train_epoch(
-            trained, optimiser, scaler, train_data, config, epoch, augment, device, context
-        )
-        val_loss, val_acc = evaluate_loss(
-            distributed.unwrap(trained), val_data, config.batch_size, device
-        )
-        record = {
-            "epoch": epoch,
-            "train_loss": train_loss,
-            "train_accuracy": train_acc,
-            "val_loss": val_loss,
-            "val_accuracy": val_acc,
-            "n_train": len(train_set),
-            "n_val": len(val_set),
-            "lr": config.epoch_lr(epoch),
-            "seconds": round(time.perf_counter() - started, 3),
-        }
-        improved = _better(record, state["best"])
-        if improved:
-            state["best"] = record
-        if improved and context.main:
-            with atomic.atomic_path(folder / "model.pt") as tmp:
-                torch.save(model.state_dict(), tmp)
-        state["history"].append(record)
-        state["epoch"] = epoch
-        stale = epoch - state["best"]["epoch"]
-        state["done"] = epoch == config.epochs or stale >= config.patience
-        writer.epoch(model, optimiser, state, record, improved)
-        if on_epoch:
-            on_epoch(record)
-        if state["done"]:
-            break
+    with writer.stops_recorded(state):  # run.json never stays "running"
+        writer.start(state)
+        for epoch in range(state["epoch"] + 1, config.epochs + 1):
+            started = time.perf_counter()
+            for group in optimiser.param_groups:
+                group["lr"] = config.epoch_lr(epoch)
+            train_loss, train_acc = _train_epoch(
+                trained, optimiser, scaler, train_data, config, epoch, augment, device, context
+            )
+            val_loss, val_acc = evaluate_loss(
+                distributed.unwrap(trained), val_data, config.batch_size, device
+            )
+            record = {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "train_accuracy": train_acc,
+                "val_loss": val_loss,
+                "val_accuracy": val_acc,
+                "n_train": len(train_set),
+                "n_val": len(val_set),
+                "lr": config.epoch_lr(epoch),
+                "seconds": round(time.perf_counter() - started, 3),
+            }
+            improved = _better(record, state["best"])
+            if improved:
+                state["best"] = record
+            if improved and context.main:
+                with atomic.atomic_path(folder / "model.pt") as tmp:
+                    torch.save(model.state_dict(), tmp)
+            state["history"].append(record)
+            state["epoch"] = epoch
+            stale = epoch - state["best"]["epoch"]
+            state["done"] = epoch == config.epochs or stale >= config.patience
+            writer.epoch(model, optimiser, state, record, improved)
+            if on_epoch:
+                on_epoch(record)
+            if state["done"]:
+                break
     if not distributed.parameters_agree(model, context):
         raise RuntimeError("the ranks ended with different parameters")
     if context.enabled:
@@ -311,83 +312,3 @@ def _run_meta(config, dataset, split, sides, train_set, val_set, device) -> dict
         "device": device,
         "torch": torch.__version__,
     }
-
-
-class _RunWriter:
-    """Writes the run folder; every file is replaced atomically."""
-
-    def __init__(
-        self, folder: Path, meta: dict, log: Callable[[str], None] | None, *, enabled: bool = True
-    ):
-        self.folder, self.meta, self.echo, self.enabled = folder, meta, log, enabled
-        folder.mkdir(parents=True, exist_ok=True)
-
-    def log(self, line: str) -> None:
-        if not self.enabled:  # only rank 0 writes the run folder
-            return
-        stamped = f"{datetime.now(UTC).isoformat(timespec='seconds')} {line}"
-        path = self.folder / "train.log"
-        previous = path.read_text() if path.exists() else ""
-        atomic.write_text(path, previous + stamped + "\n")
-        if self.echo:
-            self.echo(line)
-
-    def _json(self, state: dict, status: str) -> None:
-        if not self.enabled:
-            return
-        best = state["best"]
-        atomic.write_json(
-            self.folder / "run.json",
-            {
-                **self.meta,
-                "status": status,
-                "epochs_done": state["epoch"],
-                "best_epoch": best["epoch"] if best else None,
-                "best_val_accuracy": best["val_accuracy"] if best else None,
-                "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            },
-        )
-
-    def start(self, state: dict) -> None:
-        verb = "resuming after epoch" if state["epoch"] else "starting"
-        self.log(
-            f"{verb} {state['epoch'] or ''} {self.meta['run_id']} on {self.meta['device']}"
-            + (" [SYNTHETIC data]" if self.meta["synthetic"] else "")
-        )
-        self._json(state, "running")
-
-    def epoch(self, model, optimiser, state: dict, record: dict, improved: bool) -> None:
-        if not self.enabled:
-            return
-        with atomic.atomic_path(self.folder / "checkpoint.pt") as tmp:
-            torch.save(
-                {
-                    "model": model.state_dict(),
-                    "optimiser": optimiser.state_dict(),
-                    "state": json.dumps(state),
-                },
-                tmp,
-            )
-        lines = "".join(json.dumps(r) + "\n" for r in state["history"])
-        atomic.write_text(self.folder / "metrics.jsonl", lines)
-        self._json(state, "running")
-        self.log(
-            f"epoch {record['epoch']}: train loss {record['train_loss']:.4f} acc "
-            f"{record['train_accuracy']:.3f}, val loss {record['val_loss']:.4f} acc "
-            f"{record['val_accuracy']:.3f}" + (" (best)" if improved else "")
-        )
-
-    def repair(self, state: dict) -> None:
-        """Rewrite metrics.jsonl and run.json of a finished run from its checkpoint."""
-        if not self.enabled:
-            return
-        lines = "".join(json.dumps(r) + "\n" for r in state["history"])
-        atomic.write_text(self.folder / "metrics.jsonl", lines)
-        self._json(state, "done")
-        self.log(
-            f"repaired: done after {state['epoch']} epochs; best epoch {state['best']['epoch']}"
-        )
-
-    def finish(self, state: dict) -> None:
-        self._json(state, "done")
-        self.log(f"done after {state['epoch']} epochs; best epoch {state['best']['epoch']}")

@@ -68,6 +68,10 @@ def check_run_keys(meta: dict, path: Path, required: tuple[str, ...]) -> None:
         raise DamagedFile(path, RERUN, f"{', '.join(wrong)} of the wrong type")
 
 
+#: what every epoch's record holds as a number (the training curves plot them)
+CURVES = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+
+
 def read_metrics(path: Path) -> list[dict]:
     """The epoch records of a metrics.jsonl ([] before there is one); DamagedFile
     naming the line that cannot be read."""
@@ -87,6 +91,9 @@ def read_metrics(path: Path) -> list[dict]:
             raise DamagedFile(path, RERUN, f"line {number} is not JSON: {one_line(exc)}") from None
         if not isinstance(record, dict) or "epoch" not in record:
             raise DamagedFile(path, RERUN, f"line {number} is not an epoch's record")
+        lacking = [name for name in CURVES if not isinstance(record.get(name), int | float)]
+        if lacking:
+            raise DamagedFile(path, RERUN, f"line {number} lacks {', '.join(lacking)}")
         records.append(record)
     return records
 
