@@ -209,7 +209,8 @@ with datasets_tab:
         with st.expander(f"Notes and {len(meta.get('skipped', []))} skipped file(s)"):
             for note in meta.get("notes", []):
                 st.write(note)
-            st.dataframe(pd.DataFrame(meta.get("skipped", [])), hide_index=True)
+            skipped = pd.DataFrame(meta.get("skipped", []))
+            st.dataframe(skipped.rename(columns={"path": "file", "reason": "why"}), hide_index=True)
 
     st.subheader("Test split")
     st.write(f"Test subjects: {plain_markdown(summary.split)}.")
