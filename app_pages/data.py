@@ -232,6 +232,8 @@ with datasets_tab:
     for report in summary.preprocessing:
         st.markdown(report.describe())
         ready = dataset_readiness(summary.dataset, split, report)
+        if ready.training_words():
+            st.caption(plain_markdown(sentence(ready.training_words())))
         for problem in ready.problems:
             st.warning(plain_markdown(sentence(problem)), icon=":material/block:")
         with st.expander("Face crops: a few videos per subject", icon=":material/face:"):

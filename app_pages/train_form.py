@@ -139,14 +139,8 @@ def readiness_list(
     for report in usable:
         state = ready[report.key]
         where = f"{report.describe()}: " if len(usable) > 1 else ""
-        if state.training_subjects:
-            counts = ", ".join(f"{t} {n}" for t, n in state.training_subjects.items())
-            st.caption(
-                plain_markdown(
-                    f"{where}training subjects with a usable clip per training set: {counts} "
-                    "(at least one of each set is held out for validation)."
-                )
-            )
+        if state.training_words():
+            st.caption(plain_markdown(sentence(where + state.training_words())))
         for problem in state.problems:
             st.warning(plain_markdown(where + sentence(problem)), icon=":material/block:")
     return ready

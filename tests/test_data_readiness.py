@@ -218,7 +218,7 @@ def test_the_train_form_lists_readiness_and_queues_nothing_for_a_set_left_short(
     assert not app.exception
     said = " ".join(shown(c.value) for c in app.caption)
     assert (
-        "training subjects with a usable clip per training set: regular 2, female 2, male 0" in said
+        "Training subjects with a usable clip per training set: regular 2, female 2, male 0" in said
     )
     warnings = [shown(w.value) for w in app.warning]
     assert any(w.startswith("Training set male has 0 training subject(s)") for w in warnings)

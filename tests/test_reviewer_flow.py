@@ -19,6 +19,8 @@ from conftest import choose_option, dashboard, idle
 
 STUDY = "reviewer"
 FOLDER = "my-clips"
+#: what the Data page and the Train form say the preprocessing leaves each training set
+READY = "Training subjects with a usable clip per training set: regular 4, female 2, male 2"
 #: the caption under the Source box of the study's saved audit
 CAPTION = f"Audit of the predictions table {STUDY}.parquet"
 #: seconds each step took in the last run (printed; the closing notes quote them)
@@ -171,15 +173,14 @@ def _flow(page, url: str, tmp_path: Path, folder: Path) -> None:
         page.get_by_text("K=10, margin 0, 48 px, detector none: 48 ok").wait_for(timeout=120_000)
         assert page.get_by_text("Not preprocessed yet").count() == 0
         assert page.get_by_text("no usable clip").count() == 0
+        page.get_by_text(READY).first.wait_for(timeout=30_000)  # and what that leaves
         page.screenshot(path=str(tmp_path / "data.png"), full_page=True)
 
     with timed("ready on the Train page"):
         page.get_by_role("link", name="Train", exact=True).click()
         page.get_by_role("heading", name="Train", exact=True).wait_for(timeout=60_000)
         choose_option(page, page.get_by_role("combobox", name="Dataset"), FOLDER)
-        page.get_by_text(
-            "training subjects with a usable clip per training set: regular 4, female 2, male 2"
-        ).wait_for(timeout=30_000)
+        page.get_by_text(READY).wait_for(timeout=30_000)
         page.screenshot(path=str(tmp_path / "train.png"), full_page=True)
 
     with timed("study (form to done)"):
@@ -189,9 +190,9 @@ def _flow(page, url: str, tmp_path: Path, folder: Path) -> None:
         choose_option(page, page.get_by_role("combobox", name="Dataset"), FOLDER)
         # the preprocessing and split made on the Data page are the form's own
         page.get_by_text("Test split kept: 2 subjects per group").wait_for(timeout=30_000)
-        number(page, "Epochs (at most)", 2)
+        number(page, "Epochs (at most)", 1)
         number(page, "Input size (px; 0 = the architecture's own)", 32)
-        number(page, "Bootstrap resamples", 200)
+        number(page, "Bootstrap resamples", 100)
         training_sets = page.get_by_test_id("stMultiSelect").filter(has_text="Training sets")
         training_sets.get_by_role("button", name="Remove male").click()  # two are enough
         study_name = page.get_by_label("Study name (its predictions table and audit folder)")

@@ -38,6 +38,17 @@ class Readiness:
     def ready(self) -> bool:
         return not self.problems
 
+    def training_words(self) -> str | None:
+        """ "training subjects with a usable clip per training set: regular 4, female 2,
+        male 2 (...)"; None before a split is drawn (nothing counted)."""
+        if not self.training_subjects:
+            return None
+        counts = ", ".join(f"{t} {n}" for t, n in self.training_subjects.items())
+        return (
+            f"training subjects with a usable clip per training set: {counts} (at least one "
+            "of each set is held out for validation)"
+        )
+
     def training_blockers(self, train_sets: list[str]) -> list[str]:
         """What stops training `train_sets`: no test split yet (training leaves its
         subjects out), or a set left without enough training subjects."""

@@ -173,13 +173,18 @@ def sentence(row: pd.Series, n_perm: int | None = None) -> str:
     who = _who(row)
     rate = _RATE_NAMES[row["definition"]]
     comparison = str(row["comparison"])
+    same = f"{abs(row['value']):.2f}" == "0.00"  # "0.00 higher" would read as a direction
     if " - " in comparison and not comparison.startswith("max"):
         first, second = comparison.split(" - ", 1)
         direction = "lower" if row["value"] < 0 else "higher"
         what = (
-            f"the {rate} is {abs(row['value']):.2f} {direction} for {first} than for "
+            f"the {rate} is the same for {first} and {second} subjects (to two decimals)"
+            if same
+            else f"the {rate} is {abs(row['value']):.2f} {direction} for {first} than for "
             f"{second} subjects"
         )
+    elif same:
+        what = f"the {rate} does not differ between groups ({comparison}; to two decimals)"
     else:
         what = f"the {rate} differs by {abs(row['value']):.2f} between groups ({comparison})"
     p = row["p_adjusted"]
