@@ -110,7 +110,8 @@ def _stopped(registry: JobRegistry, progress: StudyProgress, index: int) -> None
     why = f": {plain_markdown(message)}" if message else ""
     fix = job.fix if job else None
     again = (
-        "Resume would only repeat it: fix the data first, then Resume runs it again"
+        "Resume would only repeat it: fix the data first (a study keeps its preprocessing: "
+        "another one needs a new study), then Resume runs it again"
         if fix
         else "Resume runs it again"
     )

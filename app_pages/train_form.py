@@ -138,11 +138,12 @@ def readiness_list(
         return {}
     for report in usable:
         state = ready[report.key]
-        where = f"{report.describe()}: " if len(usable) > 1 else ""
+        if len(usable) > 1:
+            st.markdown(f"**{plain_markdown(report.describe())}**")
         if state.training_words():
-            st.caption(plain_markdown(sentence(where + state.training_words())))
+            st.caption(plain_markdown(sentence(state.training_words())))
         for problem in state.problems:
-            st.warning(plain_markdown(where + sentence(problem)), icon=":material/block:")
+            st.warning(plain_markdown(sentence(problem)), icon=":material/block:")
     return ready
 
 

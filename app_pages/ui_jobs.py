@@ -113,9 +113,9 @@ def _finished_job(
     """A finished job collapsed to one line; open: message, resume, delete, details, log."""
     with st.expander(plain_markdown(finished_line(job)), icon=_icon(job)):
         st.caption(plain_markdown(job.headline), help=plain_markdown(job.command()))
-        if job.fix:  # a data problem: resuming would repeat it
+        if job.fix:  # a data problem: resuming as it stands would repeat it
             st.info(
-                f"To fix: {plain_markdown(job.fix)}; then start it again from its form.",
+                f"Resuming would repeat this. To fix: {plain_markdown(job.fix)}.",
                 icon=":material/build:",
             )
         elif job.status != "done" and st.button(

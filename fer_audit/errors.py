@@ -48,6 +48,13 @@ class DataProblem(ValueError):
         super().__init__(message)
         self.fix = fix
 
+    def __reduce__(self):  # its fix is keyword-only: pickle (a process pool) keeps it
+        return _data_problem, (type(self), str(self), self.fix)
+
+
+def _data_problem(kind: type[DataProblem], message: str, fix: str) -> DataProblem:
+    return kind(message, fix=fix)
+
 
 def one_line(exc: BaseException, limit: int = 200) -> str:
     """An exception's message on one line, shortened to `limit` characters."""

@@ -85,12 +85,19 @@ class Job:
         """What to change, for a job that failed on a data problem (running it again
         would repeat the failure): its message's fix line."""
         _, found, fix = self.message.partition("\n" + FIX_LINE)
-        return fix.strip() or None if found and self.status == "failed" else None
+        if not found or self.status != "failed":
+            return None
+        return fix.strip() or None
 
     @property
     def headline(self) -> str:
         """Its message without the fix line."""
         return self.message.partition("\n" + FIX_LINE)[0]
+
+    @property
+    def one_line(self) -> str:
+        """Its message on one line: the headline, then "; fix: ..." when it has one."""
+        return self.headline + (f"; {FIX_LINE}{self.fix}" if self.fix else "")
 
     @property
     def outcome(self) -> str:

@@ -268,6 +268,19 @@ def dataset_readiness(dataset: Dataset, split, report: Preprocessed) -> Readines
     return readiness(dataset.subjects(), index[index["video_id"].isin(report.usable)], split)
 
 
+def usable_subjects(
+    workspace: Workspace, dataset: Dataset, settings: PreprocessSettings
+) -> set[str] | None:
+    """The subjects of `dataset` that preprocessing `settings` left at least one usable
+    video (its report's `ok` rows); None when there is no report of these settings."""
+    path = _reports_folder(workspace, dataset.name) / f"{settings.key()}.csv"
+    if not path.exists():
+        return None
+    usable = _read_report(path, dataset.name).usable
+    index = dataset.index
+    return set(index.loc[index["video_id"].isin(usable), "subject"])
+
+
 def readiness_of(workspace: Workspace, name: str, reports: list[Preprocessed]) -> dict:
     """{preprocessing key: its Readiness} for the registered dataset `name` with its
     current test split (DamagedFile when its index or split cannot be read)."""

@@ -172,7 +172,7 @@ def step_progress(step: dict, job: Job | None, now: float) -> StepProgress:
             fraction=job.progress,
             elapsed_s=elapsed,
             eta_s=None,
-            message=job.message,
+            message=job.one_line,
             **common,
         )
     if job.progress >= TRUSTED_FRACTION:
@@ -184,7 +184,7 @@ def step_progress(step: dict, job: Job | None, now: float) -> StepProgress:
         fraction=job.progress,
         elapsed_s=elapsed,
         eta_s=eta,
-        message=job.message,
+        message=job.one_line,
         **common,
     )
 

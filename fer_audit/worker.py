@@ -106,9 +106,9 @@ def _last_error(job: Job) -> str | None:
 def _fix_after(job: Job, error: str) -> str | None:
     """The `fix:` line right after the error line (a DataProblem's), if any."""
     lines = job.log_tail(200).splitlines()
-    for line, following in zip(lines, lines[1:], strict=False):
-        if line == error and following.startswith(FIX_LINE):
-            return following
+    for line, following in reversed(list(zip(lines, lines[1:], strict=False))):
+        if line == error:
+            return following if following.startswith(FIX_LINE) else None
     return None
 
 

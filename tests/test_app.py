@@ -193,8 +193,8 @@ def test_audit_page_reads_workspace_predictions(monkeypatch, workspace):
     codes = {"ci_low", "ci_high", "p_adjusted", "value", "definition", "class", "train_set"}
     assert all(not codes & set(columns) for columns in headers), headers
     assert ["architecture", "training set", "seed", "gap", "emotion"] in [c[:5] for c in headers]
-    rates = next(frame.value for frame in app.dataframe if "n counts" in frame.value.columns)
-    assert set(rates["n counts"]) == {"positives", "negatives", "videos"}
+    rates = next(frame.value for frame in app.dataframe if "what n counts" in frame.value.columns)
+    assert set(rates["what n counts"]) == {"positives", "negatives", "videos"}
 
 
 def test_audit_page_plans_from_the_audits_own_test_set(monkeypatch, workspace):

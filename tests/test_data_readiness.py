@@ -163,6 +163,11 @@ def test_readiness_names_the_subjects_and_sets_left_without_usable_clips():
     assert readiness(subjects, subjects, None).problems == [
         "no test split yet: draw one (Data page, Test split)"
     ]
+    unsplit = readiness(subjects, subjects, None)  # training leaves the test subjects out
+    assert unsplit.training_blockers(["regular"]) == unsplit.problems
+    assert unsplit.training_words() is None
+    assert ready.training_blockers(["regular", "female"]) == []
+    assert ready.training_blockers(["male"])[0].startswith("training set male has 1")
 
 
 # ------------------------------------------------------------------ crop preview
@@ -267,13 +272,14 @@ def test_a_job_that_failed_on_a_data_problem_shows_the_fix_instead_of_resume(
     failed = wait_for_job(registry, job.id, lambda j: not j.active)
     assert failed.status == "failed"
     assert failed.headline.startswith("error: a fairness audit compares at least two groups")
-    assert failed.fix.startswith("every gender compared needs test videos")
+    assert failed.fix.startswith("the table holds female only; when an evaluation wrote it")
     assert "redraw the test split" in failed.fix and "change the preprocessing" in failed.fix
 
     monkeypatch.setenv("FER_AUDIT_WORKSPACE", str(workspace.root))
     app = AppTest.from_file(str(REPO / "app_pages" / "train.py"), default_timeout=120).run()
     assert not app.exception
-    assert any(shown(i.value).startswith(f"To fix: {failed.fix}") for i in app.info)
+    told = f"Resuming would repeat this. To fix: {failed.fix}"
+    assert any(shown(i.value).startswith(told) for i in app.info)
     assert not [b for b in app.button if b.key == f"resume-{job.id}"]  # it would repeat it
     assert "fix:" not in " ".join(shown(c.value) for c in app.caption)  # said once, as a fix
 
@@ -288,3 +294,78 @@ def test_only_a_fix_line_right_after_the_error_is_the_jobs_fix(tmp_path):
     status, message = _outcome(_job(log), 1, cancelled=False)
     failed = Job(**{**_job(log).__dict__, "status": status, "message": message})
     assert failed.fix is None and failed.headline == "error: the GPU fell off the bus"
+
+
+def test_validation_is_drawn_among_subjects_with_a_usable_clip(tiny_workspace, tmp_path):
+    import json
+    import shutil
+
+    from test_train import config
+
+    from conftest import TINY_PREPROCESS
+    from fer_audit.data.registry import load_dataset
+    from fer_audit.data.splits import load_split, run_split
+    from fer_audit.train.loop import train
+
+    workspace = Workspace(tmp_path / "workspace")
+    shutil.copytree(tiny_workspace.root, workspace.root, ignore=shutil.ignore_patterns("locks"))
+    dataset = load_dataset(workspace, "syn")
+    split = load_split(workspace.dataset_dir("syn"))
+    drawn = run_split(dataset.subjects(), split, train_set="regular", seed=3).validation
+    report = workspace.cache_dir / "reports" / "syn" / f"{TINY_PREPROCESS.key()}.csv"
+    table = pd.read_csv(report, dtype=str, keep_default_na=False)
+    lost = dataset.index.loc[dataset.index["subject"].isin(drawn), "video_id"]
+    table.loc[table["video_id"].isin(lost), "status"] = "too_short"  # every clip of theirs
+    table.to_csv(report, index=False)
+    folder = train(workspace, config(epochs=1, seed=3))
+    run = json.loads((folder / "run.json").read_text())["split"]["run"]
+    assert run["validation"] and not set(run["validation"]) & set(drawn)
+    assert not set(run["train"]) & set(drawn)  # left out: no usable clip
+
+
+def test_a_training_of_several_runs_gives_each_failure_its_fix(tiny_workspace, tmp_path, capsys):
+    from conftest import TINY_TRAIN_ARGS
+    from fer_audit.cli import main
+
+    workspace = without_male_training_clips(tiny_workspace, tmp_path)
+    argv = ["--workspace", str(workspace.root), "train", "--dataset", "syn", "--arch", "3dcnn",
+            "--train-set", "male", "--seeds", "1,2", "--epochs", "1", *TINY_TRAIN_ARGS]  # fmt: skip
+    assert main(argv) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[-2].startswith("failed: 3dcnn male seed 2: too few training subjects")
+    assert lines[-1].startswith("fix: hold out fewer test subjects per gender")
+    assert lines.count(lines[-1]) == 2  # the summary gives both runs their fix
+
+
+def test_a_stopped_run_that_a_job_resumes_reads_as_that_job(tmp_path):
+    from fer_audit.train.runs import STOPPED, UNKNOWN, run_status
+
+    def job(status: str) -> Job:
+        return Job(**{**_job(tmp_path / "1.log").__dict__, "status": status, "runs": ["r1"]})
+
+    for stopped in ("cancelled", "failed"):
+        meta = {"run_id": "r1", "status": stopped}
+        assert run_status(meta, {"r1": job("queued")}) == "queued"  # resumed, not started
+        assert run_status(meta, {"r1": job("running")}) == "running"
+        assert run_status(meta, {"r1": job("cancelled")}) == stopped
+        assert run_status(meta, None) == stopped  # its own word when the jobs are unread
+    running = {"run_id": "r1", "status": "running"}
+    assert run_status(running, {}) == STOPPED and run_status(running, None) == UNKNOWN
+    assert run_status({"run_id": "r1", "status": "done"}, {"r1": job("running")}) == "done"
+
+
+def test_a_data_problem_keeps_its_fix_across_processes():
+    import multiprocessing
+
+    from fer_audit.fairness.result import GroupsMissing
+
+    pool = multiprocessing.get_context("spawn").Pool(1)
+    with pool, pytest.raises(GroupsMissing) as raised:  # raised in the child, sent pickled
+        pool.apply(_raise_groups_missing)
+    assert str(raised.value) == "found only female" and raised.value.fix == "draw again"
+
+
+def _raise_groups_missing():
+    from fer_audit.fairness.result import GroupsMissing
+
+    raise GroupsMissing("found only female", fix="draw again")

@@ -302,8 +302,9 @@ def test_bad_input_is_a_clear_error(frame, message):
 
 
 def test_unknown_group_and_correction():
-    with pytest.raises(AuditError, match="no videos of group"):
+    with pytest.raises(AuditError, match="no videos of group") as raised:
         audit(HAND, groups=["female", "robot"], n_boot=10)
+    assert raised.value.fix.startswith("choose among the groups the table holds (female, male)")
     with pytest.raises(ValueError, match="unknown correction"):
         audit(HAND, correction="bonferroni-ish", n_boot=10)
 

@@ -95,9 +95,11 @@ def test_a_degenerate_model_is_warned_about_beside_its_gap():
 
 
 def test_a_gap_of_zero_is_said_as_no_difference_not_as_a_direction():
-    said = sentence(_no_evidence(value=0.001, ci_low=0.0, ci_high=0.0))
+    said = sentence(_no_evidence(value=0.0001, ci_low=0.0, ci_high=0.0))
     assert "the true positive rate (recall) is the same for female and male subjects" in said
     assert "higher" not in said and "lower" not in said
     spread = sentence(_no_evidence(value=0.0, comparison="max - min over 3 groups"))
-    assert "does not differ between groups (max - min over 3 groups; to two decimals)" in spread
+    assert "does not differ between groups (max - min over 3 groups; to three decimals)" in spread
     assert "is 0.05 lower for female than for male" in sentence(_no_evidence())
+    small = sentence(_no_evidence(value=-0.004, p_adjusted=0.001))  # a huge test set
+    assert "is 0.004 lower for female than for male" in small

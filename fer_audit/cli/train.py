@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fer_audit.cli.common import _force, seed_list
 from fer_audit.data import registry
+from fer_audit.errors import FIX_LINE, DataProblem
 from fer_audit.labels import SCHEMES, TRAIN_SETS
 from fer_audit.options import add_options, option_values
 from fer_audit.train.config import TrainConfig
@@ -144,10 +145,13 @@ def cmd_train(args: argparse.Namespace, workspace: Workspace) -> int:
         except (ValueError, OSError) as exc:
             if len(queue) == 1:
                 raise
-            failed.append(f"{arch} {train_set} seed {seed}: {exc}")
+            fix = f"{FIX_LINE}{exc.fix}" if isinstance(exc, DataProblem) else None
+            failed.append((f"failed: {arch} {train_set} seed {seed}: {exc}", fix))
             print(f"failed: {exc}", file=sys.stderr)
-    for line in failed:
-        print(f"failed: {line}", file=sys.stderr)
+    for line, fix in failed:  # each with its fix: the job shows the last one's
+        print(line, file=sys.stderr)
+        if fix:
+            print(fix, file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from fer_audit.data.fixes import FIX_PREPROCESSING
+from fer_audit.data.fixes import FIX_PREPROCESSING, FIX_SPLIT
 from fer_audit.data.splits import REGULAR, HeldOutSplit
 
 #: training subjects a training set needs: one is held out for validation
@@ -86,13 +86,13 @@ def readiness(
         if lost and len(lost) == len(split.test_subjects[group]):
             problems.append(
                 f"no {group} test subject has a usable clip ({', '.join(lost)}): the audit "
-                f"would find no {group} videos; redraw the test split or {FIX_PREPROCESSING}"
+                f"would find no {group} videos; {FIX_SPLIT} or {FIX_PREPROCESSING}"
             )
         elif lost:
             notes.append(
                 f"{group} test subject(s) {', '.join(lost)} have no usable clip: the audit "
-                f"compares fewer {group} subjects than the split holds; redraw the test "
-                f"split or {FIX_PREPROCESSING}"
+                f"compares fewer {group} subjects than the split holds; {FIX_SPLIT} or "
+                f"{FIX_PREPROCESSING}"
             )
     counts = {}
     for train_set in (REGULAR, *split.groups):
@@ -104,6 +104,7 @@ def readiness(
             train_problems[train_set] = (
                 f"training set {train_set} has {len(pool)} training subject(s) with a usable "
                 f"clip; it needs at least {MIN_TRAINING_SUBJECTS} (one is held out for "
-                f"validation): {FIX_PREPROCESSING}, or hold out fewer test subjects"
+                f"validation): {FIX_PREPROCESSING}, or hold out fewer test subjects: "
+                f"{FIX_SPLIT}"
             )
     return Readiness(without, counts, problems, train_problems, notes)

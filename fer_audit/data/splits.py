@@ -130,6 +130,8 @@ def draw_validation(
     """Validation subjects: fraction * n rounded half up, per gender group of `pool`
     (subject, gender); at least one subject overall, never a group's last training
     subject."""
+    if len(pool) < 2:
+        raise _too_few_training_subjects()
     rng = seeded_rng(seed, salt, "validation")
     chosen: list[str] = []
     groups = sorted(pool["gender"].unique())
@@ -143,13 +145,15 @@ def draw_validation(
         members = sorted(pool.loc[pool["gender"] == largest, "subject"])
         if len(members) < 2:
             members = sorted(pool["subject"])
-        if len(members) < 2:
-            raise DataProblem(
-                "too few training subjects to hold one out for validation",
-                fix=f"hold out fewer test subjects per gender: {FIX_SPLIT}; or {FIX_PREPROCESSING}",
-            )
         chosen = [str(rng.choice(members))]
     return sorted(chosen)
+
+
+def _too_few_training_subjects() -> DataProblem:
+    return DataProblem(
+        "too few training subjects (with a usable clip) to hold one out for validation",
+        fix=f"hold out fewer test subjects per gender: {FIX_SPLIT}; or {FIX_PREPROCESSING}",
+    )
 
 
 def run_split(

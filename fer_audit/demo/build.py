@@ -263,7 +263,7 @@ def _run_step(registry: JobRegistry, step: Step, log, plan: BuildPlan) -> tuple[
     plan.finished(step.name, job.status, elapsed)
     if job.status != "done":
         raise DemoFailed(
-            f"demo step {step.name!r} {job.status}: {job.message} (log: {job.log_path})"
+            f"demo step {step.name!r} {job.status}: {job.one_line} (log: {job.log_path})"
         )
     log(f"demo: {step.name}: {elapsed:.1f} s")
     return elapsed, job

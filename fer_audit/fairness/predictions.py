@@ -23,11 +23,19 @@ from fer_audit.data.fixes import FIX_PREPROCESSING, FIX_SPLIT, WHERE_LISTED
 from fer_audit.data.subjects import normalize_gender
 from fer_audit.fairness.result import AuditError, GroupsMissing, UnreadableTable
 
-#: what to change when a group has no videos in a table an evaluation wrote
-GROUP_FIX = (
-    "every gender compared needs test videos: when an evaluation wrote the table, "
-    f"{FIX_SPLIT} or {FIX_PREPROCESSING}; {WHERE_LISTED}"
-)
+
+def group_fix(present: list[str]) -> str:
+    """What to change when groups to compare have no videos in the table."""
+    held = ", ".join(present) or "no group"
+    if len(present) >= 2:
+        choose = f"choose among the groups the table holds ({held})"
+    else:
+        choose = f"the table holds {held} only"
+    return (
+        f"{choose}; when an evaluation wrote it, each group needs test videos with a "
+        f"usable clip: {FIX_SPLIT} or {FIX_PREPROCESSING}; {WHERE_LISTED}"
+    )
+
 
 ID_COLUMNS = ("run_id", "video_id", "subject", "arch", "train_set")
 GROUP_JOIN = " & "
@@ -190,12 +198,12 @@ def _validated(
     if absent:
         raise GroupsMissing(
             f"no videos of group(s) {', '.join(absent)}; present: {', '.join(present)}",
-            fix=GROUP_FIX,
+            fix=group_fix(present),
         )
     if len(chosen) < 2:
         raise GroupsMissing(
             f"a fairness audit compares at least two groups; found only {', '.join(chosen)}",
-            fix=GROUP_FIX,
+            fix=group_fix(present),
         )
     frame = frame[frame["_group"].isin(chosen)]
     per_run = frame.groupby("run_id")["_group"].unique()

@@ -25,10 +25,21 @@ GAP_COLUMNS = {
     "p_value": "p before adjustment",
     "n_tests": "gaps adjusted together",
     "n": "videos (n)",
+    "n_videos": "videos of the model",
     "subjects": "subjects",
     "mdg": "minimum detectable gap",
     "few_subjects": "few subjects",
-    "degenerate": "about the model",
+    "no_positives": "classes without videos",
+    "boot_dropped": "bootstrap draws left out",
+    "degenerate": "warning",
+    "seed_runs": "seeds",
+    "seed_min": "lowest over seeds",
+    "seed_max": "highest over seeds",
+    "seed_sd": "SD over seeds",
+    "seed_same_sign": "same sign over seeds",
+    "interval_method": "interval method",
+    "p_method": "p-value method",
+    "synthetic": "synthetic data",
     "run_id": "run",
 }
 #: the per-group rates: code name -> header
@@ -39,10 +50,12 @@ RATE_COLUMNS = {
     "metric": "rate",
     "value": "estimate",
     "n": "n",
-    "counts": "n counts",
+    "counts": "what n counts",
     "ci_low": "95% interval, low",
     "ci_high": "95% interval, high",
     "small_n": "few videos",
+    "interval_method": "interval method",
+    "synthetic": "synthetic data",
 }
 #: the rankings: code name -> header
 RANKING_COLUMNS = {
@@ -52,6 +65,7 @@ RANKING_COLUMNS = {
     "rank": "rank",
     "arch": "architecture",
     "value": "gap value",
+    "synthetic": "synthetic data",
 }
 #: the per-group rates by their plain names
 RATE_NAMES = {

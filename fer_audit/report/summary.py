@@ -173,20 +173,21 @@ def sentence(row: pd.Series, n_perm: int | None = None) -> str:
     who = _who(row)
     rate = _RATE_NAMES[row["definition"]]
     comparison = str(row["comparison"])
-    same = f"{abs(row['value']):.2f}" == "0.00"  # "0.00 higher" would read as a direction
+    size = abs(row["value"])
+    shown = f"{size:.2f}" if size >= 0.005 else f"{size:.3f}"  # never "0.00 higher"
+    same = shown == "0.000"
     if " - " in comparison and not comparison.startswith("max"):
         first, second = comparison.split(" - ", 1)
         direction = "lower" if row["value"] < 0 else "higher"
         what = (
-            f"the {rate} is the same for {first} and {second} subjects (to two decimals)"
+            f"the {rate} is the same for {first} and {second} subjects (to three decimals)"
             if same
-            else f"the {rate} is {abs(row['value']):.2f} {direction} for {first} than for "
-            f"{second} subjects"
+            else f"the {rate} is {shown} {direction} for {first} than for {second} subjects"
         )
     elif same:
-        what = f"the {rate} does not differ between groups ({comparison}; to two decimals)"
+        what = f"the {rate} does not differ between groups ({comparison}; to three decimals)"
     else:
-        what = f"the {rate} differs by {abs(row['value']):.2f} between groups ({comparison})"
+        what = f"the {rate} differs by {shown} between groups ({comparison})"
     p = row["p_adjusted"]
     p_text = f"adjusted p = {p:.3f}" if np.isfinite(p) else "no p-value"
     warning = row.get("degenerate")

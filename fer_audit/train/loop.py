@@ -21,6 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
@@ -30,6 +31,7 @@ from fer_audit.data.splits import load_split, run_split
 from fer_audit.errors import DamagedFile, one_line
 from fer_audit.labels import get_scheme
 from fer_audit.models import create_model, get_spec
+from fer_audit.overview import usable_subjects
 from fer_audit.safe_load import load_tensors
 from fer_audit.seeding import seeded_rng
 from fer_audit.train import distributed
@@ -67,7 +69,7 @@ def train(
             f"fer-audit datasets split {config.dataset}"
         )
     sides = run_split(
-        dataset.subjects(),
+        _with_usable_clips(workspace, dataset, config.preprocess),
         split,
         train_set=config.train_set,
         seed=config.seed,
@@ -162,6 +164,16 @@ def train(
     writer.finish(state)
     distributed.teardown(context)
     return folder
+
+
+def _with_usable_clips(workspace, dataset, settings) -> pd.DataFrame:
+    """The dataset's subjects (subject, gender) that its preprocessing left a usable
+    clip, as readiness counts them: validation is drawn among these, so a subject whose
+    every clip failed never becomes the run's only validation subject. All of them
+    when there is no report (loading the clips then says to preprocess)."""
+    subjects = dataset.subjects()
+    usable = usable_subjects(workspace, dataset, settings)
+    return subjects if usable is None else subjects[subjects["subject"].isin(usable)]
 
 
 def _frozen(model, train_set, val_set, config, workspace, device):

@@ -93,11 +93,12 @@ class RunWriter:
 
     @contextlib.contextmanager
     def stops_recorded(self, state: dict) -> Iterator[None]:
-        """Around the epochs: a run stopped by SIGTERM (a cancelled job) says cancelled
-        in run.json, one stopped by an error says failed, each as of its last epoch."""
+        """Around the epochs: a run stopped by SIGTERM (a cancelled job) or Ctrl-C says
+        cancelled in run.json, one stopped by an error says failed, each as of its last
+        epoch."""
         try:
             yield
-        except Terminated:
+        except (Terminated, KeyboardInterrupt):
             self._json(state, "cancelled")
             raise
         except Exception:

@@ -171,15 +171,18 @@ def run_jobs(workspace) -> dict[str, Job] | None:
 
 def run_status(meta: dict, jobs: dict[str, Job] | None) -> str:
     """A run's status as it stands: run.json's own unless it says "running", which a
-    cancelled or killed job leaves behind; then the status of the newest job that
-    trained it (queued, running, cancelled or failed), STOPPED when no job runs it, or
-    UNKNOWN when the job list (`jobs`, from `run_jobs`) cannot be read."""
+    killed job leaves behind; then the status of the newest job that trained it
+    (queued, running, cancelled or failed), STOPPED when no job runs it, or UNKNOWN
+    when the job list (`jobs`, from `run_jobs`) cannot be read. A run that says
+    cancelled or failed while a job resumes it is that job's (queued or running)."""
     status = str(meta.get("status", UNKNOWN))
+    job = jobs.get(str(meta.get("run_id"))) if jobs else None
+    if status in ("cancelled", "failed"):  # resumed: queued, or loading before its epochs
+        return job.status if job is not None and job.active else status
     if status != "running":
         return status
     if jobs is None:
         return UNKNOWN
-    job = jobs.get(str(meta.get("run_id")))
     if job is None or job.status == "done":  # a done job that left it running: stopped
         return STOPPED
     return job.status
