@@ -11,12 +11,19 @@ from __future__ import annotations
 import contextlib
 import shutil
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 from fer_audit.workspace import UnsafeName, Workspace
 
 #: where deleted folders go before they are removed
 TRASH = ".deleting"
+
+
+def counted_lines(kinds: Iterable[tuple[str, list[str]]]) -> list[str]:
+    """What a deletion names, one line per kind that has any: "2 audit(s) of those
+    tables: a, b" for each (kind words, names)."""
+    return [f"{len(names)} {what}: {', '.join(names)}" for what, names in kinds if names]
 
 
 def outside_reason(workspace: Workspace, path: Path) -> str | None:

@@ -69,28 +69,27 @@ def run_job(job_id: int) -> int:
 
 def _outcome(job: Job, code: int, *, cancelled: bool) -> tuple[str, str]:
     """(status, message) of a command that exited with `code` (negative: the signal)."""
+    lines = job.log_tail(200).splitlines()  # read once: its warning, or its error and fix
     if code == 0:
-        return "done", _last_warning(job) or "finished"
+        return "done", _last_warning(lines) or "finished"
     if cancelled or code in (TERMINATED_EXIT, -signal.SIGTERM):
         return "cancelled", "cancelled by the user"
     if code < 0:
         name = signal.Signals(-code).name
         return "failed", f"the command was ended by {name} (out of memory, or killed)"
-    error = _last_error(job) or f"exited with code {code}"
-    fix = _fix_after(job, error)
+    error = _last_error(lines) or f"exited with code {code}"
+    fix = _fix_after(lines, error)
     return "failed", f"{error}\n{fix}" if fix else error
 
 
-def _last_warning(job: Job) -> str | None:
+def _last_warning(lines: list[str]) -> str | None:
     """The last `warning:` line of the command's log: a job done with warnings."""
-    lines = job.log_tail(200).splitlines()
     return next((line for line in reversed(lines) if line.startswith(WARNING)), None)
 
 
-def _last_error(job: Job) -> str | None:
+def _last_error(lines: list[str]) -> str | None:
     """The last `error:`/`failed:` line the command wrote to its log, else the last line
     of an uncaught exception's traceback (`Type: message`)."""
-    lines = job.log_tail(200).splitlines()
     errors = [
         line
         for line in lines
@@ -103,9 +102,8 @@ def _last_error(job: Job) -> str | None:
     return None
 
 
-def _fix_after(job: Job, error: str) -> str | None:
-    """The `fix:` line right after the error line (a DataProblem's), if any."""
-    lines = job.log_tail(200).splitlines()
+def _fix_after(lines: list[str], error: str) -> str | None:
+    """The `fix:` line right after the last `error` line (a DataProblem's), if any."""
     for line, following in reversed(list(zip(lines, lines[1:], strict=False))):
         if line == error:
             return following if following.startswith(FIX_LINE) else None

@@ -12,7 +12,7 @@ from fer_audit import atomic
 from fer_audit.data.index import DatasetError
 from fer_audit.data.registry import list_datasets
 from fer_audit.errors import DamagedFile
-from fer_audit.trash import discard
+from fer_audit.trash import counted_lines, discard
 from fer_audit.workspace import UnsafeName, Workspace
 
 
@@ -37,7 +37,7 @@ class Dependents:
             ("job(s) queued or running on it", self.active_jobs),
             ("file(s) that could not be read, so not checked", self.unchecked),
         )
-        return [f"{len(names)} {what}: {', '.join(names)}" for what, names in kinds if names]
+        return counted_lines(kinds)
 
 
 def dataset_dependents(workspace: Workspace, name: str) -> Dependents:

@@ -11,6 +11,7 @@ changed here then.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from fer_audit.workspace import ENV_DATA_ROOTS, OWN_FOLDERS, Workspace
@@ -73,11 +74,9 @@ def add_data_root(workspace: Workspace, folder: str | os.PathLike) -> Path:
     why = why or root_problem(workspace, resolved)
     if why:
         raise RootRefused(why)
-    with workspace.lock("settings"):
-        settings = workspace.settings()
-        roots = settings.get("data_roots") or [str(workspace.root.resolve())]
-        if str(resolved) not in roots:
-            workspace.save_settings({**settings, "data_roots": [*roots, str(resolved)]})
+    _change_roots(
+        workspace, lambda roots: roots if str(resolved) in roots else [*roots, str(resolved)]
+    )
     return resolved
 
 
@@ -87,9 +86,21 @@ def remove_data_root(workspace: Workspace, folder: str | os.PathLike) -> None:
     why = managed_here()
     if why:
         raise RootRefused(why)
+
+    def without(roots: list[str]) -> list[str]:
+        if str(folder) not in roots:
+            raise RootRefused(f"{folder} is not a data root")
+        return [root for root in roots if root != str(folder)]
+
+    _change_roots(workspace, without)
+
+
+def _change_roots(workspace: Workspace, change: Callable[[list[str]], list[str]]) -> None:
+    """settings.json's data roots replaced by `change(roots)`, under the settings lock
+    (the workspace itself when none are set yet); nothing written when unchanged."""
     with workspace.lock("settings"):
         settings = workspace.settings()
         roots = settings.get("data_roots") or [str(workspace.root.resolve())]
-        if str(folder) not in roots:
-            raise RootRefused(f"{folder} is not a data root")
-        workspace.save_settings({**settings, "data_roots": [r for r in roots if r != str(folder)]})
+        changed = change(roots)
+        if changed != roots:
+            workspace.save_settings({**settings, "data_roots": changed})

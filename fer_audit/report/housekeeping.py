@@ -20,7 +20,7 @@ from fer_audit import atomic
 from fer_audit.data.index import DatasetError
 from fer_audit.errors import DamagedFile
 from fer_audit.report.sources import SavedAudit, file_sha256, saved_audits
-from fer_audit.trash import discard
+from fer_audit.trash import counted_lines, discard
 from fer_audit.workspace import MAX_ID, UnsafeName, Workspace, contained
 
 AUDIT, TABLE = "saved audit", "predictions table"
@@ -46,16 +46,12 @@ class Removal:
 
     def notes(self) -> list[str]:
         """The jobs that stop it and the files that could not be read, one line each."""
-        notes = []
-        if self.active_jobs:
-            jobs = ", ".join(self.active_jobs)
-            notes.append(f"{len(self.active_jobs)} job(s) queued or running on it: {jobs}")
-        if self.unchecked:
-            files = ", ".join(self.unchecked)
-            notes.append(
-                f"{len(self.unchecked)} file(s) that could not be read, so not checked: {files}"
-            )
-        return notes
+        return counted_lines(
+            [
+                ("job(s) queued or running on it", self.active_jobs),
+                ("file(s) that could not be read, so not checked", self.unchecked),
+            ]
+        )
 
 
 # ------------------------------------------------------------------ names

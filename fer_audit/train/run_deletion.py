@@ -15,7 +15,7 @@ from fer_audit.errors import DamagedFile
 from fer_audit.seeding import parse_seeds
 from fer_audit.train.config import TrainConfig
 from fer_audit.train.runs import read_run_json, run_ids
-from fer_audit.trash import discard, outside_reason
+from fer_audit.trash import counted_lines, discard, outside_reason
 from fer_audit.workspace import Workspace
 
 
@@ -39,8 +39,7 @@ class RunDependents:
             ("job(s) queued or running that train or read it", self.active_jobs),
             ("file(s) that could not be read, so not checked", self.unchecked),
         )
-        found = [f"{len(names)} {what}: {', '.join(names)}" for what, names in kinds if names]
-        return found + self.notes
+        return counted_lines(kinds) + self.notes
 
 
 @dataclass(frozen=True)
